@@ -1,0 +1,410 @@
+use super::*;
+use crate::controls::{self, UNAUTHORIZED_API_CALLS};
+use crate::facts::*;
+use chrono::TimeZone;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+const ACCOUNT: &str = "111122223333";
+const MANAGEMENT: &str = "999988887777";
+const REGION: &str = "us-east-1";
+const GOOD_PATTERN: &str = r#"{ ($.errorCode = "*UnauthorizedOperation") || ($.errorCode = "AccessDenied*") }"#;
+
+fn trail_arn(account: &str, name: &str) -> String {
+    format!("arn:aws:cloudtrail:{REGION}:{account}:trail/{name}")
+}
+
+fn log_group(account: &str) -> LogGroupRef {
+    LogGroupRef { account_id: account.into(), region: REGION.into(), name: "CloudTrail/Default".into() }
+}
+
+fn metric(account: &str) -> MetricRef {
+    MetricRef { account_id: account.into(), region: REGION.into(), namespace: "CISBenchmark".into(), name: "UnauthorizedAPICalls".into() }
+}
+
+fn topic_arn(account: &str) -> String {
+    format!("arn:aws:sns:{REGION}:{account}:security-alerts")
+}
+
+fn alarm(account: &str) -> Alarm {
+    Alarm {
+        name: "CIS-3.1-UnauthorizedAPICalls".into(),
+        arn: format!("arn:aws:cloudwatch:{REGION}:{account}:alarm:CIS-3.1-UnauthorizedAPICalls"),
+        namespace: Some("CISBenchmark".into()),
+        metric_name: Some("UnauthorizedAPICalls".into()),
+        statistic: Some("Sum".into()),
+        extended_statistic: None,
+        comparison_operator: Some("GreaterThanOrEqualToThreshold".into()),
+        threshold: Some(1.0),
+        actions_enabled: true,
+        alarm_actions: vec![topic_arn(account)],
+        has_dimensions: false,
+    }
+}
+
+fn trail(account: &str, name: &str) -> Trail {
+    Trail {
+        arn: trail_arn(account, name),
+        name: name.into(),
+        home_region: REGION.into(),
+        multi_region: true,
+        organization_trail: false,
+        log_group_arn: Some(format!("arn:aws:logs:{REGION}:{account}:log-group:CloudTrail/Default:*")),
+    }
+}
+
+/// An account whose whole chain holds.
+fn compliant(account: &str) -> AccountFacts {
+    let t = trail(account, "main");
+    let mut facts = AccountFacts::empty(account);
+    facts.trail_status.insert(t.arn.clone(), Ok(TrailStatus { is_logging: true, latest_cloudwatch_logs_delivery_error: None }));
+    facts.event_selectors.insert(t.arn.clone(), Ok(EventSelectors::default()));
+    facts.trails = Ok(vec![t]);
+    facts.metric_filters.insert(
+        log_group(account),
+        Ok(vec![MetricFilter {
+            name: "UnauthorizedAPICalls".into(),
+            pattern: GOOD_PATTERN.into(),
+            transformations: vec![MetricTransformation { metric_name: "UnauthorizedAPICalls".into(), namespace: "CISBenchmark".into(), value: "1".into(), has_dimensions: false }],
+        }]),
+    );
+    facts.alarms.insert(metric(account), Ok(vec![alarm(account)]));
+    facts.topics.insert(
+        topic_arn(account),
+        Ok(Topic::Found {
+            kms_master_key_id: None,
+            subscriptions: Ok(vec![Subscription { subscription_arn: format!("{}:8a1b", topic_arn(account)), protocol: "email".into() }]),
+        }),
+    );
+    facts
+}
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap()
+}
+
+fn judge_with(accounts: Vec<AccountFacts>, subject: &str, waivers: &[Waiver]) -> Finding {
+    let members: BTreeSet<String> = accounts.iter().map(|a| a.account_id.clone()).collect();
+    let facts: BTreeMap<String, Arc<AccountFacts>> = accounts.into_iter().map(|a| (a.account_id.clone(), Arc::new(a))).collect();
+    let control = controls::find(UNAUTHORIZED_API_CALLS).unwrap();
+    evaluate(control, subject, OrgView { members: &members, facts: &facts }, waivers, now())
+}
+
+fn judge(facts: AccountFacts) -> Finding {
+    judge_with(vec![facts], ACCOUNT, &[])
+}
+
+fn the_trail(f: &mut AccountFacts) -> &mut Trail {
+    &mut f.trails.as_mut().unwrap()[0]
+}
+
+fn the_filter(f: &mut AccountFacts) -> &mut MetricFilter {
+    &mut f.metric_filters.get_mut(&log_group(ACCOUNT)).unwrap().as_mut().unwrap()[0]
+}
+
+fn the_alarm(f: &mut AccountFacts) -> &mut Alarm {
+    &mut f.alarms.get_mut(&metric(ACCOUNT)).unwrap().as_mut().unwrap()[0]
+}
+
+fn the_topic(f: &mut AccountFacts) -> &mut Observed<Topic> {
+    f.topics.get_mut(&topic_arn(ACCOUNT)).unwrap()
+}
+
+fn selectors(f: &mut AccountFacts) -> &mut Observed<EventSelectors> {
+    f.event_selectors.get_mut(&trail_arn(ACCOUNT, "main")).unwrap()
+}
+
+fn basic(rw: &str, management: bool) -> BasicEventSelector {
+    BasicEventSelector { read_write_type: Some(rw.into()), include_management_events: Some(management) }
+}
+
+fn advanced(fields: &[(&str, &[&str])]) -> AdvancedEventSelector {
+    AdvancedEventSelector {
+        name: None,
+        field_selectors: fields
+            .iter()
+            .map(|(field, equals)| AdvancedFieldSelector { field: (*field).into(), equals: equals.iter().map(|s| (*s).into()).collect(), not_equals: vec![] })
+            .collect(),
+    }
+}
+
+type Mutation = fn(&mut AccountFacts);
+
+/// (what is wrong, mutation of a compliant account, expected reason)
+#[test]
+fn every_link_of_the_chain_has_its_reason() {
+    let cases: Vec<(&str, Mutation, Reason)> = vec![
+        ("nothing", |_| {}, Reason::Compliant),
+        ("no trails at all", |f| f.trails = Ok(vec![]), Reason::NoMultiRegionTrail),
+        ("only a single-region trail", |f| the_trail(f).multi_region = false, Reason::NoMultiRegionTrail),
+        ("trail stopped", |f| {
+            f.trail_status.insert(trail_arn(ACCOUNT, "main"), Ok(TrailStatus { is_logging: false, latest_cloudwatch_logs_delivery_error: None }));
+        }, Reason::TrailNotLogging),
+        ("read-only management events", |f| *selectors(f) = Ok(EventSelectors { basic: vec![basic("ReadOnly", true)], advanced: vec![] }), Reason::ManagementEventsNotCaptured),
+        ("write-only management events", |f| *selectors(f) = Ok(EventSelectors { basic: vec![basic("WriteOnly", true)], advanced: vec![] }), Reason::ManagementEventsNotCaptured),
+        ("management events excluded", |f| *selectors(f) = Ok(EventSelectors { basic: vec![basic("All", false)], advanced: vec![] }), Reason::ManagementEventsNotCaptured),
+        ("read-only and write-only selectors together cover all", |f| {
+            *selectors(f) = Ok(EventSelectors { basic: vec![basic("ReadOnly", true), basic("WriteOnly", true)], advanced: vec![] });
+        }, Reason::Compliant),
+        ("advanced selector for all management events", |f| {
+            *selectors(f) = Ok(EventSelectors { basic: vec![], advanced: vec![advanced(&[("eventCategory", &["Management"])])] });
+        }, Reason::Compliant),
+        ("advanced selector for read-only management events", |f| {
+            *selectors(f) = Ok(EventSelectors { basic: vec![], advanced: vec![advanced(&[("eventCategory", &["Management"]), ("readOnly", &["true"])])] });
+        }, Reason::ManagementEventsNotCaptured),
+        ("advanced selector for data events only", |f| {
+            *selectors(f) = Ok(EventSelectors { basic: vec![], advanced: vec![advanced(&[("eventCategory", &["Data"]), ("resources.type", &["AWS::S3::Object"])])] });
+        }, Reason::ManagementEventsNotCaptured),
+        ("trail without a log group", |f| the_trail(f).log_group_arn = None, Reason::TrailNotSendingToCloudwatch),
+        ("trail with an unreadable log group ARN", |f| the_trail(f).log_group_arn = Some("not-an-arn".into()), Reason::TrailNotSendingToCloudwatch),
+        ("delivery to the log group failing", |f| {
+            f.trail_status.insert(trail_arn(ACCOUNT, "main"), Ok(TrailStatus { is_logging: true, latest_cloudwatch_logs_delivery_error: Some("AccessDeniedException".into()) }));
+        }, Reason::CloudwatchDeliveryFailing),
+        ("no metric filters", |f| { f.metric_filters.insert(log_group(ACCOUNT), Ok(vec![])); }, Reason::NoMatchingMetricFilter),
+        ("filter with && where || was meant", |f| the_filter(f).pattern = r#"{ ($.errorCode = "*UnauthorizedOperation") && ($.errorCode = "AccessDenied*") }"#.into(), Reason::NoMatchingMetricFilter),
+        ("filter that does not parse", |f| the_filter(f).pattern = r#"{ ($.errorCode = "AccessDenied*" }"#.into(), Reason::NoMatchingMetricFilter),
+        ("filter with clauses reordered and no quotes", |f| the_filter(f).pattern = "{$.errorCode=AccessDenied*||$.errorCode=*UnauthorizedOperation}".into(), Reason::Compliant),
+        ("filter on a log group of the same name in another region", |f| {
+            let filters = f.metric_filters.remove(&log_group(ACCOUNT)).unwrap();
+            f.metric_filters.insert(log_group(ACCOUNT), Ok(vec![]));
+            f.metric_filters.insert(LogGroupRef { region: "eu-west-1".into(), ..log_group(ACCOUNT) }, filters);
+        }, Reason::NoMatchingMetricFilter),
+        ("metric value 0", |f| the_filter(f).transformations[0].value = "0".into(), Reason::MetricFilterNeverCounts),
+        ("metric value negative", |f| the_filter(f).transformations[0].value = "-1".into(), Reason::MetricFilterNeverCounts),
+        ("metric value from a field", |f| the_filter(f).transformations[0].value = "$.errorCode".into(), Reason::MetricFilterNeverCounts),
+        ("no alarms on the metric", |f| { f.alarms.insert(metric(ACCOUNT), Ok(vec![])); }, Reason::NoAlarmOnMetric),
+        ("alarm on the same name in another namespace", |f| the_alarm(f).namespace = Some("Other".into()), Reason::NoAlarmOnMetric),
+        ("alarm actions disabled", |f| the_alarm(f).actions_enabled = false, Reason::AlarmActionsDisabled),
+        ("alarm with LessThanThreshold", |f| the_alarm(f).comparison_operator = Some("LessThanThreshold".into()), Reason::AlarmCannotFire),
+        ("Maximum above the per-call value", |f| {
+            let a = the_alarm(f);
+            a.statistic = Some("Maximum".into());
+            a.threshold = Some(5.0);
+        }, Reason::AlarmCannotFire),
+        ("Average with GreaterThan its own value", |f| {
+            let a = the_alarm(f);
+            a.statistic = Some("Average".into());
+            a.comparison_operator = Some("GreaterThanThreshold".into());
+        }, Reason::AlarmCannotFire),
+        ("Average with GreaterThanOrEqual its value", |f| the_alarm(f).statistic = Some("Average".into()), Reason::Compliant),
+        ("Sum with a high threshold still fires on a burst", |f| the_alarm(f).threshold = Some(50.0), Reason::Compliant),
+        ("SampleCount", |f| the_alarm(f).statistic = Some("SampleCount".into()), Reason::Compliant),
+        ("alarm names dimensions the filter does not publish", |f| the_alarm(f).has_dimensions = true, Reason::AlarmCannotFire),
+        ("alarm with no actions", |f| the_alarm(f).alarm_actions.clear(), Reason::NoAlarmNotification),
+        ("alarm acting only through EC2 actions", |f| the_alarm(f).alarm_actions = vec!["arn:aws:automate:us-east-1:ec2:stop".into()], Reason::NoAlarmNotification),
+        ("topic deleted", |f| *the_topic(f) = Ok(Topic::NotFound), Reason::SnsTopicNotFound),
+        ("topic without subscriptions", |f| *the_topic(f) = Ok(Topic::Found { kms_master_key_id: None, subscriptions: Ok(vec![]) }), Reason::NoConfirmedSubscription),
+        ("topic with only a pending subscription", |f| {
+            *the_topic(f) = Ok(Topic::Found { kms_master_key_id: None, subscriptions: Ok(vec![Subscription { subscription_arn: "PendingConfirmation".into(), protocol: "email".into() }]) });
+        }, Reason::NoConfirmedSubscription),
+        ("topic encrypted with alias/aws/sns", |f| {
+            *the_topic(f) = Ok(Topic::Found {
+                kms_master_key_id: Some("alias/aws/sns".into()),
+                subscriptions: Ok(vec![Subscription { subscription_arn: format!("{}:1", topic_arn(ACCOUNT)), protocol: "https".into() }]),
+            });
+        }, Reason::SnsTopicUnpublishable),
+        ("topic encrypted with a customer key", |f| {
+            *the_topic(f) = Ok(Topic::Found {
+                kms_master_key_id: Some("arn:aws:kms:us-east-1:111122223333:key/1234abcd".into()),
+                subscriptions: Ok(vec![Subscription { subscription_arn: format!("{}:1", topic_arn(ACCOUNT)), protocol: "https".into() }]),
+            });
+        }, Reason::Compliant),
+        ("trails access denied", |f| f.trails = Err(Unobserved::access_denied("cloudtrail:DescribeTrails", "not authorized")), Reason::AccessDenied),
+        ("trail status throttled", |f| {
+            f.trail_status.insert(trail_arn(ACCOUNT, "main"), Err(Unobserved::api_error("cloudtrail:GetTrailStatus", "ThrottlingException")));
+        }, Reason::ApiError),
+        ("event selectors denied", |f| *selectors(f) = Err(Unobserved::access_denied("cloudtrail:GetEventSelectors", "denied")), Reason::AccessDenied),
+        ("metric filters failing", |f| { f.metric_filters.insert(log_group(ACCOUNT), Err(Unobserved::api_error("logs:DescribeMetricFilters", "503"))); }, Reason::ApiError),
+        ("alarms denied", |f| { f.alarms.insert(metric(ACCOUNT), Err(Unobserved::access_denied("cloudwatch:DescribeAlarmsForMetric", "denied"))); }, Reason::AccessDenied),
+        ("topic attributes denied", |f| *the_topic(f) = Err(Unobserved::access_denied("sns:GetTopicAttributes", "denied")), Reason::AccessDenied),
+        ("subscriptions throttled", |f| {
+            *the_topic(f) = Ok(Topic::Found { kms_master_key_id: None, subscriptions: Err(Unobserved::api_error("sns:ListSubscriptionsByTopic", "Throttling")) });
+        }, Reason::ApiError),
+        ("a link never collected", |f| { f.topics.clear(); }, Reason::ApiError),
+    ];
+    for (what, mutate, expected) in cases {
+        let mut facts = compliant(ACCOUNT);
+        mutate(&mut facts);
+        let finding = judge(facts);
+        assert_eq!(finding.reason, expected, "{what}: {}", finding.message);
+        assert_eq!(finding.status, expected.status(), "{what}");
+        assert!(!finding.message.is_empty(), "{what}");
+    }
+}
+
+#[test]
+fn a_passing_finding_names_every_link_of_its_chain() {
+    let finding = judge(compliant(ACCOUNT));
+    let kinds: Vec<LinkKind> = finding.evidence.links.iter().map(|l| l.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![LinkKind::Trail, LinkKind::LogGroup, LinkKind::MetricFilter, LinkKind::Metric, LinkKind::Alarm, LinkKind::Topic, LinkKind::Subscription]
+    );
+    assert_eq!(finding.evidence.links[0].id, trail_arn(ACCOUNT, "main"));
+    assert_eq!(finding.evidence.links[5].id, topic_arn(ACCOUNT));
+    assert_eq!(finding.evidence.chains_examined, 1);
+}
+
+#[test]
+fn an_over_broad_filter_passes_with_a_note() {
+    let mut facts = compliant(ACCOUNT);
+    the_filter(&mut facts).pattern = controls::find(UNAUTHORIZED_API_CALLS).unwrap().published_patterns[1].pattern.clone();
+    let finding = judge(facts);
+    assert_eq!(finding.reason, Reason::Compliant);
+    assert!(finding.evidence.notes.iter().any(|n| n.contains("over-broad")), "{:?}", finding.evidence.notes);
+}
+
+#[test]
+fn any_holding_chain_passes_the_account() {
+    let mut facts = compliant(ACCOUNT);
+    let mut broken = trail(ACCOUNT, "aaa-broken");
+    broken.log_group_arn = None;
+    facts.trail_status.insert(broken.arn.clone(), Ok(TrailStatus { is_logging: true, latest_cloudwatch_logs_delivery_error: None }));
+    facts.event_selectors.insert(broken.arn.clone(), Ok(EventSelectors::default()));
+    facts.trails.as_mut().unwrap().insert(0, broken);
+    // A second alarm on the metric that cannot fire does not spoil the good one.
+    let mut bad_alarm = alarm(ACCOUNT);
+    bad_alarm.arn.push_str("-bad");
+    bad_alarm.actions_enabled = false;
+    facts.alarms.get_mut(&metric(ACCOUNT)).unwrap().as_mut().unwrap().push(bad_alarm);
+    let finding = judge(facts);
+    assert_eq!(finding.reason, Reason::Compliant, "{}", finding.message);
+    assert_eq!(finding.evidence.chains_examined, 3);
+}
+
+#[test]
+fn when_no_chain_holds_the_furthest_one_is_reported() {
+    let mut facts = compliant(ACCOUNT);
+    // Trail "aaa" stops at the log group; trail "main" gets as far as the subscription.
+    let mut early = trail(ACCOUNT, "aaa");
+    early.log_group_arn = None;
+    facts.trail_status.insert(early.arn.clone(), Ok(TrailStatus { is_logging: true, latest_cloudwatch_logs_delivery_error: None }));
+    facts.event_selectors.insert(early.arn.clone(), Ok(EventSelectors::default()));
+    facts.trails.as_mut().unwrap().insert(0, early);
+    *the_topic(&mut facts) = Ok(Topic::Found { kms_master_key_id: None, subscriptions: Ok(vec![]) });
+    let finding = judge(facts);
+    assert_eq!(finding.reason, Reason::NoConfirmedSubscription);
+    assert_eq!(finding.evidence.links[0].id, trail_arn(ACCOUNT, "main"));
+}
+
+#[test]
+fn ties_go_to_the_first_trail_by_arn() {
+    let mut facts = compliant(ACCOUNT);
+    let mut second = trail(ACCOUNT, "zzz");
+    second.log_group_arn = None;
+    let mut first = trail(ACCOUNT, "aaa");
+    first.log_group_arn = None;
+    for t in [&first, &second] {
+        facts.trail_status.insert(t.arn.clone(), Ok(TrailStatus { is_logging: true, latest_cloudwatch_logs_delivery_error: None }));
+        facts.event_selectors.insert(t.arn.clone(), Ok(EventSelectors::default()));
+    }
+    facts.trails = Ok(vec![second, first]);
+    let finding = judge(facts);
+    assert_eq!(finding.reason, Reason::TrailNotSendingToCloudwatch);
+    assert_eq!(finding.evidence.links[0].id, trail_arn(ACCOUNT, "aaa"));
+}
+
+#[test]
+fn an_unseen_link_is_an_error_even_when_another_chain_fails_further_on() {
+    let mut facts = compliant(ACCOUNT);
+    *the_topic(&mut facts) = Ok(Topic::NotFound);
+    let other = trail(ACCOUNT, "second");
+    facts.trail_status.insert(other.arn.clone(), Err(Unobserved::api_error("cloudtrail:GetTrailStatus", "ThrottlingException")));
+    facts.trails.as_mut().unwrap().push(other);
+    let finding = judge(facts);
+    assert_eq!(finding.status, Status::Error);
+    assert_eq!(finding.reason, Reason::ApiError);
+}
+
+fn member_with_org_trail(member: &str) -> AccountFacts {
+    let mut org_trail = trail(MANAGEMENT, "org-trail");
+    org_trail.organization_trail = true;
+    org_trail.log_group_arn = Some(format!("arn:aws:logs:{REGION}:{MANAGEMENT}:log-group:CloudTrail/Default:*"));
+    let mut facts = AccountFacts::empty(member);
+    facts.trails = Ok(vec![org_trail]);
+    facts
+}
+
+fn management_with_org_trail() -> AccountFacts {
+    let mut facts = compliant(MANAGEMENT);
+    let t = the_trail(&mut facts);
+    t.arn = trail_arn(MANAGEMENT, "org-trail");
+    t.name = "org-trail".into();
+    t.organization_trail = true;
+    let status = facts.trail_status.remove(&trail_arn(MANAGEMENT, "main")).unwrap();
+    let selectors = facts.event_selectors.remove(&trail_arn(MANAGEMENT, "main")).unwrap();
+    facts.trail_status.insert(trail_arn(MANAGEMENT, "org-trail"), status);
+    facts.event_selectors.insert(trail_arn(MANAGEMENT, "org-trail"), selectors);
+    facts
+}
+
+#[test]
+fn a_member_is_judged_through_the_organization_trail_in_the_management_account() {
+    let finding = judge_with(vec![member_with_org_trail(ACCOUNT), management_with_org_trail()], ACCOUNT, &[]);
+    assert_eq!(finding.reason, Reason::Compliant, "{}", finding.message);
+    assert!(finding.evidence.links.iter().any(|l| l.id == topic_arn(MANAGEMENT)));
+
+    // The management account's alarm deleted: every member covered by it fails.
+    let mut management = management_with_org_trail();
+    management.alarms.insert(metric(MANAGEMENT), Ok(vec![]));
+    let finding = judge_with(vec![member_with_org_trail(ACCOUNT), management], ACCOUNT, &[]);
+    assert_eq!(finding.reason, Reason::NoAlarmOnMetric);
+}
+
+#[test]
+fn an_organization_trail_whose_owner_cannot_be_seen_is_an_error() {
+    let unreachable = AccountFacts::unreachable(MANAGEMENT, "AccessDenied: not authorized to perform sts:AssumeRole");
+    let finding = judge_with(vec![member_with_org_trail(ACCOUNT), unreachable], ACCOUNT, &[]);
+    assert_eq!(finding.reason, Reason::RoleAssumptionFailed);
+
+    // Owned by an account outside the organization.
+    let finding = judge_with(vec![member_with_org_trail(ACCOUNT)], ACCOUNT, &[]);
+    assert_eq!(finding.reason, Reason::OutsideOrganization);
+}
+
+#[test]
+fn an_unreachable_account_is_a_role_assumption_error() {
+    let finding = judge(AccountFacts::unreachable(ACCOUNT, "AccessDenied"));
+    assert_eq!((finding.status, finding.reason), (Status::Error, Reason::RoleAssumptionFailed));
+}
+
+#[test]
+fn waivers_apply_until_they_expire() {
+    let waiver = |expires: Option<&str>| Waiver {
+        account_id: ACCOUNT.into(),
+        control_id: UNAUTHORIZED_API_CALLS.into(),
+        reason: "sandbox account, logs go to the SIEM".into(),
+        expires: expires.map(|d| d.parse().unwrap()),
+    };
+    let broken = || {
+        let mut f = compliant(ACCOUNT);
+        f.trails = Ok(vec![]);
+        f
+    };
+    let cases = [(None, Reason::Waived), (Some("2026-11-21"), Reason::Waived), (Some("2026-11-20"), Reason::NoMultiRegionTrail)];
+    for (expires, expected) in cases {
+        let finding = judge_with(vec![broken()], ACCOUNT, &[waiver(expires)]);
+        assert_eq!(finding.reason, expected, "{expires:?}");
+        if expected == Reason::NoMultiRegionTrail {
+            assert!(finding.evidence.notes.iter().any(|n| n.contains("expired on 2026-11-20")), "{:?}", finding.evidence.notes);
+        }
+    }
+    // A waiver for another account or control changes nothing.
+    let mut other = waiver(None);
+    other.account_id = "000000000000".into();
+    assert_eq!(judge_with(vec![broken()], ACCOUNT, &[other]).reason, Reason::NoMultiRegionTrail);
+}
+
+#[test]
+fn other_controls_are_judged_by_their_own_samples() {
+    let mut facts = compliant(ACCOUNT);
+    the_filter(&mut facts).pattern = controls::find("root-account-usage").unwrap().published_patterns[0].pattern.clone();
+    let members: BTreeSet<String> = [ACCOUNT.to_owned()].into();
+    let map: BTreeMap<String, Arc<AccountFacts>> = [(ACCOUNT.to_owned(), Arc::new(facts))].into();
+    let view = OrgView { members: &members, facts: &map };
+    let root = evaluate(controls::find("root-account-usage").unwrap(), ACCOUNT, view, &[], now());
+    let unauthorized = evaluate(controls::find(UNAUTHORIZED_API_CALLS).unwrap(), ACCOUNT, view, &[], now());
+    assert_eq!(root.reason, Reason::Compliant);
+    assert_eq!(unauthorized.reason, Reason::NoMatchingMetricFilter);
+    assert_eq!(root.control_id, "root-account-usage");
+}

@@ -1,0 +1,302 @@
+//! What collection observed in an account: the core's own small types, free of SDK types.
+//!
+//! Every fact that needed an API call is an [`Observed`]: either what the call returned, or an
+//! [`Unobserved`] saying why it could not be seen. Evaluation turns an `Unobserved` link into an
+//! `ERROR` finding, never a guess.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A twelve-digit AWS account id.
+pub type AccountId = String;
+
+/// The result of looking at one thing through the API.
+pub type Observed<T> = Result<T, Unobserved>;
+
+/// Why a fact could not be seen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unobserved {
+    pub kind: UnobservedKind,
+    /// The API operation that failed, e.g. `cloudtrail:GetTrailStatus`.
+    pub operation: String,
+    /// The service's message or our side's error, without credentials.
+    pub message: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UnobservedKind {
+    /// The service said the audit role may not do this.
+    AccessDenied,
+    /// Throttled past the retries, a 5xx, a timeout, or an answer we could not read.
+    ApiError,
+}
+
+impl Unobserved {
+    pub fn access_denied(operation: impl Into<String>, message: impl Into<String>) -> Self {
+        Unobserved { kind: UnobservedKind::AccessDenied, operation: operation.into(), message: message.into() }
+    }
+
+    pub fn api_error(operation: impl Into<String>, message: impl Into<String>) -> Self {
+        Unobserved { kind: UnobservedKind::ApiError, operation: operation.into(), message: message.into() }
+    }
+}
+
+/// Everything collected in one account.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AccountFacts {
+    pub account_id: AccountId,
+    /// Set when the audit role could not be assumed; nothing else was collected then.
+    pub role_assumption_error: Option<String>,
+    /// DescribeTrails in the configured region, shadow and organization trails included.
+    pub trails: Observed<Vec<Trail>>,
+    /// GetTrailStatus, by trail ARN, for the trails this account owns.
+    pub trail_status: BTreeMap<String, Observed<TrailStatus>>,
+    /// GetEventSelectors, by trail ARN, for the trails this account owns.
+    pub event_selectors: BTreeMap<String, Observed<EventSelectors>>,
+    /// DescribeMetricFilters, by log group.
+    pub metric_filters: BTreeMap<LogGroupRef, Observed<Vec<MetricFilter>>>,
+    /// DescribeAlarmsForMetric, by metric.
+    pub alarms: BTreeMap<MetricRef, Observed<Vec<Alarm>>>,
+    /// GetTopicAttributes and ListSubscriptionsByTopic, by topic ARN.
+    pub topics: BTreeMap<String, Observed<Topic>>,
+}
+
+impl Default for AccountFacts {
+    fn default() -> Self {
+        AccountFacts {
+            account_id: AccountId::new(),
+            role_assumption_error: None,
+            trails: Err(Unobserved::api_error("cloudtrail:DescribeTrails", "not collected")),
+            trail_status: BTreeMap::new(),
+            event_selectors: BTreeMap::new(),
+            metric_filters: BTreeMap::new(),
+            alarms: BTreeMap::new(),
+            topics: BTreeMap::new(),
+        }
+    }
+}
+
+impl AccountFacts {
+    /// Facts of an account whose audit role could not be assumed.
+    pub fn unreachable(account_id: impl Into<AccountId>, error: impl Into<String>) -> Self {
+        let error = error.into();
+        AccountFacts {
+            account_id: account_id.into(),
+            role_assumption_error: Some(error.clone()),
+            trails: Err(Unobserved::access_denied("sts:AssumeRole", error)),
+            ..AccountFacts::default()
+        }
+    }
+
+    /// An account with no trails at all, the start of most test cases.
+    pub fn empty(account_id: impl Into<AccountId>) -> Self {
+        AccountFacts { account_id: account_id.into(), trails: Ok(Vec::new()), ..AccountFacts::default() }
+    }
+}
+
+/// A CloudTrail trail as DescribeTrails shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Trail {
+    pub arn: String,
+    pub name: String,
+    pub home_region: String,
+    pub multi_region: bool,
+    pub organization_trail: bool,
+    /// `CloudWatchLogsLogGroupArn`; `None` when the trail does not deliver to CloudWatch Logs.
+    pub log_group_arn: Option<String>,
+}
+
+impl Trail {
+    /// The account that owns the trail, read from its ARN.
+    pub fn owner_account(&self) -> Option<&str> {
+        arn_account(&self.arn)
+    }
+}
+
+/// The account field of an ARN (`arn:partition:service:region:account:resource`).
+pub fn arn_account(arn: &str) -> Option<&str> {
+    let account = arn.split(':').nth(4)?;
+    (!account.is_empty()).then_some(account)
+}
+
+/// The region field of an ARN.
+pub fn arn_region(arn: &str) -> Option<&str> {
+    let region = arn.split(':').nth(3)?;
+    (!region.is_empty()).then_some(region)
+}
+
+/// GetTrailStatus.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrailStatus {
+    pub is_logging: bool,
+    /// `LatestCloudWatchLogsDeliveryError`: delivery to the log group is failing when set.
+    pub latest_cloudwatch_logs_delivery_error: Option<String>,
+}
+
+/// GetEventSelectors. Both lists empty means the trail has never been given selectors.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventSelectors {
+    pub basic: Vec<BasicEventSelector>,
+    pub advanced: Vec<AdvancedEventSelector>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BasicEventSelector {
+    /// `All`, `ReadOnly` or `WriteOnly`; AWS's default is `All`.
+    pub read_write_type: Option<String>,
+    /// AWS's default is true.
+    pub include_management_events: Option<bool>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdvancedEventSelector {
+    pub name: Option<String>,
+    pub field_selectors: Vec<AdvancedFieldSelector>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AdvancedFieldSelector {
+    pub field: String,
+    pub equals: Vec<String>,
+    pub not_equals: Vec<String>,
+}
+
+/// A CloudWatch Logs log group, named by account, region and name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct LogGroupRef {
+    pub account_id: AccountId,
+    pub region: String,
+    pub name: String,
+}
+
+impl LogGroupRef {
+    /// Reads `arn:aws:logs:REGION:ACCOUNT:log-group:NAME[:*]`.
+    pub fn from_arn(arn: &str) -> Option<Self> {
+        let mut parts = arn.splitn(7, ':');
+        let (_arn, _partition, service, region, account) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if service != "logs" || parts.next()? != "log-group" {
+            return None;
+        }
+        let rest = parts.next()?;
+        let name = rest.strip_suffix(":*").unwrap_or(rest);
+        if name.is_empty() || region.is_empty() || account.is_empty() {
+            return None;
+        }
+        Some(LogGroupRef { account_id: account.to_owned(), region: region.to_owned(), name: name.to_owned() })
+    }
+}
+
+/// A CloudWatch metric, named by account, region, namespace and name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct MetricRef {
+    pub account_id: AccountId,
+    pub region: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+/// A metric filter on a log group.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricFilter {
+    pub name: String,
+    pub pattern: String,
+    pub transformations: Vec<MetricTransformation>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricTransformation {
+    pub metric_name: String,
+    pub namespace: String,
+    /// `metricValue`: "1" counts events; a `$.field` publishes that field's value.
+    pub value: String,
+    /// Whether the filter publishes dimensions, which an alarm must then name.
+    pub has_dimensions: bool,
+}
+
+/// A CloudWatch metric alarm.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Alarm {
+    pub name: String,
+    pub arn: String,
+    pub namespace: Option<String>,
+    pub metric_name: Option<String>,
+    /// `Sum`, `Average`, `SampleCount`, `Minimum`, `Maximum`.
+    pub statistic: Option<String>,
+    /// A percentile such as `p99`.
+    pub extended_statistic: Option<String>,
+    pub comparison_operator: Option<String>,
+    pub threshold: Option<f64>,
+    pub actions_enabled: bool,
+    /// The actions run on the transition to ALARM.
+    pub alarm_actions: Vec<String>,
+    pub has_dimensions: bool,
+}
+
+/// An SNS topic as GetTopicAttributes and ListSubscriptionsByTopic show it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Topic {
+    /// GetTopicAttributes answered NotFound.
+    NotFound,
+    Found {
+        /// `KmsMasterKeyId`, when the topic is encrypted.
+        kms_master_key_id: Option<String>,
+        subscriptions: Observed<Vec<Subscription>>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Subscription {
+    /// A real ARN once confirmed; `PendingConfirmation` or `Deleted` otherwise.
+    pub subscription_arn: String,
+    pub protocol: String,
+}
+
+impl Subscription {
+    pub fn is_confirmed(&self) -> bool {
+        self.subscription_arn.starts_with("arn:")
+    }
+}
+
+/// The facts of the organization that one account's evaluation may consult: an organization
+/// trail and its chain live in the management account.
+#[derive(Clone, Copy, Debug)]
+pub struct OrgView<'a> {
+    /// Every account id of the organization, audited or not.
+    pub members: &'a BTreeSet<AccountId>,
+    /// The facts collected so far, by account id.
+    pub facts: &'a BTreeMap<AccountId, std::sync::Arc<AccountFacts>>,
+}
+
+impl<'a> OrgView<'a> {
+    pub fn account(&self, id: &str) -> Option<&'a AccountFacts> {
+        self.facts.get(id).map(|a| a.as_ref())
+    }
+
+    pub fn is_member(&self, id: &str) -> bool {
+        self.members.contains(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_group_arns_are_read_with_and_without_the_trailing_star() {
+        let expected = LogGroupRef { account_id: "111122223333".into(), region: "eu-west-1".into(), name: "CloudTrail/Default".into() };
+        assert_eq!(LogGroupRef::from_arn("arn:aws:logs:eu-west-1:111122223333:log-group:CloudTrail/Default:*"), Some(expected.clone()));
+        assert_eq!(LogGroupRef::from_arn("arn:aws:logs:eu-west-1:111122223333:log-group:CloudTrail/Default"), Some(expected));
+        assert_eq!(LogGroupRef::from_arn("arn:aws:s3:::bucket"), None);
+        assert_eq!(LogGroupRef::from_arn("garbage"), None);
+        assert_eq!(LogGroupRef::from_arn("arn:aws:logs:eu-west-1:111122223333:log-group::*"), None);
+    }
+
+    #[test]
+    fn subscriptions_are_confirmed_only_with_a_real_arn() {
+        let sub = |arn: &str| Subscription { subscription_arn: arn.into(), protocol: "email".into() };
+        assert!(sub("arn:aws:sns:us-east-1:111122223333:alerts:3f1c").is_confirmed());
+        assert!(!sub("PendingConfirmation").is_confirmed());
+        assert!(!sub("Deleted").is_confirmed());
+    }
+}
