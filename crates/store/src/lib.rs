@@ -1,1 +1,411 @@
-//! placeholder
+//! orgwatch's SQLite history: migrations, scans, findings, drift, and read-only queries.
+//!
+//! Architecture invariants: only this crate knows sqlx and SQL; it stores the core's findings
+//! as they are and never judges anything. One writer: [`Store::open`] holds a single
+//! connection in WAL mode, so readers (`orgwatch findings`, `orgwatch query`) never block it.
+#![forbid(unsafe_code)]
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use orgwatch_core::{Finding, Status};
+use serde::Serialize;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Column, Executor, Row, SqlitePool, TypeInfo, ValueRef};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database {path}: {source}")]
+    Open { path: String, source: sqlx::Error },
+    #[error("cannot bring the database schema up to date: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("the query was refused: {0}")]
+    Refused(String),
+}
+
+/// A scan's outcome as stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScanStatus {
+    Running,
+    Completed,
+    Failed,
+    Interrupted,
+    Abandoned,
+}
+
+impl ScanStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanStatus::Running => "running",
+            ScanStatus::Completed => "completed",
+            ScanStatus::Failed => "failed",
+            ScanStatus::Interrupted => "interrupted",
+            ScanStatus::Abandoned => "abandoned",
+        }
+    }
+}
+
+/// An account as listed in the organization.
+#[derive(Clone, Debug)]
+pub struct AccountRecord {
+    pub account_id: String,
+    pub account_name: String,
+    pub state: String,
+}
+
+/// Counts by status of a scan's findings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct StatusCounts {
+    pub pass: i64,
+    pub fail: i64,
+    pub error: i64,
+    pub not_applicable: i64,
+}
+
+/// The answer to a query: column names and rows of JSON values.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Table {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<serde_json::Value>>,
+}
+
+/// Formats a time as stored: RFC 3339, UTC, milliseconds.
+pub fn timestamp(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database for writing and applies the migrations.
+    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if let Err(e) = std::fs::create_dir_all(parent) {
+                return Err(StoreError::Open { path: path.display().to_string(), source: sqlx::Error::Io(e) });
+            }
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    /// Opens an existing database read-only: any statement that would write is refused by
+    /// SQLite itself.
+    pub async fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Open {
+                path: path.display().to_string(),
+                source: sqlx::Error::Configuration("no such file; run `orgwatch scan` first".into()),
+            });
+        }
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+            .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?
+            .read_only(true)
+            .pragma("query_only", "ON")
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
+        Ok(Store { pool })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Marks scans left `running` by a crash as `abandoned`; returns how many.
+    pub async fn mark_abandoned(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done = sqlx::query("UPDATE scans SET status = 'abandoned', finished_at = ?1, error = 'the process stopped while the scan was running' WHERE status = 'running'")
+            .bind(timestamp(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    pub async fn begin_scan(&self, started: DateTime<Utc>) -> Result<i64, StoreError> {
+        let row = sqlx::query("INSERT INTO scans (started_at, status) VALUES (?1, 'running') RETURNING id")
+            .bind(timestamp(started))
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Records the accounts a scan sets out to judge.
+    pub async fn record_accounts(&self, scan_id: i64, accounts: &[AccountRecord]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for account in accounts {
+            sqlx::query(
+                "INSERT INTO accounts (account_id, account_name, state, first_seen_scan_id, last_seen_scan_id) VALUES (?1, ?2, ?3, ?4, ?4)
+                 ON CONFLICT (account_id) DO UPDATE SET account_name = excluded.account_name, state = excluded.state, last_seen_scan_id = excluded.last_seen_scan_id",
+            )
+            .bind(&account.account_id)
+            .bind(&account.account_name)
+            .bind(&account.state)
+            .bind(scan_id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("INSERT OR IGNORE INTO scan_accounts (scan_id, account_id) VALUES (?1, ?2)")
+                .bind(scan_id)
+                .bind(&account.account_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("UPDATE scans SET accounts_total = ?2 WHERE id = ?1").bind(scan_id).bind(accounts.len() as i64).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Writes one account's findings in one transaction, as soon as the account is judged.
+    pub async fn record_findings(&self, scan_id: i64, findings: &[Finding], observed_at: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for finding in findings {
+            let evidence = serde_json::to_string(&finding.evidence).unwrap_or_else(|_| "{}".to_owned());
+            sqlx::query(
+                "INSERT INTO findings (scan_id, account_id, control_id, status, reason, message, evidence, observed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (scan_id, account_id, control_id) DO UPDATE SET status = excluded.status, reason = excluded.reason,
+                 message = excluded.message, evidence = excluded.evidence, observed_at = excluded.observed_at",
+            )
+            .bind(scan_id)
+            .bind(&finding.account_id)
+            .bind(&finding.control_id)
+            .bind(finding.status.as_str())
+            .bind(finding.reason.as_str())
+            .bind(&finding.message)
+            .bind(evidence)
+            .bind(timestamp(observed_at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Closes a scan: its status, counts and, for a completed scan, its drift events.
+    pub async fn finish_scan(&self, scan_id: i64, status: ScanStatus, error: Option<&str>, finished: DateTime<Utc>) -> Result<StatusCounts, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let counts = counts(&mut tx, scan_id).await?;
+        sqlx::query(
+            "UPDATE scans SET status = ?2, error = ?3, finished_at = ?4, pass_count = ?5, fail_count = ?6, error_count = ?7, not_applicable_count = ?8 WHERE id = ?1",
+        )
+        .bind(scan_id)
+        .bind(status.as_str())
+        .bind(error)
+        .bind(timestamp(finished))
+        .bind(counts.pass)
+        .bind(counts.fail)
+        .bind(counts.error)
+        .bind(counts.not_applicable)
+        .execute(&mut *tx)
+        .await?;
+        if status == ScanStatus::Completed {
+            record_drift(&mut tx, scan_id, finished).await?;
+        }
+        tx.commit().await?;
+        Ok(counts)
+    }
+
+    /// Drift events recorded by one scan.
+    pub async fn drift_of_scan(&self, scan_id: i64) -> Result<Vec<DriftEvent>, StoreError> {
+        let rows = sqlx::query_as::<_, DriftEvent>(
+            "SELECT account_id, control_id, previous_status, status, previous_reason, reason, change, scan_id, detected_at FROM drift_events WHERE scan_id = ?1 ORDER BY account_id, control_id",
+        )
+        .bind(scan_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
+    /// Deletes findings observed before `cutoff`, except those of the latest completed scan.
+    /// Drift events are kept. Returns how many findings were deleted.
+    pub async fn prune(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM findings WHERE observed_at < ?1 AND scan_id <> COALESCE((SELECT MAX(id) FROM scans WHERE status = 'completed'), -1)",
+        )
+        .bind(timestamp(cutoff))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// The status and finish time of the newest scan that is not running.
+    pub async fn last_finished_scan(&self) -> Result<Option<(i64, String, String)>, StoreError> {
+        let row = sqlx::query("SELECT id, status, finished_at FROM scans WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1").fetch_optional(&self.pool).await?;
+        Ok(match row {
+            Some(r) => Some((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)),
+            None => None,
+        })
+    }
+
+    /// Runs one SQL statement and returns its rows; on a read-only store, writes are refused.
+    pub async fn query(&self, sql: &str) -> Result<Table, StoreError> {
+        let trimmed = sql.trim().trim_end_matches(';').trim();
+        if trimmed.is_empty() {
+            return Err(StoreError::Refused("the query is empty".into()));
+        }
+        let description = self.pool.describe(trimmed).await?;
+        let columns: Vec<String> = description.columns().iter().map(|c| c.name().to_owned()).collect();
+        let rows = sqlx::query(trimmed).fetch_all(&self.pool).await.map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.message().contains("readonly") || db.message().contains("read-only") => {
+                StoreError::Refused(format!("the database is opened read-only, so this statement cannot change it ({})", db.message()))
+            }
+            _ => StoreError::Sql(e),
+        })?;
+        let mut table = Table { columns, rows: Vec::with_capacity(rows.len()) };
+        for row in rows {
+            let mut values = Vec::with_capacity(row.columns().len());
+            for i in 0..row.columns().len() {
+                values.push(json_value(&row, i));
+            }
+            table.rows.push(values);
+        }
+        Ok(table)
+    }
+
+    /// `SELECT … FROM latest_findings` with optional filters, ordered by account and control.
+    pub async fn latest_findings(&self, status: Option<Status>, account_id: Option<&str>) -> Result<Table, StoreError> {
+        let rows = sqlx::query(
+            "SELECT account_id, account_name, control_id, status, reason, message, evidence, scan_id, observed_at FROM latest_findings
+             WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR account_id = ?2) ORDER BY account_id, control_id",
+        )
+        .bind(status.map(Status::as_str))
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let columns = ["account_id", "account_name", "control_id", "status", "reason", "message", "evidence", "scan_id", "observed_at"];
+        let mut table = Table { columns: columns.iter().map(|c| (*c).to_owned()).collect(), rows: Vec::new() };
+        for row in rows {
+            table.rows.push((0..columns.len()).map(|i| json_value(&row, i)).collect());
+        }
+        Ok(table)
+    }
+
+    /// Drift events detected at or after `since`.
+    pub async fn drift_since(&self, since: DateTime<Utc>) -> Result<Table, StoreError> {
+        let rows = sqlx::query(
+            "SELECT detected_at, scan_id, account_id, control_id, change, previous_status, status, previous_reason, reason FROM drift_events
+             WHERE detected_at >= ?1 ORDER BY detected_at, account_id, control_id",
+        )
+        .bind(timestamp(since))
+        .fetch_all(&self.pool)
+        .await?;
+        let columns = ["detected_at", "scan_id", "account_id", "control_id", "change", "previous_status", "status", "previous_reason", "reason"];
+        let mut table = Table { columns: columns.iter().map(|c| (*c).to_owned()).collect(), rows: Vec::new() };
+        for row in rows {
+            table.rows.push((0..columns.len()).map(|i| json_value(&row, i)).collect());
+        }
+        Ok(table)
+    }
+
+    /// `PRAGMA integrity_check`: "ok" when the file is sound.
+    pub async fn integrity_check(&self) -> Result<String, StoreError> {
+        let row = sqlx::query("PRAGMA integrity_check").fetch_one(&self.pool).await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Latest status counts per control, for metrics.
+    pub async fn latest_counts_by_control(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT control_id, status, COUNT(*) FROM latest_findings GROUP BY control_id, status ORDER BY control_id, status")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
+    }
+}
+
+/// One drift event.
+#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow)]
+pub struct DriftEvent {
+    pub account_id: String,
+    pub control_id: String,
+    pub previous_status: Option<String>,
+    pub status: Option<String>,
+    pub previous_reason: Option<String>,
+    pub reason: Option<String>,
+    pub change: String,
+    pub scan_id: i64,
+    pub detected_at: String,
+}
+
+async fn counts(tx: &mut sqlx::SqliteConnection, scan_id: i64) -> Result<StatusCounts, StoreError> {
+    let row = sqlx::query(
+        "SELECT COALESCE(SUM(status = 'PASS'), 0), COALESCE(SUM(status = 'FAIL'), 0), COALESCE(SUM(status = 'ERROR'), 0), COALESCE(SUM(status = 'NOT_APPLICABLE'), 0)
+         FROM findings WHERE scan_id = ?1",
+    )
+    .bind(scan_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(StatusCounts { pass: row.try_get(0)?, fail: row.try_get(1)?, error: row.try_get(2)?, not_applicable: row.try_get(3)? })
+}
+
+/// Compares a completed scan with the previous completed scan in which each (account, control)
+/// was judged, and records every change of status or reason.
+async fn record_drift(tx: &mut sqlx::SqliteConnection, scan_id: i64, detected: DateTime<Utc>) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO drift (scan_id, previous_scan_id, account_id, control_id, previous_status, previous_reason, status, reason, change, detected_at)
+         SELECT f.scan_id, p.scan_id, f.account_id, f.control_id, p.status, p.reason, f.status, f.reason,
+                CASE WHEN p.status IS NULL THEN 'NEW'
+                     WHEN p.status = 'PASS' AND f.status IN ('FAIL', 'ERROR') THEN 'REGRESSION'
+                     WHEN f.status = 'PASS' AND p.status IN ('FAIL', 'ERROR') THEN 'RECOVERY'
+                     ELSE 'CHANGE' END,
+                ?2
+         FROM findings f
+         LEFT JOIN findings p ON p.account_id = f.account_id AND p.control_id = f.control_id AND p.scan_id = (
+             SELECT MAX(p2.scan_id) FROM findings p2 JOIN scans s2 ON s2.id = p2.scan_id
+             WHERE s2.status = 'completed' AND p2.scan_id < f.scan_id AND p2.account_id = f.account_id AND p2.control_id = f.control_id)
+         WHERE f.scan_id = ?1 AND (p.scan_id IS NULL OR p.status <> f.status OR p.reason <> f.reason)",
+    )
+    .bind(scan_id)
+    .bind(timestamp(detected))
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO drift (scan_id, previous_scan_id, account_id, control_id, previous_status, previous_reason, status, reason, change, detected_at)
+         SELECT ?1, p.scan_id, p.account_id, p.control_id, p.status, p.reason, NULL, NULL, 'LEFT_ORGANIZATION', ?2
+         FROM findings p
+         WHERE p.scan_id = (SELECT MAX(id) FROM scans WHERE status = 'completed' AND id < ?1)
+           AND p.account_id NOT IN (SELECT account_id FROM scan_accounts WHERE scan_id = ?1)",
+    )
+    .bind(scan_id)
+    .bind(timestamp(detected))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+fn json_value(row: &sqlx::sqlite::SqliteRow, index: usize) -> serde_json::Value {
+    let Ok(raw) = row.try_get_raw(index) else { return serde_json::Value::Null };
+    if raw.is_null() {
+        return serde_json::Value::Null;
+    }
+    let type_name = raw.type_info().name().to_ascii_uppercase();
+    match type_name.as_str() {
+        "INTEGER" | "INT8" | "BIGINT" | "INT" | "BOOLEAN" => row.try_get::<i64, _>(index).map(Into::into).unwrap_or(serde_json::Value::Null),
+        "REAL" | "FLOAT" | "DOUBLE" | "NUMERIC" => row.try_get::<f64, _>(index).map(Into::into).unwrap_or(serde_json::Value::Null),
+        "BLOB" => row.try_get::<Vec<u8>, _>(index).map(|b| format!("<{} bytes>", b.len()).into()).unwrap_or(serde_json::Value::Null),
+        _ => row.try_get::<String, _>(index).map(Into::into).unwrap_or(serde_json::Value::Null),
+    }
+}
+
+#[cfg(test)]
+mod tests;
