@@ -1,1 +1,14 @@
-//! placeholder
+//! orgwatch's command line and composition root: configuration, the scan of an organization,
+//! the daemon loop, output formats, health and metrics.
+//!
+//! Architecture invariant: this is the one place that reads the environment, builds the AWS
+//! collector and the database pool and installs the tracing subscriber; the core, AWS and store
+//! crates receive what they need as arguments.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod filter_check;
+pub mod output;
+pub mod scan;
+pub mod telemetry;

@@ -1,0 +1,168 @@
+//! The command line: raw flags are turned into validated settings once, then each command runs.
+//! Exit codes: 0 success; 1 the command ran and the answer is "no" (a pattern that does not
+//! detect, an unhealthy daemon) or a runtime failure; 2 bad input (config, pattern, SQL).
+
+use crate::config::Config;
+use crate::output::{Format, render};
+use crate::{filter_check, scan, telemetry};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use orgwatch_core::{Status, controls};
+use orgwatch_store::Store;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "orgwatch", version, about = "Audits every account of an AWS Organization for the CIS monitoring controls")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+struct ConfigArg {
+    /// The TOML configuration file.
+    #[arg(long, short, env = "ORGWATCH_CONFIG", default_value = "orgwatch.toml")]
+    config: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Scan the organization once, store the findings, print a summary.
+    Scan {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Log as JSON lines.
+        #[arg(long, value_enum)]
+        log_format: Option<LogFormat>,
+    },
+    /// Show the latest finding of each account and control.
+    Findings {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// Only findings with this status (PASS, FAIL, ERROR, NOT_APPLICABLE).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only this account.
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Check whether a metric-filter pattern detects a control. Exit 0: it does; 1: it does
+    /// not; 2: it does not parse.
+    FilterCheck {
+        /// The control to check against.
+        #[arg(long, default_value = controls::UNAUTHORIZED_API_CALLS)]
+        control: String,
+        /// The filter pattern, as given to CloudWatch Logs.
+        pattern: String,
+    },
+    /// List the controls orgwatch judges.
+    Controls,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Parses the arguments, runs the command, and maps the outcome to an exit code.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::FilterCheck { control, pattern } => {
+            let Some(control) = controls::find(&control) else {
+                eprintln!("error: unknown control {control:?}; run `orgwatch controls` for the list");
+                return ExitCode::from(2);
+            };
+            let (report, code) = filter_check::check(control, &pattern);
+            print!("{report}");
+            ExitCode::from(code)
+        }
+        Command::Controls => {
+            for c in controls::all() {
+                let v12 = c.references.cis_v1_2.unwrap_or("-");
+                println!("{:<36} CIS {:<5} / {:<5} {:<14} {}", c.id, v12, c.references.cis_v1_4, c.references.security_hub.unwrap_or("-"), c.title);
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Scan { config, log_format } => with_config(&config, |config| {
+            let json = matches!(log_format, Some(LogFormat::Json)) || config.log.json;
+            telemetry::init(json, config.log.level.as_deref());
+            runtime()?.block_on(scan_once(config))
+        }),
+        Command::Findings { config, format, status, account } => with_config(&config, |config| {
+            let status = match status.as_deref() {
+                None => None,
+                Some(text) => Some(Status::parse(text).ok_or_else(|| usage(format!("--status: {text:?} is not PASS, FAIL, ERROR or NOT_APPLICABLE")))?),
+            };
+            runtime()?.block_on(async {
+                let store = Store::open_read_only(&config.store.path).await?;
+                let table = store.latest_findings(status, account.as_deref()).await?;
+                print!("{}", render(&table, format, &["evidence", "account_name", "observed_at"]));
+                Ok(ExitCode::SUCCESS)
+            })
+        }),
+    }
+}
+
+/// An error in what the user typed: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageError(String);
+
+fn usage(message: String) -> anyhow::Error {
+    UsageError(message).into()
+}
+
+fn with_config(arg: &ConfigArg, body: impl FnOnce(Config) -> anyhow::Result<ExitCode>) -> ExitCode {
+    let config = match Config::load(&arg.config) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    match body(config) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<UsageError>().is_some() { ExitCode::from(2) } else { ExitCode::from(1) }
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+async fn scan_once(config: Config) -> anyhow::Result<ExitCode> {
+    let store = Store::open(&config.store.path).await?;
+    store.mark_abandoned(chrono::Utc::now()).await?;
+    let collector = scan::collector(&config).await;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let signal = tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = stop.send(true);
+    });
+    let report = scan::run_scan(&collector, &store, &config, shutdown).await;
+    signal.abort();
+    let report = report?;
+    println!(
+        "scan {} {} in {:.1} s: {} of {} accounts judged, {} control(s)",
+        report.scan_id,
+        report.status.as_str(),
+        report.duration.as_secs_f64(),
+        report.accounts_judged,
+        report.accounts_total,
+        config.scan.controls.len()
+    );
+    let c = report.counts;
+    for (status, n) in [("PASS", c.pass), ("FAIL", c.fail), ("ERROR", c.error), ("NOT_APPLICABLE", c.not_applicable)] {
+        println!("{status:<15} {n}");
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
