@@ -1,1 +1,173 @@
-//! placeholder
+//! Test support: the emulator (moto behind our adapter and fault layer) on a free loopback
+//! port, organizations built in it, and the `orgwatch` binary run against it.
+//!
+//! The emulator's Python comes from `ORGWATCH_PYTHON`, else the repository's `.venv`
+//! (`scripts/test` creates it).
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("ORGWATCH_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = repo_root().join(".venv/bin/python");
+    assert!(venv.exists(), "no emulator venv at {}: run scripts/test, which installs it", venv.display());
+    venv
+}
+
+/// The `orgwatch` binary cargo built next to this test.
+pub fn orgwatch_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let dir = exe.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
+    let binary = dir.join("orgwatch");
+    assert!(binary.exists(), "{} is missing: build the workspace first", binary.display());
+    binary
+}
+
+/// A running emulator; stopped when dropped.
+pub struct Emulator {
+    child: Child,
+    pub port: u16,
+}
+
+/// The ids of a built organization.
+#[derive(Clone, Debug)]
+pub struct Org {
+    pub management: String,
+    pub accounts: BTreeMap<String, String>,
+}
+
+impl Org {
+    pub fn id(&self, name: &str) -> &str {
+        self.accounts.get(name).map(String::as_str).unwrap_or_else(|| panic!("no account named {name}"))
+    }
+}
+
+impl Emulator {
+    pub fn start() -> Emulator {
+        let script = repo_root().join("tests/emulator/server.py");
+        let mut child = Command::new(python())
+            .arg(&script)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start the emulator: {e}"));
+        let stdout = child.stdout.take().expect("emulator stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("emulator output");
+        let port = line.trim().strip_prefix("READY ").and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("emulator did not start: {line:?}"));
+        Emulator { child, port }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Runs the organization builder with a spec (see tests/emulator/build_org.py).
+    pub fn build(&self, spec: Value) -> Org {
+        let mut child = Command::new(python())
+            .arg(repo_root().join("tests/emulator/build_org.py"))
+            .arg("--endpoint")
+            .arg(self.endpoint())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("build_org.py");
+        child.stdin.take().expect("stdin").write_all(spec.to_string().as_bytes()).expect("spec");
+        let output = child.wait_with_output().expect("build_org.py output");
+        assert!(output.status.success(), "build_org.py failed: {}", String::from_utf8_lossy(&output.stderr));
+        let result: Value = serde_json::from_slice(&output.stdout).expect("build_org.py JSON");
+        Org {
+            management: result["management"].as_str().unwrap_or_default().to_owned(),
+            accounts: result["accounts"].as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect()).unwrap_or_default(),
+        }
+    }
+
+    /// Replaces the fault layer's rules; returns its answer (the rules with their counts).
+    pub fn set_faults(&self, rules: Value) -> Value {
+        self.control("POST", &serde_json::json!({ "rules": rules }).to_string())
+    }
+
+    pub fn faults(&self) -> Value {
+        self.control("GET", "")
+    }
+
+    fn control(&self, method: &str, body: &str) -> Value {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("emulator control");
+        stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
+        write!(stream, "{method} /_orgwatch/faults HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).expect("request");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("response");
+        let json = response.split("\r\n\r\n").nth(1).unwrap_or("{}");
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("bad control answer {response:?}: {e}"))
+    }
+
+    /// A configuration for this emulator, with `extra` TOML appended to `[scan]`.
+    pub fn write_config(&self, dir: &Path, scan_extra: &str, tail: &str) -> PathBuf {
+        let path = dir.join("orgwatch.toml");
+        let text = format!(
+            "[aws]\nregion = \"us-east-1\"\nmax_attempts = 4\nattempt_timeout_seconds = 10\noperation_timeout_seconds = 30\n\n\
+             [organization]\naudit_role_name = \"OrgwatchAudit\"\n\n\
+             [scan]\ncontrols = [\"unauthorized-api-calls\"]\n{scan_extra}\n\n\
+             [store]\npath = \"{}\"\n\n{tail}\n",
+            dir.join("orgwatch.db").display()
+        );
+        std::fs::write(&path, text).expect("config");
+        path
+    }
+
+    /// A command running `orgwatch` against this emulator, never against real AWS.
+    pub fn orgwatch(&self) -> Command {
+        let mut command = Command::new(orgwatch_binary());
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_ENDPOINT_URL", self.endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("RUST_LOG", "warn");
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.orgwatch().args(args).output().expect("orgwatch runs")
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Text of a command's output, for assertion messages.
+pub fn describe(output: &Output) -> String {
+    format!("exit {:?}\nstdout:\n{}\nstderr:\n{}", output.status.code(), String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+/// The latest (status, reason) by account id, read with the store crate.
+pub async fn latest(db: &Path) -> BTreeMap<String, (String, String)> {
+    let store = orgwatch_store::Store::open_read_only(db).await.expect("database");
+    let table = store.latest_findings(None, None).await.expect("latest findings");
+    table
+        .rows
+        .into_iter()
+        .map(|row| (row[0].as_str().unwrap_or_default().to_owned(), (row[3].as_str().unwrap_or_default().to_owned(), row[4].as_str().unwrap_or_default().to_owned())))
+        .collect()
+}
