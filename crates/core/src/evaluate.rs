@@ -336,7 +336,7 @@ fn judge_log_group(control: &Control, facts: &AccountFacts, log_group: &LogGroup
         let message = if filters.is_empty() {
             format!("Log group {} has no metric filters.", log_group.name)
         } else {
-            format!("None of the {} metric filters on log group {} detects {}.", filters.len(), log_group.name, control.title.to_lowercase())
+            format!("None of the {} metric filter(s) on log group {} detects {} (see the notes).", filters.len(), log_group.name, control.id)
         };
         walk.end(Link::MetricFilter, Reason::NoMatchingMetricFilter, message);
         walk.notes.truncate(before);

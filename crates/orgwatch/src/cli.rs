@@ -101,7 +101,7 @@ pub fn run() -> ExitCode {
             runtime()?.block_on(async {
                 let store = Store::open_read_only(&config.store.path).await?;
                 let table = store.latest_findings(status, account.as_deref()).await?;
-                print!("{}", render(&table, format, &["evidence", "account_name", "observed_at"]));
+                print!("{}", render(&table, format, &["evidence", "observed_at", "scan_id"]));
                 Ok(ExitCode::SUCCESS)
             })
         }),
