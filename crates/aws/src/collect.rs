@@ -137,6 +137,17 @@ impl Collector {
         Ok(Organization { management_account_id, accounts })
     }
 
+    /// Publishes a message to the operator's own notification topic (`[notify] sns_topic_arn`)
+    /// with orgwatch's own identity. This is the one call that writes anything, and it never
+    /// uses an audited account's role.
+    pub async fn publish(&self, topic_arn: &str, subject: &str, message: &str) -> Result<(), AwsError> {
+        let region = arn_region(topic_arn).unwrap_or(&self.settings.region).to_owned();
+        let config = aws_sdk_sns::config::Builder::from(&self.base).region(Region::new(region)).build();
+        let result = aws_sdk_sns::Client::from_conf(config).publish().topic_arn(topic_arn).subject(subject).message(message).send().await;
+        self.record("sns", &result);
+        result.map(|_| ()).map_err(|e| CallError::from_sdk(&e).into_aws_error("sns:Publish"))
+    }
+
     /// Assumes the audit role in the account and collects what the chains of `controls` need.
     /// Never fails: what could not be seen is recorded as such in the facts.
     pub async fn collect_account(&self, account_id: &str, controls: &[&Control]) -> AccountFacts {

@@ -60,6 +60,36 @@ enum Command {
     },
     /// List the controls orgwatch judges.
     Controls,
+    /// Scan on the configured schedule until SIGTERM or SIGINT; serve /healthz and /metrics.
+    Daemon {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long, value_enum)]
+        log_format: Option<LogFormat>,
+    },
+    /// Changes of status or reason between consecutive completed scans.
+    Drift {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// A duration back from now (30m, 12h, 7d, 2w) or a date (2026-11-01). Default: 7d.
+        #[arg(long, default_value = "7d")]
+        since: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Run one read-only SQL statement against the history; writes are refused.
+    Query {
+        #[command(flatten)]
+        config: ConfigArg,
+        sql: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Ask a running daemon's /healthz; exit 0 when healthy, 1 otherwise.
+    Healthcheck {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -93,6 +123,56 @@ pub fn run() -> ExitCode {
             telemetry::init(json, config.log.level.as_deref());
             runtime()?.block_on(scan_once(config))
         }),
+        Command::Daemon { config, log_format } => with_config(&config, |config| {
+            let json = matches!(log_format, Some(LogFormat::Json)) || config.log.json;
+            telemetry::init(json, config.log.level.as_deref());
+            runtime()?.block_on(crate::daemon::run(config))?;
+            Ok(ExitCode::SUCCESS)
+        }),
+        Command::Drift { config, since, format } => with_config(&config, |config| {
+            let since = parse_since(&since, chrono::Utc::now()).map_err(usage)?;
+            runtime()?.block_on(async {
+                let store = Store::open_read_only(&config.store.path).await?;
+                let table = store.drift_since(since).await?;
+                print!("{}", render(&table, format, &[]));
+                Ok(ExitCode::SUCCESS)
+            })
+        }),
+        Command::Query { config, sql, format } => with_config(&config, |config| {
+            runtime()?.block_on(async {
+                let store = Store::open_read_only(&config.store.path).await?;
+                match store.query(&sql).await {
+                    Ok(table) => {
+                        print!("{}", render(&table, format, &[]));
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    Err(e) => Err(usage(e.to_string())),
+                }
+            })
+        }),
+        Command::Healthcheck { config } => with_config(&config, |config| {
+            let Some(addr) = config.http_listen else {
+                return Err(usage("[http] listen is not set, so there is no /healthz to ask".into()));
+            };
+            runtime()?.block_on(async {
+                let url = format!("http://{addr}/healthz");
+                let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build()?;
+                match client.get(&url).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        println!("healthy: {}", r.text().await.unwrap_or_default());
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    Ok(r) => {
+                        println!("unhealthy ({}): {}", r.status().as_u16(), r.text().await.unwrap_or_default());
+                        Ok(ExitCode::from(1))
+                    }
+                    Err(e) => {
+                        println!("unhealthy: {url} did not answer: {}", e.without_url());
+                        Ok(ExitCode::from(1))
+                    }
+                }
+            })
+        }),
         Command::Findings { config, format, status, account } => with_config(&config, |config| {
             let status = match status.as_deref() {
                 None => None,
@@ -105,6 +185,23 @@ pub fn run() -> ExitCode {
                 Ok(ExitCode::SUCCESS)
             })
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn since_takes_durations_and_dates() {
+        let now = chrono::Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap();
+        assert_eq!(parse_since("7d", now).unwrap(), now - chrono::Duration::days(7));
+        assert_eq!(parse_since("30m", now).unwrap(), now - chrono::Duration::minutes(30));
+        assert_eq!(parse_since("2026-11-01", now).unwrap(), chrono::Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap());
+        assert!(parse_since("soon", now).is_err());
+        assert!(parse_since("7y", now).is_err());
+        assert!(parse_since("99999999999999w", now).is_err());
     }
 }
 
@@ -136,6 +233,27 @@ fn with_config(arg: &ConfigArg, body: impl FnOnce(Config) -> anyhow::Result<Exit
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+/// `7d`, `12h`, `30m`, `2w` back from `now`, or a date (midnight UTC) or an RFC 3339 time.
+pub fn parse_since(text: &str, now: chrono::DateTime<chrono::Utc>) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    let text = text.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
+    }
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: i64 = number.parse().map_err(|_| format!("--since: {text:?} is not a duration like 7d or a date like 2026-11-01"))?;
+    let duration = match unit {
+        "m" => chrono::Duration::try_minutes(n),
+        "h" => chrono::Duration::try_hours(n),
+        "d" => chrono::Duration::try_days(n),
+        "w" => chrono::Duration::try_weeks(n),
+        _ => None,
+    };
+    duration.and_then(|d| now.checked_sub_signed(d)).ok_or_else(|| format!("--since: {text:?} is not a duration like 30m, 12h, 7d or 2w"))
 }
 
 async fn scan_once(config: Config) -> anyhow::Result<ExitCode> {

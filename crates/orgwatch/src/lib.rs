@@ -8,7 +8,9 @@
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod filter_check;
 pub mod output;
 pub mod scan;
+pub mod schedule;
 pub mod telemetry;
