@@ -255,11 +255,10 @@ impl AccountCollection<'_> {
                 continue; // the chain breaks here; nothing further is needed
             }
             facts.event_selectors.insert(trail.arn.clone(), self.event_selectors(trail).await);
-            if let Some(group) = trail.log_group_arn.as_deref().and_then(LogGroupRef::from_arn) {
-                if group.account_id == self.account_id {
+            if let Some(group) = trail.log_group_arn.as_deref().and_then(LogGroupRef::from_arn)
+                && group.account_id == self.account_id {
                     log_groups.insert(group);
                 }
-            }
         }
         let mut metrics = BTreeSet::new();
         for group in log_groups {

@@ -262,11 +262,10 @@ fn validate(raw: RawConfig) -> anyhow::Result<Config> {
         };
         waivers.push(Waiver { account_id: w.account_id, control_id: w.control, reason: w.reason, expires });
     }
-    if let Some(arn) = &raw.notify.sns_topic_arn {
-        if !(arn.starts_with("arn:") && arn.split(':').nth(2) == Some("sns") && arn.split(':').count() == 6) {
+    if let Some(arn) = &raw.notify.sns_topic_arn
+        && !(arn.starts_with("arn:") && arn.split(':').nth(2) == Some("sns") && arn.split(':').count() == 6) {
             bail!("[notify] sns_topic_arn: {arn:?} is not an SNS topic ARN");
         }
-    }
     if let Some(url) = &raw.notify.webhook_url {
         let parsed = reqwest::Url::parse(url).map_err(|e| anyhow::anyhow!("[notify] webhook_url: {e}"))?;
         if !matches!(parsed.scheme(), "http" | "https") {

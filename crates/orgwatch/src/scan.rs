@@ -82,8 +82,8 @@ pub async fn run_scan(collector: &Collector, store: &Store, config: &Config, mut
         // through, so it is collected first — even when it is not itself audited.
         let mut shared: BTreeMap<String, Arc<AccountFacts>> = BTreeMap::new();
         let mut interrupted = *shutdown.borrow();
-        if let Some(management) = organization.management_account_id.as_deref().filter(|m| members.contains(*m)) {
-            if !interrupted {
+        if let Some(management) = organization.management_account_id.as_deref().filter(|m| members.contains(*m))
+            && !interrupted {
                 let facts = tokio::select! {
                     facts = collect_with_timeout(collector, management, &selected, config.scan.account_timeout) => Some(facts),
                     Ok(_) = shutdown.wait_for(|stop| *stop) => None,
@@ -95,7 +95,6 @@ pub async fn run_scan(collector: &Collector, store: &Store, config: &Config, mut
                     None => interrupted = true,
                 }
             }
-        }
         let shared = Arc::new(shared);
 
         let mut queue = accounts.iter();

@@ -88,11 +88,10 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the database for writing and applies the migrations.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            if let Err(e) = std::fs::create_dir_all(parent) {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+            && let Err(e) = std::fs::create_dir_all(parent) {
                 return Err(StoreError::Open { path: path.display().to_string(), source: sqlx::Error::Io(e) });
             }
-        }
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -293,12 +292,7 @@ impl Store {
         .bind(account_id)
         .fetch_all(&self.pool)
         .await?;
-        let columns = ["account_id", "account_name", "control_id", "status", "reason", "message", "evidence", "scan_id", "observed_at"];
-        let mut table = Table { columns: columns.iter().map(|c| (*c).to_owned()).collect(), rows: Vec::new() };
-        for row in rows {
-            table.rows.push((0..columns.len()).map(|i| json_value(&row, i)).collect());
-        }
-        Ok(table)
+        Ok(to_table(&["account_id", "account_name", "control_id", "status", "reason", "message", "evidence", "scan_id", "observed_at"], &rows))
     }
 
     /// Drift events detected at or after `since`.
@@ -310,12 +304,7 @@ impl Store {
         .bind(timestamp(since))
         .fetch_all(&self.pool)
         .await?;
-        let columns = ["detected_at", "scan_id", "account_id", "control_id", "change", "previous_status", "status", "previous_reason", "reason"];
-        let mut table = Table { columns: columns.iter().map(|c| (*c).to_owned()).collect(), rows: Vec::new() };
-        for row in rows {
-            table.rows.push((0..columns.len()).map(|i| json_value(&row, i)).collect());
-        }
-        Ok(table)
+        Ok(to_table(&["detected_at", "scan_id", "account_id", "control_id", "change", "previous_status", "status", "previous_reason", "reason"], &rows))
     }
 
     /// `PRAGMA integrity_check`: "ok" when the file is sound.
@@ -391,6 +380,14 @@ async fn record_drift(tx: &mut sqlx::SqliteConnection, scan_id: i64, detected: D
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+/// Rows of a statement whose columns are known, as a [`Table`].
+fn to_table(columns: &[&str], rows: &[sqlx::sqlite::SqliteRow]) -> Table {
+    Table {
+        columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+        rows: rows.iter().map(|row| (0..columns.len()).map(|i| json_value(row, i)).collect()).collect(),
+    }
 }
 
 fn json_value(row: &sqlx::sqlite::SqliteRow, index: usize) -> serde_json::Value {

@@ -124,8 +124,8 @@ impl Comparison {
         match &self.operator {
             Operator::NotExists => values.is_empty(),
             Operator::IsNull => values.iter().any(|v| v.is_null()),
-            Operator::IsTrue => values.iter().any(|v| *v == &Value::Bool(true)),
-            Operator::IsFalse => values.iter().any(|v| *v == &Value::Bool(false)),
+            Operator::IsTrue => values.contains(&&Value::Bool(true)),
+            Operator::IsFalse => values.contains(&&Value::Bool(false)),
             Operator::Equal(pattern) => values.iter().any(|v| scalar(v).is_some_and(|(t, n)| pattern.matches_scalar(&t, n))),
             Operator::NotEqual(pattern) => values.iter().any(|v| scalar(v).is_some_and(|(t, n)| !pattern.matches_scalar(&t, n))),
             Operator::Less(x) => numbers(&values).any(|n| n < *x),
