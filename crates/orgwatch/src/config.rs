@@ -346,13 +346,7 @@ path = "orgwatch.db"
         assert!(config.scan.run_on_start);
         assert_eq!(config.aws.max_attempts, 8);
         assert!(config.http_listen.is_none());
-        assert!(config.schedule_is_none());
-    }
-
-    impl Config {
-        fn schedule_is_none(&self) -> bool {
-            self.scan.schedule.is_none()
-        }
+        assert!(config.scan.schedule.is_none());
     }
 
     #[test]

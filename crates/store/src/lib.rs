@@ -11,7 +11,6 @@ use serde::Serialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Column, Executor, Row, SqlitePool, TypeInfo, ValueRef};
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
@@ -93,19 +92,13 @@ impl Store {
                 return Err(StoreError::Open { path: path.display().to_string(), source: sqlx::Error::Io(e) });
             }
         let options = SqliteConnectOptions::new()
-            .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await
-            .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Store { pool })
+            .foreign_keys(true);
+        let store = Store::connect(path, options).await?;
+        MIGRATOR.run(&store.pool).await?;
+        Ok(store)
     }
 
     /// Opens an existing database read-only: any statement that would write is refused by
@@ -117,11 +110,12 @@ impl Store {
                 source: sqlx::Error::Configuration("no such file; run `orgwatch scan` first".into()),
             });
         }
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
-            .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?
-            .read_only(true)
-            .pragma("query_only", "ON")
-            .busy_timeout(Duration::from_secs(10));
+        Store::connect(path, SqliteConnectOptions::new().read_only(true).pragma("query_only", "ON")).await
+    }
+
+    /// One connection to the file at `path` (one writer, or one reader).
+    async fn connect(path: &Path, options: SqliteConnectOptions) -> Result<Store, StoreError> {
+        let options = options.filename(path).busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options)
@@ -246,15 +240,6 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
-    }
-
-    /// The status and finish time of the newest scan that is not running.
-    pub async fn last_finished_scan(&self) -> Result<Option<(i64, String, String)>, StoreError> {
-        let row = sqlx::query("SELECT id, status, finished_at FROM scans WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1").fetch_optional(&self.pool).await?;
-        Ok(match row {
-            Some(r) => Some((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)),
-            None => None,
-        })
     }
 
     /// Runs one SQL statement and returns its rows; on a read-only store, writes are refused.

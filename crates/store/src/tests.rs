@@ -32,7 +32,8 @@ async fn scan(store: &Store, hour: u32, findings: &[Finding], status: ScanStatus
 
 fn temp_db() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("nested").join("orgwatch.db");
+    // A '?' and a '#' in the path: the file name is never read as a URL.
+    let path = dir.path().join("nested ?#").join("orgwatch.db");
     (dir, path)
 }
 

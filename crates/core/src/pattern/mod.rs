@@ -135,11 +135,6 @@ impl FilterPattern {
         Ok(FilterPattern { source: source.to_owned(), kind })
     }
 
-    /// The text the pattern was parsed from.
-    pub fn source(&self) -> &str {
-        &self.source
-    }
-
     /// Which form the pattern is written in.
     pub fn form(&self) -> PatternForm {
         match self.kind {
@@ -147,14 +142,6 @@ impl FilterPattern {
             PatternKind::Delimited(_) => PatternForm::SpaceDelimited,
             PatternKind::Regex(_) => PatternForm::Regex,
             PatternKind::Terms(_) => PatternForm::Terms,
-        }
-    }
-
-    /// The expression of a JSON pattern.
-    pub fn json_expr(&self) -> Option<&Expr> {
-        match &self.kind {
-            PatternKind::Json(expr) => Some(expr),
-            _ => None,
         }
     }
 

@@ -26,15 +26,6 @@ impl ValuePattern {
             ValuePattern::Regex(regex) => regex.is_match(text),
         }
     }
-
-    /// The literal text when the value is a plain string or number without wildcards.
-    pub fn as_exact_text(&self) -> Option<&str> {
-        match self {
-            ValuePattern::Text(glob) if !glob.has_wildcard() => Some(&glob.segments[0]),
-            ValuePattern::Number { text, .. } => Some(text),
-            _ => None,
-        }
-    }
 }
 
 /// A string pattern where `*` matches any run of characters.
@@ -58,10 +49,6 @@ impl Glob {
     /// The literal pieces joined back with `sep` in place of each wildcard.
     pub fn segments_joined(&self, sep: &str) -> String {
         self.segments.join(sep)
-    }
-
-    pub fn has_wildcard(&self) -> bool {
-        self.segments.len() > 1
     }
 
     /// Linear in the text for each segment: the first segment anchors the start, the last the
