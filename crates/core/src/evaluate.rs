@@ -1,20 +1,29 @@
-//! The chain evaluation: a pure function from collected facts to one finding per
-//! (account, control). No I/O, no way to fail.
+//! The chain evaluation, demand-driven and pure: given the facts known so far, the core either
+//! judges every control of an account, or names the next reads it needs. No I/O, no way to fail.
 //!
-//! For each multi-region trail an account can see, every path trail → metric filter →
-//! alarm → topic is judged link by link. The account passes when any path holds. Otherwise the
-//! finding reports one path: if any path had a link that could not be seen, the furthest such
-//! path (status `ERROR` — an unseen link might have held); else the furthest failing path, at
-//! the first link it broke. Ties go to the first path in ARN and name order, so the reason is
-//! deterministic.
+//! One walk does both. For each multi-region trail an account can see, every path trail →
+//! metric filter → alarm → topic is walked link by link. A link whose fact is not known yet
+//! becomes a [`Request`] addressed to the account that owns it, and the walk goes on past it
+//! where the next link does not depend on it (a trail's status, its event selectors and its log
+//! group's filters are asked for together; so are a topic's attributes and its subscriptions),
+//! so independent reads go out in one round. Facts that cannot change a verdict are not asked
+//! for: a chain stops at its first broken link, and a control with a passing chain asks for
+//! nothing more.
+//!
+//! The account passes when any path holds. Otherwise the finding reports one path: if any path
+//! had a link that could not be seen, the furthest such path (status `ERROR` — an unseen link
+//! might have held); else the furthest failing path, at the first link it broke. Ties go to the
+//! first path in ARN and name order, so the reason is deterministic.
 
 use crate::controls::Control;
 use crate::detect::detect;
-use crate::facts::{AccountFacts, Alarm, EventSelectors, LogGroupRef, MetricRef, MetricTransformation, OrgView, Topic, Trail, Unobserved, UnobservedKind};
+use crate::facts::{Alarm, EventSelectors, LogGroupRef, MetricRef, MetricTransformation, Topic, Trail, Unobserved, UnobservedKind, arn_account, arn_region};
 use crate::finding::{Evidence, EvidenceLink, Finding, LinkKind, Reason, Status};
 use crate::pattern::FilterPattern;
+use crate::request::{Answer, Facts, Request};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A configured exception: this control does not apply to this account, for a reason.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,7 +44,8 @@ impl Waiver {
 /// How far along the chain a path got; a later link means a path that got further.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Link {
-    Trail = 1,
+    Account = 1,
+    Trail,
     EventSelectors,
     LogGroup,
     Delivery,
@@ -67,74 +77,132 @@ impl Path {
     }
 }
 
-/// Judges one control in one account.
-pub fn evaluate(control: &Control, account_id: &str, org: OrgView<'_>, waivers: &[Waiver], now: DateTime<Utc>) -> Finding {
-    let mut notes = Vec::new();
-    for waiver in waivers.iter().filter(|w| w.account_id == account_id && w.control_id == control.id) {
-        if waiver.is_expired(now) {
-            notes.push(format!(
-                "a waiver expired on {} and was ignored (reason: {})",
-                waiver.expires.map(|d| d.to_string()).unwrap_or_default(),
-                waiver.reason
-            ));
-        } else {
-            let until = waiver.expires.map_or_else(|| "with no expiry".to_owned(), |d| format!("until {d}"));
-            return finding(
-                control,
-                account_id,
-                Reason::Waived,
-                format!("Waived {until}: {}", waiver.reason),
-                Evidence { links: vec![EvidenceLink::with_detail(LinkKind::Waiver, account_id, waiver.reason.clone())], chains_examined: 0, notes },
-            );
-        }
-    }
-
-    let Some(facts) = org.account(account_id) else {
-        return finding(control, account_id, Reason::ApiError, "The account's facts were not collected.".into(), Evidence { notes, ..Evidence::default() });
-    };
-    if let Some(error) = &facts.role_assumption_error {
-        return finding(
-            control,
-            account_id,
-            Reason::RoleAssumptionFailed,
-            format!("The audit role could not be assumed in account {account_id}: {error}"),
-            Evidence { links: vec![EvidenceLink::new(LinkKind::Account, account_id)], chains_examined: 0, notes },
-        );
-    }
-    let trails = match &facts.trails {
-        Ok(trails) => trails,
-        Err(unobserved) => {
-            let (reason, message) = unobserved_reason(unobserved, "the account's trails");
-            return finding(control, account_id, reason, message, Evidence { links: vec![EvidenceLink::new(LinkKind::Account, account_id)], chains_examined: 0, notes });
-        }
-    };
-
-    let mut candidates: Vec<&Trail> = trails.iter().filter(|t| t.multi_region).collect();
-    candidates.sort_by(|a, b| a.arn.cmp(&b.arn));
-    candidates.dedup_by(|a, b| a.arn == b.arn);
-    if candidates.is_empty() {
-        let single: Vec<&str> = trails.iter().map(|t| t.arn.as_str()).collect();
-        let message = if single.is_empty() {
-            "No CloudTrail trail is visible in the account.".to_owned()
-        } else {
-            format!("No multi-region trail: only single-region trails exist ({}).", single.join(", "))
-        };
-        let links = trails.iter().map(|t| EvidenceLink::with_detail(LinkKind::Trail, &t.arn, "single-region")).collect();
-        return finding(control, account_id, Reason::NoMultiRegionTrail, message, Evidence { links, chains_examined: 0, notes });
-    }
-
-    let mut paths = Vec::new();
-    for trail in candidates {
-        judge_trail(control, account_id, facts, org, trail, &mut paths);
-    }
-    let chains_examined = paths.len();
-    let chosen = choose(paths);
-    notes.extend(chosen.notes);
-    finding(control, account_id, chosen.reason, chosen.message, Evidence { links: chosen.links, chains_examined, notes })
+/// The organization around the audited account.
+#[derive(Clone, Copy, Debug)]
+pub struct Scope<'a> {
+    /// The region `DescribeTrails` is called in; multi-region trails are visible from any.
+    pub region: &'a str,
+    /// Every account of the organization, audited or not: a link owned by any other account
+    /// cannot be read with an audit role.
+    pub members: &'a BTreeSet<String>,
 }
 
-fn finding(control: &Control, account_id: &str, reason: Reason, message: String, evidence: Evidence) -> Finding {
-    Finding { account_id: account_id.to_owned(), control_id: control.id.to_owned(), status: reason.status(), reason, message, evidence }
+/// The judgement of one account: the controls to judge there, and what they are judged with.
+#[derive(Clone, Copy, Debug)]
+pub struct Audit<'a> {
+    pub account_id: &'a str,
+    pub controls: &'a [&'a Control],
+    pub scope: Scope<'a>,
+    pub waivers: &'a [Waiver],
+    pub now: DateTime<Utc>,
+}
+
+/// A read the core needs.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Need {
+    pub request: Request,
+    /// Other accounts are likely to need the same answer in this scan (an organization trail's
+    /// chain, a topic): worth keeping for the rest of the scan.
+    pub shared: bool,
+}
+
+/// What the core says after looking at the facts.
+#[derive(Clone, Debug)]
+pub enum Step {
+    /// Read these (all of them are independent of each other), then ask again.
+    Need(Vec<Need>),
+    /// One finding per control, in the order of the controls.
+    Done(Vec<Finding>),
+}
+
+impl Audit<'_> {
+    /// The findings, or the reads needed before they can be made.
+    pub fn step(&self, facts: &Facts) -> Step {
+        let mut needs = BTreeMap::new();
+        let mut findings = Vec::with_capacity(self.controls.len());
+        for control in self.controls {
+            match self.judge(control, facts, None) {
+                Judged::Finding(finding) => findings.push(finding),
+                Judged::Pending(more) => {
+                    for (request, shared) in more {
+                        *needs.entry(request).or_insert(false) |= shared;
+                    }
+                }
+            }
+        }
+        if needs.is_empty() {
+            Step::Done(findings)
+        } else {
+            Step::Need(needs.into_iter().map(|(request, shared)| Need { request, shared }).collect())
+        }
+    }
+
+    /// The findings from what is known, every fact still missing taken as `missing` (a scan
+    /// that ran out of time, say).
+    pub fn conclude(&self, facts: &Facts, missing: &Unobserved) -> Vec<Finding> {
+        self.controls
+            .iter()
+            .map(|control| match self.judge(control, facts, Some(missing)) {
+                Judged::Finding(finding) => finding,
+                // Nothing is pending when every missing fact is taken as unseen.
+                Judged::Pending(_) => self.finding(control, Reason::ApiError, "No verdict could be reached.".into(), Evidence::default()),
+            })
+            .collect()
+    }
+
+    fn finding(&self, control: &Control, reason: Reason, message: String, evidence: Evidence) -> Finding {
+        Finding { account_id: self.account_id.to_owned(), control_id: control.id.to_owned(), status: reason.status(), reason, message, evidence }
+    }
+
+    fn judge(&self, control: &Control, facts: &Facts, missing: Option<&Unobserved>) -> Judged {
+        let mut notes = Vec::new();
+        for waiver in self.waivers.iter().filter(|w| w.account_id == self.account_id && w.control_id == control.id) {
+            if waiver.is_expired(self.now) {
+                notes.push(format!(
+                    "a waiver expired on {} and was ignored (reason: {})",
+                    waiver.expires.map(|d| d.to_string()).unwrap_or_default(),
+                    waiver.reason
+                ));
+            } else {
+                let until = waiver.expires.map_or_else(|| "with no expiry".to_owned(), |d| format!("until {d}"));
+                let link = EvidenceLink::with_detail(LinkKind::Waiver, self.account_id, waiver.reason.clone());
+                return Judged::Finding(self.finding(control, Reason::Waived, format!("Waived {until}: {}", waiver.reason), Evidence { links: vec![link], chains_examined: 0, notes }));
+            }
+        }
+
+        let mut walk = Walk { audit: self, control, facts, missing, needs: BTreeMap::new(), links: Vec::new(), notes: Vec::new(), pending: false, shared: false, out: Vec::new() };
+        walk.account();
+        let Walk { needs, out: paths, .. } = walk;
+        let has_pass = paths.iter().any(|p| p.status() == Status::Pass);
+        if !has_pass && !needs.is_empty() {
+            return Judged::Pending(needs);
+        }
+        let judged = paths;
+        let chains_examined = judged.iter().filter(|p| p.reached > Link::Account).count();
+        let chosen = choose(judged);
+        notes.extend(chosen.notes);
+        self.finding(control, chosen.reason, chosen.message, Evidence { links: chosen.links, chains_examined, notes }).into()
+    }
+}
+
+enum Judged {
+    Finding(Finding),
+    Pending(BTreeMap<Request, bool>),
+}
+
+impl From<Finding> for Judged {
+    fn from(finding: Finding) -> Self {
+        Judged::Finding(finding)
+    }
+}
+
+/// Judges one control in one account from facts that are all there: a missing fact is an
+/// `ERROR` ("not collected"), never a guess.
+pub fn evaluate(audit: &Audit<'_>, control: &Control, facts: &Facts) -> Finding {
+    let single = [control];
+    let audit = Audit { controls: &single, ..*audit };
+    let missing = Unobserved::api_error("collection", "it was not collected");
+    audit.conclude(facts, &missing).remove(0)
 }
 
 /// A pass if any; else the furthest path with an unseen link; else the furthest failure.
@@ -157,37 +225,40 @@ fn choose(paths: Vec<Path>) -> Path {
     })
 }
 
-fn unobserved_reason(unobserved: &Unobserved, what: &str) -> (Reason, String) {
-    let reason = match unobserved.kind {
-        UnobservedKind::AccessDenied => Reason::AccessDenied,
-        UnobservedKind::ApiError => Reason::ApiError,
-    };
-    let verb = match unobserved.kind {
-        UnobservedKind::AccessDenied => "was denied",
-        UnobservedKind::ApiError => "failed",
-    };
-    (reason, format!("Could not see {what}: {} {verb}: {}", unobserved.operation, unobserved.message))
+/// What a look-up of one fact found.
+enum Look<'f, T> {
+    Known(&'f T),
+    /// Not known yet; it was asked for.
+    Pending,
+    /// It could not be seen; the path was ended with the reason.
+    Ended,
 }
 
-/// Builds paths one link at a time; `end` closes the current path.
-struct Walk<'p> {
+/// Walks the paths of one control, one link at a time; `end` closes the current path.
+struct Walk<'a, 'f> {
+    audit: &'a Audit<'a>,
+    control: &'a Control,
+    facts: &'f Facts,
+    /// When set, a fact not known is taken as this instead of being asked for.
+    missing: Option<&'a Unobserved>,
+    /// What this control still needs, with the `shared` hint.
+    needs: BTreeMap<Request, bool>,
     links: Vec<EvidenceLink>,
     notes: Vec<String>,
-    out: &'p mut Vec<Path>,
+    /// The current path went past a fact not known yet.
+    pending: bool,
+    /// The current path runs through an organization trail, whose chain every member reads.
+    shared: bool,
+    out: Vec<Path>,
 }
 
-impl Walk<'_> {
+impl<'f> Walk<'_, 'f> {
+    /// Closes the current path with a verdict; a path that went past a fact not known yet
+    /// has none until that fact is known.
     fn end(&mut self, reached: Link, reason: Reason, message: String) {
-        self.out.push(Path { reached, reason, message, links: self.links.clone(), notes: self.notes.clone() });
-    }
-
-    fn unseen(&mut self, reached: Link, unobserved: &Unobserved, what: &str) {
-        let (reason, message) = unobserved_reason(unobserved, what);
-        self.end(reached, reason, message);
-    }
-
-    fn not_collected(&mut self, reached: Link, what: &str) {
-        self.end(reached, Reason::ApiError, format!("Could not see {what}: it was not collected."));
+        if !self.pending {
+            self.out.push(Path { reached, reason, message, links: self.links.clone(), notes: self.notes.clone() });
+        }
     }
 
     /// Runs `inner` with one more link, then drops it again.
@@ -197,81 +268,310 @@ impl Walk<'_> {
         self.links.pop();
         result
     }
-}
 
-fn judge_trail(control: &Control, account_id: &str, facts: &AccountFacts, org: OrgView<'_>, trail: &Trail, out: &mut Vec<Path>) {
-    let mut walk = Walk { links: Vec::new(), notes: Vec::new(), out };
-    let detail = if trail.organization_trail { "multi-region organization trail" } else { "multi-region trail" };
-    walk.with(EvidenceLink::with_detail(LinkKind::Trail, &trail.arn, detail), |walk| {
+    /// Runs `inner` on a path whose earlier link is not known yet.
+    fn pending<R>(&mut self, inner: impl FnOnce(&mut Self) -> R) -> R {
+        let before = std::mem::replace(&mut self.pending, true);
+        let result = inner(self);
+        self.pending = before;
+        result
+    }
+
+    /// The answer to `request`, if known; else asks for it (or, when concluding, ends the path
+    /// as unseen). A link owned outside the organization ends the path at once.
+    fn look<T>(&mut self, reached: Link, request: Request, what: &str, pick: impl FnOnce(&'f Answer) -> Option<&'f T>) -> Look<'f, T> {
+        let owner = request.account_id().to_owned();
+        if owner != self.audit.account_id && !self.audit.scope.members.contains(&owner) {
+            self.end(reached, Reason::OutsideOrganization, format!("Could not see {what}: account {owner} owns it and is outside the organization."));
+            return Look::Ended;
+        }
+        match self.facts.get(&request) {
+            None => match self.missing {
+                Some(unobserved) => {
+                    self.unseen(reached, unobserved, what, &owner);
+                    Look::Ended
+                }
+                None => {
+                    let shared = self.shared || matches!(request, Request::Topic { .. } | Request::Subscriptions { .. });
+                    *self.needs.entry(request).or_insert(false) |= shared;
+                    Look::Pending
+                }
+            },
+            Some(Err(unobserved)) => {
+                self.unseen(reached, unobserved, what, &owner);
+                Look::Ended
+            }
+            Some(Ok(answer)) => match pick(answer) {
+                Some(value) => Look::Known(value),
+                None => {
+                    let operation = request.operation();
+                    self.end(reached, Reason::ApiError, format!("Could not see {what}: {operation} was answered with something else."));
+                    Look::Ended
+                }
+            },
+        }
+    }
+
+    fn unseen(&mut self, reached: Link, unobserved: &Unobserved, what: &str, owner: &str) {
+        let operation = &unobserved.operation;
+        let message = &unobserved.message;
+        let (reason, text) = match unobserved.kind {
+            UnobservedKind::RoleAssumptionFailed if owner == self.audit.account_id => {
+                (Reason::RoleAssumptionFailed, format!("The audit role could not be assumed in account {owner}: {message}"))
+            }
+            UnobservedKind::RoleAssumptionFailed => (
+                Reason::RoleAssumptionFailed,
+                format!("Could not see {what}: it is owned by account {owner}, whose audit role could not be assumed: {message}"),
+            ),
+            UnobservedKind::AccessDenied => (Reason::AccessDenied, format!("Could not see {what}: {operation} was denied: {message}")),
+            UnobservedKind::ApiError => (Reason::ApiError, format!("Could not see {what}: {operation} failed: {message}")),
+        };
+        self.end(reached, reason, text);
+    }
+
+    fn account(&mut self) {
+        let account_id = self.audit.account_id;
+        let request = Request::Trails { account_id: account_id.to_owned(), region: self.audit.scope.region.to_owned() };
+        let link = EvidenceLink::new(LinkKind::Account, account_id).in_account(account_id);
+        let trails = match self.with(link, |walk| walk.look(Link::Account, request, "the account's trails", |a| as_variant!(a, Answer::Trails))) {
+            Look::Known(trails) => trails,
+            Look::Pending | Look::Ended => return,
+        };
+        let mut candidates: Vec<&Trail> = trails.iter().filter(|t| t.multi_region).collect();
+        candidates.sort_by(|a, b| a.arn.cmp(&b.arn));
+        candidates.dedup_by(|a, b| a.arn == b.arn);
+        if candidates.is_empty() {
+            let single: Vec<&str> = trails.iter().map(|t| t.arn.as_str()).collect();
+            let message = if single.is_empty() {
+                "No CloudTrail trail is visible in the account.".to_owned()
+            } else {
+                format!("No multi-region trail: only single-region trails exist ({}).", single.join(", "))
+            };
+            self.links = trails.iter().map(|t| EvidenceLink::with_detail(LinkKind::Trail, &t.arn, "single-region").in_account(t.owner_account().unwrap_or(account_id))).collect();
+            self.end(Link::Account, Reason::NoMultiRegionTrail, message);
+            self.links.clear();
+            return;
+        }
+        for trail in candidates {
+            let shared = std::mem::replace(&mut self.shared, trail.organization_trail);
+            self.trail(trail);
+            self.shared = shared;
+        }
+    }
+
+    fn trail(&mut self, trail: &'f Trail) {
         // The trail's chain lives in the account that owns it: an organization trail's in the
         // management account.
-        let owner = trail.owner_account().unwrap_or(account_id);
-        let owner_facts = if owner == account_id {
-            facts
-        } else if !org.is_member(owner) {
-            return walk.end(
-                Link::Trail,
-                Reason::OutsideOrganization,
-                format!("Trail {} is owned by account {owner}, which is outside the organization; its chain cannot be seen.", trail.arn),
-            );
-        } else {
-            match org.account(owner) {
-                None => return walk.not_collected(Link::Trail, &format!("the chain of trail {} in its owner account {owner}", trail.arn)),
-                Some(owner_facts) => {
-                    if let Some(error) = &owner_facts.role_assumption_error {
-                        return walk.end(
-                            Link::Trail,
-                            Reason::RoleAssumptionFailed,
-                            format!("Trail {} is owned by account {owner}, whose audit role could not be assumed: {error}", trail.arn),
-                        );
+        let owner = trail.owner_account().unwrap_or(self.audit.account_id).to_owned();
+        let detail = if trail.organization_trail { "multi-region organization trail" } else { "multi-region trail" };
+        let link = EvidenceLink::with_detail(LinkKind::Trail, &trail.arn, detail).in_account(&owner);
+        self.with(link, |walk| {
+            let arn = &trail.arn;
+            let region = trail.home_region.clone();
+            let request = Request::TrailStatus { account_id: owner.clone(), region: region.clone(), trail_arn: arn.clone() };
+            let status = match walk.look(Link::Trail, request, &format!("the status of trail {arn}"), |a| as_variant!(a, Answer::TrailStatus)) {
+                Look::Ended => return,
+                Look::Known(status) if !status.is_logging => {
+                    return walk.end(Link::Trail, Reason::TrailNotLogging, format!("Trail {arn} is not logging (IsLogging is false)."));
+                }
+                Look::Known(status) => Some(status),
+                Look::Pending => None,
+            };
+            let continue_after_status = |walk: &mut Self| {
+                let request = Request::EventSelectors { account_id: owner.clone(), region, trail_arn: arn.clone() };
+                match walk.look(Link::EventSelectors, request, &format!("the event selectors of trail {arn}"), |a| as_variant!(a, Answer::EventSelectors)) {
+                    Look::Ended => {}
+                    Look::Known(selectors) => match management_events_gap(selectors) {
+                        Some(gap) => walk.end(Link::EventSelectors, Reason::ManagementEventsNotCaptured, format!("Trail {arn} {gap}.")),
+                        None => walk.log_group(trail, status.and_then(|s| s.latest_cloudwatch_logs_delivery_error.as_deref())),
+                    },
+                    Look::Pending => walk.pending(|walk| walk.log_group(trail, None)),
+                }
+            };
+            if status.is_some() { continue_after_status(walk) } else { walk.pending(continue_after_status) }
+        });
+    }
+
+    fn log_group(&mut self, trail: &Trail, delivery_error: Option<&str>) {
+        let arn = &trail.arn;
+        let Some(log_group_arn) = trail.log_group_arn.as_deref().filter(|a| !a.is_empty()) else {
+            return self.end(Link::LogGroup, Reason::TrailNotSendingToCloudwatch, format!("Trail {arn} does not deliver to a CloudWatch Logs group."));
+        };
+        let Some(group) = LogGroupRef::from_arn(log_group_arn) else {
+            return self.end(Link::LogGroup, Reason::TrailNotSendingToCloudwatch, format!("Trail {arn} names a CloudWatch Logs group ARN that cannot be read: {log_group_arn}."));
+        };
+        self.with(EvidenceLink::new(LinkKind::LogGroup, log_group_arn).in_account(&group.account_id), |walk| {
+            if let Some(error) = delivery_error.filter(|e| !e.is_empty()) {
+                return walk.end(Link::Delivery, Reason::CloudwatchDeliveryFailing, format!("Trail {arn} fails to deliver to log group {}: {error}.", group.name));
+            }
+            walk.metric_filters(&group);
+        });
+    }
+
+    fn metric_filters(&mut self, group: &LogGroupRef) {
+        let what = format!("the metric filters of log group {}", group.name);
+        let filters = match self.look(Link::MetricFilter, Request::MetricFilters(group.clone()), &what, |a| as_variant!(a, Answer::MetricFilters)) {
+            Look::Known(filters) => filters,
+            Look::Pending => return,
+            Look::Ended => return,
+        };
+        let control = self.control;
+        let mut detecting = Vec::new();
+        let mut misses = Vec::new();
+        for filter in filters {
+            match FilterPattern::parse(&filter.pattern) {
+                Err(e) => misses.push(format!("metric filter {:?} has a pattern CloudWatch would not accept: {e}", filter.name)),
+                Ok(pattern) => {
+                    let detection = detect(&pattern, control);
+                    if detection.detects() {
+                        detecting.push((filter, detection.over_broad().then(|| detection.summary())));
+                    } else {
+                        misses.push(format!("metric filter {:?} {}", filter.name, detection.summary()));
                     }
-                    owner_facts
                 }
             }
+        }
+        if detecting.is_empty() {
+            let before = self.notes.len();
+            self.notes.extend(misses);
+            let message = if filters.is_empty() {
+                format!("Log group {} has no metric filters.", group.name)
+            } else {
+                format!("None of the {} metric filter(s) on log group {} detects {} (see the notes).", filters.len(), group.name, control.id)
+            };
+            self.end(Link::MetricFilter, Reason::NoMatchingMetricFilter, message);
+            self.notes.truncate(before);
+            return;
+        }
+        for (filter, over_broad) in detecting {
+            let link = EvidenceLink::with_detail(LinkKind::MetricFilter, &filter.name, filter.pattern.clone()).in_account(&group.account_id);
+            self.with(link, |walk| {
+                if let Some(summary) = &over_broad {
+                    walk.notes.push(format!("metric filter {:?} {summary}", filter.name));
+                }
+                if filter.transformations.is_empty() {
+                    walk.end(Link::MetricValue, Reason::MetricFilterNeverCounts, format!("Metric filter {:?} publishes no metric.", filter.name));
+                }
+                for transformation in &filter.transformations {
+                    walk.metric(group, &filter.name, transformation);
+                }
+                if over_broad.is_some() {
+                    walk.notes.pop();
+                }
+            });
+        }
+    }
+
+    fn metric(&mut self, group: &LogGroupRef, filter: &str, transformation: &MetricTransformation) {
+        let metric = MetricRef { account_id: group.account_id.clone(), region: group.region.clone(), namespace: transformation.namespace.clone(), name: transformation.metric_name.clone() };
+        let metric_id = format!("{}/{}", metric.namespace, metric.name);
+        let link = EvidenceLink::with_detail(LinkKind::Metric, &metric_id, format!("value {}", transformation.value)).in_account(&metric.account_id);
+        self.with(link, |walk| {
+            let value = match transformation.value.trim().parse::<f64>() {
+                Ok(v) if v.is_finite() && v > 0.0 => v,
+                Ok(v) => {
+                    return walk.end(Link::MetricValue, Reason::MetricFilterNeverCounts, format!("Metric filter {filter:?} publishes {v} for each match, so metric {metric_id} never counts anything."));
+                }
+                Err(_) => {
+                    return walk.end(
+                        Link::MetricValue,
+                        Reason::MetricFilterNeverCounts,
+                        format!("Metric filter {filter:?} publishes {:?} rather than a positive count, so metric {metric_id} does not count matches.", transformation.value),
+                    );
+                }
+            };
+            let what = format!("the alarms on metric {metric_id}");
+            let alarms = match walk.look(Link::Alarm, Request::Alarms(metric.clone()), &what, |a| as_variant!(a, Answer::Alarms)) {
+                Look::Known(alarms) => alarms,
+                Look::Pending => return,
+                Look::Ended => return,
+            };
+            let mut on_metric: Vec<&Alarm> =
+                alarms.iter().filter(|a| a.namespace.as_deref() == Some(metric.namespace.as_str()) && a.metric_name.as_deref() == Some(metric.name.as_str())).collect();
+            on_metric.sort_by(|a, b| a.arn.cmp(&b.arn));
+            if on_metric.is_empty() {
+                return walk.end(Link::Alarm, Reason::NoAlarmOnMetric, format!("No alarm watches metric {metric_id} in account {} region {}.", metric.account_id, metric.region));
+            }
+            for alarm in on_metric {
+                let link = EvidenceLink::new(LinkKind::Alarm, &alarm.arn).in_account(&metric.account_id);
+                walk.with(link, |walk| walk.alarm(&metric, alarm, transformation, value));
+            }
+        });
+    }
+
+    fn alarm(&mut self, metric: &MetricRef, alarm: &Alarm, transformation: &MetricTransformation, value: f64) {
+        if !alarm.actions_enabled {
+            return self.end(Link::AlarmActions, Reason::AlarmActionsDisabled, format!("Alarm {:?} has its actions disabled.", alarm.name));
+        }
+        if let Err(why) = alarm_can_fire(alarm, transformation, value) {
+            return self.end(Link::AlarmFiring, Reason::AlarmCannotFire, format!("Alarm {:?} cannot reach ALARM when denied calls occur: {why}.", alarm.name));
+        }
+        let mut topics: Vec<&str> = alarm.alarm_actions.iter().map(String::as_str).filter(|a| a.starts_with("arn:") && a.split(':').nth(2) == Some("sns")).collect();
+        topics.sort_unstable();
+        topics.dedup();
+        if topics.is_empty() {
+            return self.end(Link::AlarmNotification, Reason::NoAlarmNotification, format!("Alarm {:?} notifies no SNS topic when it fires.", alarm.name));
+        }
+        for topic_arn in topics {
+            // A topic is read in the account and region its ARN names.
+            let owner = arn_account(topic_arn).unwrap_or(&metric.account_id).to_owned();
+            let region = arn_region(topic_arn).unwrap_or(&metric.region).to_owned();
+            self.with(EvidenceLink::new(LinkKind::Topic, topic_arn).in_account(&owner), |walk| walk.topic(alarm, topic_arn, owner, region));
+        }
+    }
+
+    fn topic(&mut self, alarm: &Alarm, topic_arn: &str, owner: String, region: String) {
+        let request = Request::Topic { account_id: owner.clone(), region: region.clone(), topic_arn: topic_arn.to_owned() };
+        let kms_key = match self.look(Link::Topic, request, &format!("topic {topic_arn}"), |a| as_variant!(a, Answer::Topic)) {
+            Look::Ended => return,
+            Look::Known(Topic::NotFound) => {
+                return self.end(Link::Topic, Reason::SnsTopicNotFound, format!("Alarm {:?} notifies topic {topic_arn}, which does not exist.", alarm.name));
+            }
+            Look::Known(Topic::Found { kms_master_key_id }) => Some(kms_master_key_id.as_deref()),
+            Look::Pending => None,
         };
-        judge_owned_trail(control, owner_facts, trail, walk);
-    });
+        let subscriptions_of = |walk: &mut Self| {
+            let request = Request::Subscriptions { account_id: owner.clone(), region, topic_arn: topic_arn.to_owned() };
+            let what = format!("the subscriptions of topic {topic_arn}");
+            let subscriptions = match walk.look(Link::Subscription, request, &what, |a| as_variant!(a, Answer::Subscriptions)) {
+                Look::Known(subscriptions) => subscriptions,
+                Look::Pending => return,
+                Look::Ended => return,
+            };
+            let confirmed: Vec<_> = subscriptions.iter().filter(|s| s.is_confirmed()).collect();
+            let Some(first) = confirmed.first() else {
+                let message = match subscriptions.len() {
+                    0 => format!("Topic {topic_arn} has no subscriptions."),
+                    pending => format!("Topic {topic_arn} has {pending} subscription(s), none confirmed."),
+                };
+                return walk.end(Link::Subscription, Reason::NoConfirmedSubscription, message);
+            };
+            let link = EvidenceLink::with_detail(LinkKind::Subscription, &first.subscription_arn, format!("{} ({} confirmed)", first.protocol, confirmed.len())).in_account(&owner);
+            walk.with(link, |walk| {
+                if let Some(key) = kms_key.flatten().filter(|k| is_aws_managed_sns_key(k)) {
+                    return walk.end(
+                        Link::TopicEncryption,
+                        Reason::SnsTopicUnpublishable,
+                        format!("Topic {topic_arn} is encrypted with the AWS-managed key {key}, which CloudWatch cannot use to publish alarms."),
+                    );
+                }
+                walk.end(Link::Complete, Reason::Compliant, format!("Alarm {:?} notifies topic {topic_arn}, which has {} confirmed subscription(s).", alarm.name, confirmed.len()));
+            });
+        };
+        if kms_key.is_some() { subscriptions_of(self) } else { self.pending(subscriptions_of) }
+    }
 }
 
-fn judge_owned_trail(control: &Control, facts: &AccountFacts, trail: &Trail, walk: &mut Walk<'_>) {
-    let status = match facts.trail_status.get(&trail.arn) {
-        None => return walk.not_collected(Link::Trail, &format!("the status of trail {}", trail.arn)),
-        Some(Err(u)) => return walk.unseen(Link::Trail, u, &format!("the status of trail {}", trail.arn)),
-        Some(Ok(status)) => status,
-    };
-    if !status.is_logging {
-        return walk.end(Link::Trail, Reason::TrailNotLogging, format!("Trail {} is not logging (IsLogging is false).", trail.arn));
-    }
-    match facts.event_selectors.get(&trail.arn) {
-        None => return walk.not_collected(Link::EventSelectors, &format!("the event selectors of trail {}", trail.arn)),
-        Some(Err(u)) => return walk.unseen(Link::EventSelectors, u, &format!("the event selectors of trail {}", trail.arn)),
-        Some(Ok(selectors)) => {
-            if let Some(gap) = management_events_gap(selectors) {
-                return walk.end(Link::EventSelectors, Reason::ManagementEventsNotCaptured, format!("Trail {} {gap}.", trail.arn));
-            }
+/// The value of one variant of an answer.
+macro_rules! as_variant {
+    ($answer:expr, $variant:path) => {
+        match $answer {
+            $variant(value) => Some(value),
+            _ => None,
         }
-    }
-    let Some(log_group_arn) = trail.log_group_arn.as_deref().filter(|a| !a.is_empty()) else {
-        return walk.end(Link::LogGroup, Reason::TrailNotSendingToCloudwatch, format!("Trail {} does not deliver to a CloudWatch Logs group.", trail.arn));
     };
-    let Some(log_group) = LogGroupRef::from_arn(log_group_arn) else {
-        return walk.end(
-            Link::LogGroup,
-            Reason::TrailNotSendingToCloudwatch,
-            format!("Trail {} names a CloudWatch Logs group ARN that cannot be read: {log_group_arn}.", trail.arn),
-        );
-    };
-    walk.with(EvidenceLink::new(LinkKind::LogGroup, log_group_arn), |walk| {
-        if let Some(error) = status.latest_cloudwatch_logs_delivery_error.as_deref().filter(|e| !e.is_empty()) {
-            return walk.end(
-                Link::Delivery,
-                Reason::CloudwatchDeliveryFailing,
-                format!("Trail {} fails to deliver to log group {}: {error}.", trail.arn, log_group.name),
-            );
-        }
-        judge_log_group(control, facts, &log_group, walk);
-    });
 }
+use as_variant;
 
 /// Why the selectors miss management events (read or write), or `None` when they capture all.
 fn management_events_gap(selectors: &EventSelectors) -> Option<&'static str> {
@@ -307,165 +607,6 @@ fn management_events_gap(selectors: &EventSelectors) -> Option<&'static str> {
         (false, true) => Some("captures only write-only management events"),
         (false, false) => Some("captures no management events"),
     }
-}
-
-fn judge_log_group(control: &Control, facts: &AccountFacts, log_group: &LogGroupRef, walk: &mut Walk<'_>) {
-    let filters = match facts.metric_filters.get(log_group) {
-        None => return walk.not_collected(Link::MetricFilter, &format!("the metric filters of log group {}", log_group.name)),
-        Some(Err(u)) => return walk.unseen(Link::MetricFilter, u, &format!("the metric filters of log group {}", log_group.name)),
-        Some(Ok(filters)) => filters,
-    };
-    let mut detecting = Vec::new();
-    let mut misses = Vec::new();
-    for filter in filters {
-        match FilterPattern::parse(&filter.pattern) {
-            Err(e) => misses.push(format!("metric filter {:?} has a pattern CloudWatch would not accept: {e}", filter.name)),
-            Ok(pattern) => {
-                let detection = detect(&pattern, control);
-                if detection.detects() {
-                    detecting.push((filter, detection.over_broad().then(|| detection.summary())));
-                } else {
-                    misses.push(format!("metric filter {:?} {}", filter.name, detection.summary()));
-                }
-            }
-        }
-    }
-    if detecting.is_empty() {
-        let before = walk.notes.len();
-        walk.notes.extend(misses);
-        let message = if filters.is_empty() {
-            format!("Log group {} has no metric filters.", log_group.name)
-        } else {
-            format!("None of the {} metric filter(s) on log group {} detects {} (see the notes).", filters.len(), log_group.name, control.id)
-        };
-        walk.end(Link::MetricFilter, Reason::NoMatchingMetricFilter, message);
-        walk.notes.truncate(before);
-        return;
-    }
-    for (filter, over_broad) in detecting {
-        let link = EvidenceLink::with_detail(LinkKind::MetricFilter, &filter.name, filter.pattern.clone());
-        walk.with(link, |walk| {
-            if let Some(summary) = &over_broad {
-                walk.notes.push(format!("metric filter {:?} {summary}", filter.name));
-            }
-            if filter.transformations.is_empty() {
-                walk.end(Link::MetricValue, Reason::MetricFilterNeverCounts, format!("Metric filter {:?} publishes no metric.", filter.name));
-            }
-            for transformation in &filter.transformations {
-                judge_transformation(facts, log_group, filter.name.as_str(), transformation, walk);
-            }
-            if over_broad.is_some() {
-                walk.notes.pop();
-            }
-        });
-    }
-}
-
-fn judge_transformation(facts: &AccountFacts, log_group: &LogGroupRef, filter: &str, transformation: &MetricTransformation, walk: &mut Walk<'_>) {
-    let metric = MetricRef {
-        account_id: log_group.account_id.clone(),
-        region: log_group.region.clone(),
-        namespace: transformation.namespace.clone(),
-        name: transformation.metric_name.clone(),
-    };
-    let metric_id = format!("{}/{}", metric.namespace, metric.name);
-    walk.with(EvidenceLink::with_detail(LinkKind::Metric, &metric_id, format!("value {}", transformation.value)), |walk| {
-        let value = match transformation.value.trim().parse::<f64>() {
-            Ok(v) if v.is_finite() && v > 0.0 => v,
-            Ok(v) => {
-                return walk.end(
-                    Link::MetricValue,
-                    Reason::MetricFilterNeverCounts,
-                    format!("Metric filter {filter:?} publishes {v} for each match, so metric {metric_id} never counts anything."),
-                );
-            }
-            Err(_) => {
-                return walk.end(
-                    Link::MetricValue,
-                    Reason::MetricFilterNeverCounts,
-                    format!("Metric filter {filter:?} publishes {:?} rather than a positive count, so metric {metric_id} does not count matches.", transformation.value),
-                );
-            }
-        };
-        let alarms = match facts.alarms.get(&metric) {
-            None => return walk.not_collected(Link::Alarm, &format!("the alarms on metric {metric_id}")),
-            Some(Err(u)) => return walk.unseen(Link::Alarm, u, &format!("the alarms on metric {metric_id}")),
-            Some(Ok(alarms)) => alarms,
-        };
-        let mut on_metric: Vec<&Alarm> = alarms
-            .iter()
-            .filter(|a| a.namespace.as_deref() == Some(metric.namespace.as_str()) && a.metric_name.as_deref() == Some(metric.name.as_str()))
-            .collect();
-        on_metric.sort_by(|a, b| a.arn.cmp(&b.arn));
-        if on_metric.is_empty() {
-            return walk.end(
-                Link::Alarm,
-                Reason::NoAlarmOnMetric,
-                format!("No alarm watches metric {metric_id} in account {} region {}.", metric.account_id, metric.region),
-            );
-        }
-        for alarm in on_metric {
-            walk.with(EvidenceLink::new(LinkKind::Alarm, &alarm.arn), |walk| judge_alarm(facts, alarm, transformation, value, walk));
-        }
-    });
-}
-
-fn judge_alarm(facts: &AccountFacts, alarm: &Alarm, transformation: &MetricTransformation, value: f64, walk: &mut Walk<'_>) {
-    if !alarm.actions_enabled {
-        return walk.end(Link::AlarmActions, Reason::AlarmActionsDisabled, format!("Alarm {:?} has its actions disabled.", alarm.name));
-    }
-    if let Err(why) = alarm_can_fire(alarm, transformation, value) {
-        return walk.end(Link::AlarmFiring, Reason::AlarmCannotFire, format!("Alarm {:?} cannot reach ALARM when denied calls occur: {why}.", alarm.name));
-    }
-    let mut topics: Vec<&str> = alarm.alarm_actions.iter().map(String::as_str).filter(|a| a.starts_with("arn:") && a.split(':').nth(2) == Some("sns")).collect();
-    topics.sort_unstable();
-    topics.dedup();
-    if topics.is_empty() {
-        return walk.end(Link::AlarmNotification, Reason::NoAlarmNotification, format!("Alarm {:?} notifies no SNS topic when it fires.", alarm.name));
-    }
-    for topic_arn in topics {
-        walk.with(EvidenceLink::new(LinkKind::Topic, topic_arn), |walk| judge_topic(facts, alarm, topic_arn, walk));
-    }
-}
-
-fn judge_topic(facts: &AccountFacts, alarm: &Alarm, topic_arn: &str, walk: &mut Walk<'_>) {
-    let (kms_key, subscriptions) = match facts.topics.get(topic_arn) {
-        None => return walk.not_collected(Link::Topic, &format!("topic {topic_arn}")),
-        Some(Err(u)) => return walk.unseen(Link::Topic, u, &format!("topic {topic_arn}")),
-        Some(Ok(Topic::NotFound)) => {
-            return walk.end(Link::Topic, Reason::SnsTopicNotFound, format!("Alarm {:?} notifies topic {topic_arn}, which does not exist.", alarm.name));
-        }
-        Some(Ok(Topic::Found { kms_master_key_id, subscriptions })) => (kms_master_key_id, subscriptions),
-    };
-    let subscriptions = match subscriptions {
-        Err(u) => return walk.unseen(Link::Subscription, u, &format!("the subscriptions of topic {topic_arn}")),
-        Ok(s) => s,
-    };
-    let confirmed: Vec<_> = subscriptions.iter().filter(|s| s.is_confirmed()).collect();
-    if confirmed.is_empty() {
-        let pending = subscriptions.len();
-        let message = if pending == 0 {
-            format!("Topic {topic_arn} has no subscriptions.")
-        } else {
-            format!("Topic {topic_arn} has {pending} subscription(s), none confirmed.")
-        };
-        return walk.end(Link::Subscription, Reason::NoConfirmedSubscription, message);
-    }
-    let first = confirmed[0];
-    walk.with(EvidenceLink::with_detail(LinkKind::Subscription, &first.subscription_arn, format!("{} ({} confirmed)", first.protocol, confirmed.len())), |walk| {
-        if let Some(key) = kms_key.as_deref().filter(|k| is_aws_managed_sns_key(k)) {
-            return walk.end(
-                Link::TopicEncryption,
-                Reason::SnsTopicUnpublishable,
-                format!("Topic {topic_arn} is encrypted with the AWS-managed key {key}, which CloudWatch cannot use to publish alarms."),
-            );
-        }
-        walk.end(
-            Link::Complete,
-            Reason::Compliant,
-            format!("Alarm {:?} notifies topic {topic_arn}, which has {} confirmed subscription(s).", alarm.name, confirmed.len()),
-        );
-    });
 }
 
 fn is_aws_managed_sns_key(key: &str) -> bool {

@@ -5,7 +5,6 @@
 //! `ERROR` finding, never a guess.
 
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
 
 /// A twelve-digit AWS account id.
 pub type AccountId = String;
@@ -29,6 +28,8 @@ pub enum UnobservedKind {
     AccessDenied,
     /// Throttled past the retries, a 5xx, a timeout, or an answer we could not read.
     ApiError,
+    /// The audit role of the account the request was addressed to could not be assumed.
+    RoleAssumptionFailed,
 }
 
 impl Unobserved {
@@ -39,58 +40,9 @@ impl Unobserved {
     pub fn api_error(operation: impl Into<String>, message: impl Into<String>) -> Self {
         Unobserved { kind: UnobservedKind::ApiError, operation: operation.into(), message: message.into() }
     }
-}
 
-/// Everything collected in one account.
-#[derive(Clone, Debug, PartialEq)]
-pub struct AccountFacts {
-    pub account_id: AccountId,
-    /// Set when the audit role could not be assumed; nothing else was collected then.
-    pub role_assumption_error: Option<String>,
-    /// DescribeTrails in the configured region, shadow and organization trails included.
-    pub trails: Observed<Vec<Trail>>,
-    /// GetTrailStatus, by trail ARN, for the trails this account owns.
-    pub trail_status: BTreeMap<String, Observed<TrailStatus>>,
-    /// GetEventSelectors, by trail ARN, for the trails this account owns.
-    pub event_selectors: BTreeMap<String, Observed<EventSelectors>>,
-    /// DescribeMetricFilters, by log group.
-    pub metric_filters: BTreeMap<LogGroupRef, Observed<Vec<MetricFilter>>>,
-    /// DescribeAlarmsForMetric, by metric.
-    pub alarms: BTreeMap<MetricRef, Observed<Vec<Alarm>>>,
-    /// GetTopicAttributes and ListSubscriptionsByTopic, by topic ARN.
-    pub topics: BTreeMap<String, Observed<Topic>>,
-}
-
-impl Default for AccountFacts {
-    fn default() -> Self {
-        AccountFacts {
-            account_id: AccountId::new(),
-            role_assumption_error: None,
-            trails: Err(Unobserved::api_error("cloudtrail:DescribeTrails", "not collected")),
-            trail_status: BTreeMap::new(),
-            event_selectors: BTreeMap::new(),
-            metric_filters: BTreeMap::new(),
-            alarms: BTreeMap::new(),
-            topics: BTreeMap::new(),
-        }
-    }
-}
-
-impl AccountFacts {
-    /// Facts of an account whose audit role could not be assumed.
-    pub fn unreachable(account_id: impl Into<AccountId>, error: impl Into<String>) -> Self {
-        let error = error.into();
-        AccountFacts {
-            account_id: account_id.into(),
-            role_assumption_error: Some(error.clone()),
-            trails: Err(Unobserved::access_denied("sts:AssumeRole", error)),
-            ..AccountFacts::default()
-        }
-    }
-
-    /// An account with no trails at all, the start of most test cases.
-    pub fn empty(account_id: impl Into<AccountId>) -> Self {
-        AccountFacts { account_id: account_id.into(), trails: Ok(Vec::new()), ..AccountFacts::default() }
+    pub fn role_assumption_failed(message: impl Into<String>) -> Self {
+        Unobserved { kind: UnobservedKind::RoleAssumptionFailed, operation: "sts:AssumeRole".into(), message: message.into() }
     }
 }
 
@@ -233,7 +185,7 @@ pub struct Alarm {
     pub has_dimensions: bool,
 }
 
-/// An SNS topic as GetTopicAttributes and ListSubscriptionsByTopic show it.
+/// An SNS topic as GetTopicAttributes shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Topic {
     /// GetTopicAttributes answered NotFound.
@@ -241,7 +193,6 @@ pub enum Topic {
     Found {
         /// `KmsMasterKeyId`, when the topic is encrypted.
         kms_master_key_id: Option<String>,
-        subscriptions: Observed<Vec<Subscription>>,
     },
 }
 
@@ -255,26 +206,6 @@ pub struct Subscription {
 impl Subscription {
     pub fn is_confirmed(&self) -> bool {
         self.subscription_arn.starts_with("arn:")
-    }
-}
-
-/// The facts of the organization that one account's evaluation may consult: an organization
-/// trail and its chain live in the management account.
-#[derive(Clone, Copy, Debug)]
-pub struct OrgView<'a> {
-    /// Every account id of the organization, audited or not.
-    pub members: &'a BTreeSet<AccountId>,
-    /// The facts collected so far, by account id.
-    pub facts: &'a BTreeMap<AccountId, std::sync::Arc<AccountFacts>>,
-}
-
-impl<'a> OrgView<'a> {
-    pub fn account(&self, id: &str) -> Option<&'a AccountFacts> {
-        self.facts.get(id).map(|a| a.as_ref())
-    }
-
-    pub fn is_member(&self, id: &str) -> bool {
-        self.members.contains(id)
     }
 }
 

@@ -120,6 +120,9 @@ pub struct EvidenceLink {
     pub kind: LinkKind,
     /// The ARN, or the name where the thing has no ARN (a metric filter, a metric).
     pub id: String,
+    /// The account the link lives in (and whose audit role read it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
@@ -140,11 +143,17 @@ pub enum LinkKind {
 
 impl EvidenceLink {
     pub fn new(kind: LinkKind, id: impl Into<String>) -> Self {
-        EvidenceLink { kind, id: id.into(), detail: None }
+        EvidenceLink { kind, id: id.into(), account_id: None, detail: None }
     }
 
     pub fn with_detail(kind: LinkKind, id: impl Into<String>, detail: impl Into<String>) -> Self {
-        EvidenceLink { kind, id: id.into(), detail: Some(detail.into()) }
+        EvidenceLink { kind, id: id.into(), account_id: None, detail: Some(detail.into()) }
+    }
+
+    /// The same link, naming the account it lives in.
+    pub fn in_account(mut self, account_id: impl Into<String>) -> Self {
+        self.account_id = Some(account_id.into());
+        self
     }
 }
 

@@ -3,12 +3,77 @@ use crate::controls::{self, UNAUTHORIZED_API_CALLS};
 use crate::facts::*;
 use chrono::TimeZone;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 const ACCOUNT: &str = "111122223333";
 const MANAGEMENT: &str = "999988887777";
+const SECURITY: &str = "444455556666";
 const REGION: &str = "us-east-1";
 const GOOD_PATTERN: &str = r#"{ ($.errorCode = "*UnauthorizedOperation") || ($.errorCode = "AccessDenied*") }"#;
+
+/// A topic as a test describes it: attributes and subscriptions together.
+#[derive(Clone, Debug)]
+enum Topic {
+    NotFound,
+    Found { kms_master_key_id: Option<String>, subscriptions: Observed<Vec<Subscription>> },
+}
+
+/// What one account holds, as a test describes it; [`drive`] answers the core's requests from it.
+#[derive(Clone, Debug)]
+struct AccountFacts {
+    account_id: String,
+    /// Set when the audit role cannot be assumed: every request to the account fails so.
+    role_error: Option<String>,
+    trails: Observed<Vec<Trail>>,
+    trail_status: BTreeMap<String, Observed<TrailStatus>>,
+    event_selectors: BTreeMap<String, Observed<EventSelectors>>,
+    metric_filters: BTreeMap<LogGroupRef, Observed<Vec<MetricFilter>>>,
+    alarms: BTreeMap<MetricRef, Observed<Vec<Alarm>>>,
+    topics: BTreeMap<String, Observed<Topic>>,
+}
+
+impl AccountFacts {
+    fn empty(account_id: &str) -> Self {
+        AccountFacts {
+            account_id: account_id.into(),
+            role_error: None,
+            trails: Ok(vec![]),
+            trail_status: BTreeMap::new(),
+            event_selectors: BTreeMap::new(),
+            metric_filters: BTreeMap::new(),
+            alarms: BTreeMap::new(),
+            topics: BTreeMap::new(),
+        }
+    }
+
+    fn unreachable(account_id: &str, error: &str) -> Self {
+        AccountFacts { role_error: Some(error.into()), ..AccountFacts::empty(account_id) }
+    }
+
+    /// The answer to a request addressed to this account; `None` when it holds no such thing
+    /// (the fact is then never collected).
+    fn answer(&self, request: &Request) -> Option<Observed<Answer>> {
+        if let Some(error) = &self.role_error {
+            return Some(Err(Unobserved::role_assumption_failed(error.clone())));
+        }
+        let topic = |arn: &str| self.topics.get(arn).cloned();
+        Some(match request {
+            Request::Trails { .. } => self.trails.clone().map(Answer::Trails),
+            Request::TrailStatus { trail_arn, .. } => self.trail_status.get(trail_arn)?.clone().map(Answer::TrailStatus),
+            Request::EventSelectors { trail_arn, .. } => self.event_selectors.get(trail_arn)?.clone().map(Answer::EventSelectors),
+            Request::MetricFilters(group) => self.metric_filters.get(group)?.clone().map(Answer::MetricFilters),
+            Request::Alarms(metric) => self.alarms.get(metric)?.clone().map(Answer::Alarms),
+            Request::Topic { topic_arn, .. } => topic(topic_arn)?.map(|t| match t {
+                Topic::NotFound => Answer::Topic(crate::facts::Topic::NotFound),
+                Topic::Found { kms_master_key_id, .. } => Answer::Topic(crate::facts::Topic::Found { kms_master_key_id }),
+            }),
+            Request::Subscriptions { topic_arn, .. } => match topic(topic_arn)? {
+                Err(u) => Err(u),
+                Ok(Topic::NotFound) => Err(Unobserved::api_error("sns:ListSubscriptionsByTopic", "NotFound: Topic does not exist")),
+                Ok(Topic::Found { subscriptions, .. }) => subscriptions.map(Answer::Subscriptions),
+            },
+        })
+    }
+}
 
 fn trail_arn(account: &str, name: &str) -> String {
     format!("arn:aws:cloudtrail:{REGION}:{account}:trail/{name}")
@@ -83,11 +148,45 @@ fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap()
 }
 
-fn judge_with(accounts: Vec<AccountFacts>, subject: &str, waivers: &[Waiver]) -> Finding {
+/// What driving the core to its findings took: the requests of each round, in order.
+struct Driven {
+    findings: Vec<Finding>,
+    rounds: Vec<Vec<Need>>,
+}
+
+/// Drives the core as a scan does: asks, answers every request from the accounts' facts, asks
+/// again; facts an account does not hold are never collected, and the core then concludes.
+fn drive(accounts: &[AccountFacts], subject: &str, controls: &[&Control], waivers: &[Waiver]) -> Driven {
     let members: BTreeSet<String> = accounts.iter().map(|a| a.account_id.clone()).collect();
-    let facts: BTreeMap<String, Arc<AccountFacts>> = accounts.into_iter().map(|a| (a.account_id.clone(), Arc::new(a))).collect();
+    let audit = Audit { account_id: subject, controls, scope: Scope { region: REGION, members: &members }, waivers, now: now() };
+    let mut facts = Facts::new();
+    let mut rounds = Vec::new();
+    loop {
+        match audit.step(&facts) {
+            Step::Done(findings) => return Driven { findings, rounds },
+            Step::Need(needs) => {
+                let mut answered = false;
+                for need in &needs {
+                    assert!(facts.get(&need.request).is_none(), "asked twice for {:?}", need.request);
+                    let owner = accounts.iter().find(|a| a.account_id == need.request.account_id());
+                    if let Some(answer) = owner.and_then(|a| a.answer(&need.request)) {
+                        facts.insert(need.request.clone(), answer);
+                        answered = true;
+                    }
+                }
+                rounds.push(needs);
+                if !answered {
+                    let findings = audit.conclude(&facts, &Unobserved::api_error("collection", "it was not collected"));
+                    return Driven { findings, rounds };
+                }
+            }
+        }
+    }
+}
+
+fn judge_with(accounts: Vec<AccountFacts>, subject: &str, waivers: &[Waiver]) -> Finding {
     let control = controls::find(UNAUTHORIZED_API_CALLS).unwrap();
-    evaluate(control, subject, OrgView { members: &members, facts: &facts }, waivers, now())
+    drive(&accounts, subject, &[control], waivers).findings.remove(0)
 }
 
 fn judge(facts: AccountFacts) -> Finding {
@@ -210,6 +309,7 @@ fn every_link_of_the_chain_has_its_reason() {
             });
         }, Reason::Compliant),
         ("trails access denied", |f| f.trails = Err(Unobserved::access_denied("cloudtrail:DescribeTrails", "not authorized")), Reason::AccessDenied),
+        ("audit role refused", |f| f.role_error = Some("AccessDenied".into()), Reason::RoleAssumptionFailed),
         ("trail status throttled", |f| {
             f.trail_status.insert(trail_arn(ACCOUNT, "main"), Err(Unobserved::api_error("cloudtrail:GetTrailStatus", "ThrottlingException")));
         }, Reason::ApiError),
@@ -399,12 +499,206 @@ fn waivers_apply_until_they_expire() {
 fn other_controls_are_judged_by_their_own_samples() {
     let mut facts = compliant(ACCOUNT);
     the_filter(&mut facts).pattern = controls::find("root-account-usage").unwrap().published_patterns[0].pattern.clone();
+    let both = [controls::find("root-account-usage").unwrap(), controls::find(UNAUTHORIZED_API_CALLS).unwrap()];
+    let findings = drive(&[facts], ACCOUNT, &both, &[]).findings;
+    assert_eq!((findings[0].control_id.as_str(), findings[0].reason), ("root-account-usage", Reason::Compliant));
+    assert_eq!((findings[1].control_id.as_str(), findings[1].reason), (UNAUTHORIZED_API_CALLS, Reason::NoMatchingMetricFilter));
+}
+
+// The fetch plan: what the core asks for, round by round.
+
+/// The operations of each round, sorted, for comparing plans.
+fn plan(driven: &Driven) -> Vec<Vec<&'static str>> {
+    driven
+        .rounds
+        .iter()
+        .map(|round| {
+            let mut ops: Vec<&'static str> = round.iter().map(|n| n.request.operation()).collect();
+            ops.sort_unstable();
+            ops.dedup();
+            ops
+        })
+        .collect()
+}
+
+/// An account with one detecting filter and alarm per control of the whole family.
+fn compliant_family(account: &str) -> AccountFacts {
+    let mut facts = compliant(account);
+    let mut filters = Vec::new();
+    let mut alarms = BTreeMap::new();
+    for control in controls::all() {
+        let name = format!("cis-{}", control.id);
+        filters.push(MetricFilter {
+            name: name.clone(),
+            pattern: control.published_patterns[0].pattern.clone(),
+            transformations: vec![MetricTransformation { metric_name: name.clone(), namespace: "CISBenchmark".into(), value: "1".into(), has_dimensions: false }],
+        });
+        let metric = MetricRef { name: name.clone(), ..metric(account) };
+        let alarm = Alarm { name: name.clone(), arn: format!("arn:aws:cloudwatch:{REGION}:{account}:alarm:{name}"), metric_name: Some(name), ..alarm(account) };
+        alarms.insert(metric, Ok(vec![alarm]));
+    }
+    facts.metric_filters.insert(log_group(account), Ok(filters));
+    facts.alarms = alarms;
+    facts
+}
+
+const TRAILS: &str = "cloudtrail:DescribeTrails";
+const STATUS: &str = "cloudtrail:GetTrailStatus";
+const SELECTORS: &str = "cloudtrail:GetEventSelectors";
+const FILTERS: &str = "logs:DescribeMetricFilters";
+const ALARMS: &str = "cloudwatch:DescribeAlarmsForMetric";
+const TOPIC: &str = "sns:GetTopicAttributes";
+const SUBSCRIPTIONS: &str = "sns:ListSubscriptionsByTopic";
+
+#[test]
+fn independent_reads_are_asked_for_together_and_nothing_that_cannot_change_the_verdict() {
+    let full_chain = vec![vec![TRAILS], vec![SELECTORS, STATUS, FILTERS], vec![ALARMS], vec![TOPIC, SUBSCRIPTIONS]];
+    let stopped = |f: &mut AccountFacts| {
+        f.trail_status.insert(trail_arn(ACCOUNT, "main"), Ok(TrailStatus { is_logging: false, latest_cloudwatch_logs_delivery_error: None }));
+    };
+    type Case = (&'static str, fn(&mut AccountFacts), Vec<Vec<&'static str>>, Reason);
+    let cases: Vec<Case> = vec![
+        ("a compliant account", |_| {}, full_chain.clone(), Reason::Compliant),
+        ("no trail: nothing after DescribeTrails", |f| f.trails = Ok(vec![]), vec![vec![TRAILS]], Reason::NoMultiRegionTrail),
+        ("a stopped trail: no alarms are read", stopped, vec![vec![TRAILS], vec![SELECTORS, STATUS, FILTERS]], Reason::TrailNotLogging),
+        ("no detecting filter: no alarms are read", |f| the_filter(f).pattern = "{ $.eventName = HeadBucket }".into(), vec![vec![TRAILS], vec![SELECTORS, STATUS, FILTERS]], Reason::NoMatchingMetricFilter),
+        ("a filter that never counts: no alarms are read", |f| the_filter(f).transformations[0].value = "0".into(), vec![vec![TRAILS], vec![SELECTORS, STATUS, FILTERS]], Reason::MetricFilterNeverCounts),
+        ("alarm actions disabled: no topic is read", |f| the_alarm(f).actions_enabled = false, vec![vec![TRAILS], vec![SELECTORS, STATUS, FILTERS], vec![ALARMS]], Reason::AlarmActionsDisabled),
+        ("no trail delivery to CloudWatch: no filters are read", |f| the_trail(f).log_group_arn = None, vec![vec![TRAILS], vec![SELECTORS, STATUS]], Reason::TrailNotSendingToCloudwatch),
+        ("a role refused: one read, one error", |f| f.role_error = Some("AccessDenied".into()), vec![vec![TRAILS]], Reason::RoleAssumptionFailed),
+        ("a deleted topic still reads both in one round", |f| *the_topic(f) = Ok(Topic::NotFound), full_chain.clone(), Reason::SnsTopicNotFound),
+    ];
+    for (what, mutate, expected_plan, reason) in cases {
+        let mut facts = compliant(ACCOUNT);
+        mutate(&mut facts);
+        let driven = drive(&[facts], ACCOUNT, &[controls::find(UNAUTHORIZED_API_CALLS).unwrap()], &[]);
+        assert_eq!(plan(&driven), expected_plan, "{what}");
+        assert_eq!(driven.findings[0].reason, reason, "{what}: {}", driven.findings[0].message);
+    }
+}
+
+#[test]
+fn the_whole_family_needs_no_more_rounds_than_one_control() {
+    let family: Vec<&Control> = controls::all().iter().collect();
+    let driven = drive(&[compliant_family(ACCOUNT)], ACCOUNT, &family, &[]);
+    assert!(driven.findings.iter().all(|f| f.reason == Reason::Compliant), "{:?}", driven.findings.iter().map(|f| (&f.control_id, f.reason)).collect::<Vec<_>>());
+    assert_eq!(plan(&driven), vec![vec![TRAILS], vec![SELECTORS, STATUS, FILTERS], vec![ALARMS], vec![TOPIC, SUBSCRIPTIONS]]);
+    assert_eq!(driven.rounds[2].len(), family.len(), "one DescribeAlarmsForMetric per detecting metric");
+    assert_eq!(driven.rounds[3].len(), 2, "the shared topic is read once for every control");
+    let requests: usize = driven.rounds.iter().map(Vec::len).sum();
+    assert_eq!(requests, 1 + 3 + family.len() + 2);
+}
+
+#[test]
+fn only_the_metrics_of_detecting_filters_are_asked_about() {
+    let mut facts = compliant(ACCOUNT);
+    let filters = facts.metric_filters.get_mut(&log_group(ACCOUNT)).unwrap().as_mut().unwrap();
+    let mut other = filters[0].clone();
+    other.name = "HeadBuckets".into();
+    other.pattern = "{ $.eventName = HeadBucket }".into();
+    other.transformations[0].metric_name = "HeadBuckets".into();
+    filters.push(other);
+    let driven = drive(&[facts], ACCOUNT, &[controls::find(UNAUTHORIZED_API_CALLS).unwrap()], &[]);
+    assert_eq!(driven.rounds[2].iter().map(|n| n.request.clone()).collect::<Vec<_>>(), vec![Request::Alarms(metric(ACCOUNT))]);
+}
+
+#[test]
+fn a_passing_chain_asks_for_nothing_more() {
+    // A second trail whose status is never answered does not hold the verdict back.
+    let mut facts = compliant(ACCOUNT);
+    let slow = trail(ACCOUNT, "zzz-slow");
+    facts.trails.as_mut().unwrap().push(slow);
+    let driven = drive(&[facts], ACCOUNT, &[controls::find(UNAUTHORIZED_API_CALLS).unwrap()], &[]);
+    assert_eq!(driven.findings[0].reason, Reason::Compliant, "{}", driven.findings[0].message);
+    assert_eq!(driven.rounds.len(), 4);
+}
+
+#[test]
+fn a_waived_control_reads_nothing() {
+    let waiver = Waiver { account_id: ACCOUNT.into(), control_id: UNAUTHORIZED_API_CALLS.into(), reason: "sandbox".into(), expires: None };
+    let driven = drive(&[compliant(ACCOUNT)], ACCOUNT, &[controls::find(UNAUTHORIZED_API_CALLS).unwrap()], &[waiver]);
+    assert!(driven.rounds.is_empty());
+    assert_eq!(driven.findings[0].reason, Reason::Waived);
+}
+
+#[test]
+fn links_owned_by_another_member_are_asked_of_that_member() {
+    // The member's alarm notifies the security account's topic.
+    let mut member = compliant(ACCOUNT);
+    the_alarm(&mut member).alarm_actions = vec![topic_arn(SECURITY)];
+    member.topics.clear();
+    let mut security = compliant(SECURITY);
+    let driven = drive(&[member.clone(), security.clone()], ACCOUNT, &[controls::find(UNAUTHORIZED_API_CALLS).unwrap()], &[]);
+    let topic_round = &driven.rounds[3];
+    assert!(topic_round.iter().all(|n| n.request.account_id() == SECURITY && n.shared), "{topic_round:?}");
+    let finding = &driven.findings[0];
+    assert_eq!(finding.reason, Reason::Compliant, "{}", finding.message);
+    let accounts: Vec<(LinkKind, Option<&str>)> = finding.evidence.links.iter().map(|l| (l.kind, l.account_id.as_deref())).collect();
+    assert_eq!(
+        accounts,
+        vec![
+            (LinkKind::Trail, Some(ACCOUNT)),
+            (LinkKind::LogGroup, Some(ACCOUNT)),
+            (LinkKind::MetricFilter, Some(ACCOUNT)),
+            (LinkKind::Metric, Some(ACCOUNT)),
+            (LinkKind::Alarm, Some(ACCOUNT)),
+            (LinkKind::Topic, Some(SECURITY)),
+            (LinkKind::Subscription, Some(SECURITY)),
+        ]
+    );
+
+    // Judged by the owner's subscriptions.
+    *security.topics.get_mut(&topic_arn(SECURITY)).unwrap() = Ok(Topic::Found { kms_master_key_id: None, subscriptions: Ok(vec![]) });
+    assert_eq!(judge_with(vec![member.clone(), security], ACCOUNT, &[]).reason, Reason::NoConfirmedSubscription);
+
+    // An owner whose role is refused is named.
+    let finding = judge_with(vec![member.clone(), AccountFacts::unreachable(SECURITY, "AccessDenied: no")], ACCOUNT, &[]);
+    assert_eq!(finding.reason, Reason::RoleAssumptionFailed);
+    assert!(finding.message.contains(SECURITY), "{}", finding.message);
+
+    // An owner outside the organization is not asked at all.
+    let driven = drive(&[member], ACCOUNT, &[controls::find(UNAUTHORIZED_API_CALLS).unwrap()], &[]);
+    assert_eq!(driven.findings[0].reason, Reason::OutsideOrganization, "{}", driven.findings[0].message);
+    assert!(driven.rounds.iter().flatten().all(|n| n.request.account_id() == ACCOUNT));
+}
+
+#[test]
+fn an_organization_trail_chain_is_asked_of_its_owner_and_marked_shared() {
+    let driven = drive(&[member_with_org_trail(ACCOUNT), management_with_org_trail()], ACCOUNT, &[controls::find(UNAUTHORIZED_API_CALLS).unwrap()], &[]);
+    assert_eq!(driven.findings[0].reason, Reason::Compliant);
+    let (first, rest) = driven.rounds.split_first().unwrap();
+    assert_eq!(first[0].request.account_id(), ACCOUNT, "the member's own DescribeTrails");
+    assert!(rest.iter().flatten().all(|n| n.request.account_id() == MANAGEMENT && n.shared), "{rest:?}");
+    // The management account judging its own organization trail marks the chain shared too.
+    let driven = drive(&[management_with_org_trail()], MANAGEMENT, &[controls::find(UNAUTHORIZED_API_CALLS).unwrap()], &[]);
+    assert!(driven.rounds[1..].iter().flatten().all(|n| n.shared));
+    let driven = drive(&[compliant(ACCOUNT)], ACCOUNT, &[controls::find(UNAUTHORIZED_API_CALLS).unwrap()], &[]);
+    assert!(driven.rounds[1].iter().all(|n| !n.shared), "an ordinary trail's chain is the account's own");
+}
+
+#[test]
+fn a_scan_out_of_time_concludes_with_what_it_has() {
     let members: BTreeSet<String> = [ACCOUNT.to_owned()].into();
-    let map: BTreeMap<String, Arc<AccountFacts>> = [(ACCOUNT.to_owned(), Arc::new(facts))].into();
-    let view = OrgView { members: &members, facts: &map };
-    let root = evaluate(controls::find("root-account-usage").unwrap(), ACCOUNT, view, &[], now());
-    let unauthorized = evaluate(controls::find(UNAUTHORIZED_API_CALLS).unwrap(), ACCOUNT, view, &[], now());
-    assert_eq!(root.reason, Reason::Compliant);
-    assert_eq!(unauthorized.reason, Reason::NoMatchingMetricFilter);
-    assert_eq!(root.control_id, "root-account-usage");
+    let control = controls::find(UNAUTHORIZED_API_CALLS).unwrap();
+    let audit = Audit { account_id: ACCOUNT, controls: &[control], scope: Scope { region: REGION, members: &members }, waivers: &[], now: now() };
+    let timed_out = Unobserved::api_error("collection", "timed out after 60 s");
+    let finding = audit.conclude(&Facts::new(), &timed_out).remove(0);
+    assert_eq!(finding.reason, Reason::ApiError);
+    assert!(finding.message.contains("timed out after 60 s"), "{}", finding.message);
+    // Further along: the trail's chain is known up to the alarms.
+    let facts = compliant(ACCOUNT);
+    let mut known = Facts::new();
+    let trails = Request::Trails { account_id: ACCOUNT.into(), region: REGION.into() };
+    known.insert(trails.clone(), facts.answer(&trails).unwrap());
+    for request in [
+        Request::TrailStatus { account_id: ACCOUNT.into(), region: REGION.into(), trail_arn: trail_arn(ACCOUNT, "main") },
+        Request::EventSelectors { account_id: ACCOUNT.into(), region: REGION.into(), trail_arn: trail_arn(ACCOUNT, "main") },
+        Request::MetricFilters(log_group(ACCOUNT)),
+    ] {
+        known.insert(request.clone(), facts.answer(&request).unwrap());
+    }
+    let finding = audit.conclude(&known, &timed_out).remove(0);
+    assert_eq!(finding.reason, Reason::ApiError);
+    assert!(finding.message.contains("alarms on metric"), "{}", finding.message);
+    assert_eq!(finding.evidence.links.last().map(|l| l.kind), Some(LinkKind::Metric));
 }

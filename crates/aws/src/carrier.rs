@@ -1,0 +1,106 @@
+//! Carrying the core's requests out, with one scan's memory.
+//!
+//! A [`Carrier`] lives for one scan. It assumes each account's audit role once, reads every
+//! [`Request`] with the role of the account the request is addressed to (its owner), and keeps
+//! one entry per request so that a fact many accounts need — an organization trail's chain, a
+//! central security account's topic — is read once for all of them, with one read in flight
+//! per key. An account's own facts are forgotten when its judgement ends, unless another
+//! account read them or the core marked them shared, so memory follows the accounts in flight,
+//! not the organization.
+
+use crate::errors::AwsError;
+use crate::reads::{AwsReads, Organization};
+use orgwatch_core::{Answer, Need, Observed, Request, Unobserved};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::OnceCell;
+
+/// Lists the organization: its management account and every account, sorted by id. The two
+/// calls go out together.
+pub async fn list_organization<R: AwsReads>(reads: &R) -> Result<Organization, AwsError> {
+    let (management, accounts) = tokio::join!(reads.describe_organization(), reads.list_accounts());
+    let mut accounts = accounts?;
+    accounts.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(Organization { management_account_id: management?, accounts })
+}
+
+/// One answer, shared by every account that asks for it.
+#[derive(Default)]
+struct Entry {
+    answer: OnceCell<Observed<Answer>>,
+    /// Kept for the rest of the scan: read across accounts, or marked shared by the core.
+    keep: AtomicBool,
+}
+
+/// Carries requests out for one scan; see the module documentation.
+pub struct Carrier<'r, R: AwsReads> {
+    reads: &'r R,
+    /// The audit role assumed in each account, once; the error says why it could not be.
+    sessions: Mutex<HashMap<String, Arc<OnceCell<Result<R::Session, String>>>>>,
+    answers: Mutex<HashMap<Request, Arc<Entry>>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl<'r, R: AwsReads> Carrier<'r, R> {
+    pub fn new(reads: &'r R) -> Self {
+        Carrier { reads, sessions: Mutex::new(HashMap::new()), answers: Mutex::new(HashMap::new()) }
+    }
+
+    /// The answer to `need`, asked on behalf of `requester` (the account being judged). Never
+    /// fails: what could not be read is an `Err(Unobserved)` fact.
+    pub async fn fetch(&self, requester: &str, need: &Need) -> Observed<Answer> {
+        let keep = need.shared || need.request.account_id() != requester;
+        let entry = {
+            let mut answers = lock(&self.answers);
+            let entry = answers.entry(need.request.clone()).or_default().clone();
+            if keep {
+                entry.keep.store(true, Ordering::Relaxed);
+            }
+            entry
+        };
+        entry.answer.get_or_init(|| self.carry_out(&need.request)).await.clone()
+    }
+
+    /// The judgement of `account_id` is over: forget its own facts and its role's session,
+    /// except what other accounts read or will read.
+    pub fn release(&self, account_id: &str) {
+        let mut still_owns = false;
+        lock(&self.answers).retain(|request, entry| {
+            let own = request.account_id() == account_id;
+            let kept = entry.keep.load(Ordering::Relaxed);
+            still_owns |= own && kept;
+            !own || kept
+        });
+        if !still_owns {
+            lock(&self.sessions).remove(account_id);
+        }
+    }
+
+    /// How many answers are held now (for tests and the scan's log).
+    pub fn held(&self) -> usize {
+        lock(&self.answers).len()
+    }
+
+    async fn session(&self, account_id: &str) -> Result<R::Session, String> {
+        let cell = lock(&self.sessions).entry(account_id.to_owned()).or_default().clone();
+        cell.get_or_init(|| self.reads.assume_role(account_id)).await.clone()
+    }
+
+    async fn carry_out(&self, request: &Request) -> Observed<Answer> {
+        let session = self.session(request.account_id()).await.map_err(Unobserved::role_assumption_failed)?;
+        let reads = self.reads;
+        match request {
+            Request::Trails { region, .. } => reads.describe_trails(&session, region).await.map(Answer::Trails),
+            Request::TrailStatus { region, trail_arn, .. } => reads.get_trail_status(&session, region, trail_arn).await.map(Answer::TrailStatus),
+            Request::EventSelectors { region, trail_arn, .. } => reads.get_event_selectors(&session, region, trail_arn).await.map(Answer::EventSelectors),
+            Request::MetricFilters(group) => reads.describe_metric_filters(&session, group).await.map(Answer::MetricFilters),
+            Request::Alarms(metric) => reads.describe_alarms_for_metric(&session, metric).await.map(Answer::Alarms),
+            Request::Topic { region, topic_arn, .. } => reads.get_topic_attributes(&session, region, topic_arn).await.map(Answer::Topic),
+            Request::Subscriptions { region, topic_arn, .. } => reads.list_subscriptions_by_topic(&session, region, topic_arn).await.map(Answer::Subscriptions),
+        }
+    }
+}

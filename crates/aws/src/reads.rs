@@ -1,0 +1,84 @@
+//! The reads orgwatch makes, behind one narrow trait with three implementations: the SDK
+//! ([`crate::SdkReads`]), an in-memory organization ([`crate::memory::MemoryOrg`]) and a
+//! failure-injecting wrapper ([`crate::faults::Faulty`]). The scan is generic over it.
+
+use crate::errors::AwsError;
+use orgwatch_core::facts::{Alarm, EventSelectors, LogGroupRef, MetricFilter, MetricRef, Observed, Subscription, Topic, Trail, TrailStatus};
+use std::future::Future;
+
+/// An account of the organization.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrgAccount {
+    pub id: String,
+    pub name: String,
+    /// `ACTIVE`, `SUSPENDED`, `PENDING_CLOSURE`, `CLOSED`, …
+    pub state: String,
+}
+
+impl OrgAccount {
+    pub fn is_active(&self) -> bool {
+        self.state == "ACTIVE"
+    }
+}
+
+/// The organization as listed: its management account and every account, sorted by id.
+#[derive(Clone, Debug)]
+pub struct Organization {
+    pub management_account_id: Option<String>,
+    pub accounts: Vec<OrgAccount>,
+}
+
+/// Every API operation orgwatch calls to audit, as IAM names it. Nothing here changes an
+/// audited account.
+pub const AUDIT_OPERATIONS: &[&str] = &[
+    "organizations:DescribeOrganization",
+    "organizations:ListAccounts",
+    "sts:AssumeRole",
+    "cloudtrail:DescribeTrails",
+    "cloudtrail:GetTrailStatus",
+    "cloudtrail:GetEventSelectors",
+    "logs:DescribeMetricFilters",
+    "cloudwatch:DescribeAlarmsForMetric",
+    "sns:GetTopicAttributes",
+    "sns:ListSubscriptionsByTopic",
+];
+
+/// The reads of an audit. Organization-level reads use orgwatch's own identity; chain reads use
+/// a [`AwsReads::Session`], the audit role assumed in the account that owns what is read.
+///
+/// Chain reads never fail as such: what could not be seen is an `Err(Unobserved)` fact that
+/// the core judges as `ERROR`.
+pub trait AwsReads: Send + Sync {
+    /// The audit role assumed in one account.
+    type Session: Clone + Send + Sync + 'static;
+
+    /// `organizations:DescribeOrganization`: the management account's id.
+    fn describe_organization(&self) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+
+    /// `organizations:ListAccounts`, every page.
+    fn list_accounts(&self) -> impl Future<Output = Result<Vec<OrgAccount>, AwsError>> + Send;
+
+    /// `sts:AssumeRole` into the account's audit role; the error says why, without secrets.
+    fn assume_role(&self, account_id: &str) -> impl Future<Output = Result<Self::Session, String>> + Send;
+
+    /// `cloudtrail:DescribeTrails` in `region`, shadow and organization trails included.
+    fn describe_trails(&self, session: &Self::Session, region: &str) -> impl Future<Output = Observed<Vec<Trail>>> + Send;
+
+    /// `cloudtrail:GetTrailStatus` in the trail's home region.
+    fn get_trail_status(&self, session: &Self::Session, region: &str, trail_arn: &str) -> impl Future<Output = Observed<TrailStatus>> + Send;
+
+    /// `cloudtrail:GetEventSelectors` in the trail's home region.
+    fn get_event_selectors(&self, session: &Self::Session, region: &str, trail_arn: &str) -> impl Future<Output = Observed<EventSelectors>> + Send;
+
+    /// `logs:DescribeMetricFilters` of one log group, every page, that group's own filters only.
+    fn describe_metric_filters(&self, session: &Self::Session, group: &LogGroupRef) -> impl Future<Output = Observed<Vec<MetricFilter>>> + Send;
+
+    /// `cloudwatch:DescribeAlarmsForMetric`.
+    fn describe_alarms_for_metric(&self, session: &Self::Session, metric: &MetricRef) -> impl Future<Output = Observed<Vec<Alarm>>> + Send;
+
+    /// `sns:GetTopicAttributes`; a topic that does not exist is `Ok(Topic::NotFound)`.
+    fn get_topic_attributes(&self, session: &Self::Session, region: &str, topic_arn: &str) -> impl Future<Output = Observed<Topic>> + Send;
+
+    /// `sns:ListSubscriptionsByTopic`, every page.
+    fn list_subscriptions_by_topic(&self, session: &Self::Session, region: &str, topic_arn: &str) -> impl Future<Output = Observed<Vec<Subscription>>> + Send;
+}

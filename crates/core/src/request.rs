@@ -1,0 +1,123 @@
+//! What the core asks collection for, and what collection answers.
+//!
+//! Evaluation is demand-driven: given the [`Facts`] known so far, the core either judges, or
+//! names the next [`Request`]s it needs. A request is a plain value addressed to the account
+//! that owns the resource (an organization trail's chain to the management account, a central
+//! topic to the security account), so the carrier reads it with that account's audit role and
+//! can share one answer between every account that asks.
+
+use crate::facts::{AccountId, Alarm, EventSelectors, LogGroupRef, MetricFilter, MetricRef, Observed, Subscription, Topic, Trail, TrailStatus};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// One read, addressed to the account that owns what is read.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Request {
+    /// `cloudtrail:DescribeTrails` in one region, shadow and organization trails included.
+    Trails { account_id: AccountId, region: String },
+    /// `cloudtrail:GetTrailStatus` of a trail, in its home region.
+    TrailStatus { account_id: AccountId, region: String, trail_arn: String },
+    /// `cloudtrail:GetEventSelectors` of a trail, in its home region.
+    EventSelectors { account_id: AccountId, region: String, trail_arn: String },
+    /// `logs:DescribeMetricFilters` of a log group.
+    MetricFilters(LogGroupRef),
+    /// `cloudwatch:DescribeAlarmsForMetric` of a metric.
+    Alarms(MetricRef),
+    /// `sns:GetTopicAttributes` of a topic.
+    Topic { account_id: AccountId, region: String, topic_arn: String },
+    /// `sns:ListSubscriptionsByTopic` of a topic.
+    Subscriptions { account_id: AccountId, region: String, topic_arn: String },
+}
+
+impl Request {
+    /// The account whose audit role reads this.
+    pub fn account_id(&self) -> &str {
+        match self {
+            Request::Trails { account_id, .. }
+            | Request::TrailStatus { account_id, .. }
+            | Request::EventSelectors { account_id, .. }
+            | Request::Topic { account_id, .. }
+            | Request::Subscriptions { account_id, .. } => account_id,
+            Request::MetricFilters(group) => &group.account_id,
+            Request::Alarms(metric) => &metric.account_id,
+        }
+    }
+
+    /// The region the read is made in.
+    pub fn region(&self) -> &str {
+        match self {
+            Request::Trails { region, .. }
+            | Request::TrailStatus { region, .. }
+            | Request::EventSelectors { region, .. }
+            | Request::Topic { region, .. }
+            | Request::Subscriptions { region, .. } => region,
+            Request::MetricFilters(group) => &group.region,
+            Request::Alarms(metric) => &metric.region,
+        }
+    }
+
+    /// The API operation that answers it, as IAM names it.
+    pub fn operation(&self) -> &'static str {
+        match self {
+            Request::Trails { .. } => "cloudtrail:DescribeTrails",
+            Request::TrailStatus { .. } => "cloudtrail:GetTrailStatus",
+            Request::EventSelectors { .. } => "cloudtrail:GetEventSelectors",
+            Request::MetricFilters(_) => "logs:DescribeMetricFilters",
+            Request::Alarms(_) => "cloudwatch:DescribeAlarmsForMetric",
+            Request::Topic { .. } => "sns:GetTopicAttributes",
+            Request::Subscriptions { .. } => "sns:ListSubscriptionsByTopic",
+        }
+    }
+}
+
+/// What a [`Request`] was answered with.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum Answer {
+    Trails(Vec<Trail>),
+    TrailStatus(TrailStatus),
+    EventSelectors(EventSelectors),
+    MetricFilters(Vec<MetricFilter>),
+    Alarms(Vec<Alarm>),
+    Topic(Topic),
+    Subscriptions(Vec<Subscription>),
+}
+
+/// The answers known so far for one account's judgement, own and borrowed alike.
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    answers: HashMap<Request, Observed<Answer>>,
+}
+
+impl Facts {
+    pub fn new() -> Self {
+        Facts::default()
+    }
+
+    pub fn insert(&mut self, request: Request, answer: Observed<Answer>) {
+        self.answers.insert(request, answer);
+    }
+
+    pub fn get(&self, request: &Request) -> Option<&Observed<Answer>> {
+        self.answers.get(request)
+    }
+
+    pub fn len(&self) -> usize {
+        self.answers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.answers.is_empty()
+    }
+}
+
+impl FromIterator<(Request, Observed<Answer>)> for Facts {
+    fn from_iter<I: IntoIterator<Item = (Request, Observed<Answer>)>>(iter: I) -> Self {
+        Facts { answers: iter.into_iter().collect() }
+    }
+}
+
+impl Extend<(Request, Observed<Answer>)> for Facts {
+    fn extend<I: IntoIterator<Item = (Request, Observed<Answer>)>>(&mut self, iter: I) {
+        self.answers.extend(iter);
+    }
+}
