@@ -1,4 +1,4 @@
-"""The local AWS for orgwatch's tests and demo: moto's server behind two thin layers of ours.
+"""The local AWS for orgwatch's tests and demo: moto's server behind thin layers of ours.
 
 1. A protocol adapter for CloudWatch. The current Rust SDK speaks Smithy RPC v2 CBOR to
    CloudWatch (POST /service/GraniteServiceVersion20100801/operation/<Op>); moto speaks JSON 1.0
@@ -16,6 +16,28 @@ A rule: {"account": "<id>|*", "service": "sts|cloudtrail|logs|monitoring|sns|org
 "times": <n or null for always>, "latency_ms": <n>}. For sts:AssumeRole the account is the one
 the role belongs to.
 
+3. Two AWS behaviours moto lacks, read from moto's in-process backends:
+
+   - Organization trails seen by members. When a member account of an organization (any
+     account of it but the management account) calls cloudtrail:DescribeTrails, the answer also
+     lists the management account's organization trails (created there with
+     IsOrganizationTrail=True), as AWS does: their own ARN (owned by the management account),
+     IsOrganizationTrail, IsMultiRegionTrail, HomeRegion, CloudWatchLogsLogGroupArn, ... With
+     includeShadowTrails true (the default) a multi-region organization trail appears in every
+     region and a single-region one in its home region only; with includeShadowTrails false
+     none appears (to the member it is always a shadow trail). A trailNameList narrows them to
+     the names or ARNs listed. Nothing else changes: a member's GetTrailStatus, GetEventSelectors
+     or GetTrail on the management account's trail still fail with TrailNotFoundException (read
+     the owner's facts with the owner's credentials).
+   - The default SNS topic policy. sns:GetTopicAttributes and sns:ListSubscriptionsByTopic on a
+     TopicArn of another account than the caller's (the caller's account comes from its access
+     key, learnt from sts:AssumeRole; unknown keys act in 123456789012) are refused as AWS
+     refuses them when the topic's policy grants nothing to the caller: HTTP 403, awsQuery
+     error Type Sender, Code AuthorizationError, "User: <caller ARN> is not authorized to
+     perform: SNS:<Operation> on resource: <TopicArn> ...". It is refused whether or not the
+     topic exists. Reading through the owner account's credentials works as before. The fault
+     layer applies first (a rule's latency and counting include refused calls).
+
 Binds to 127.0.0.1 on a free port (or --port) and prints "READY <port>" when it listens.
 It never listens on anything but loopback.
 """
@@ -29,15 +51,20 @@ import sys
 import threading
 import time
 import urllib.parse
+from xml.sax.saxutils import escape as xml_escape
 
 import cbor2
+from moto.cloudtrail.models import cloudtrail_backends
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.organizations.models import organizations_backends
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 CBOR_PATH = re.compile(r"^/service/GraniteServiceVersion20100801/operation/(?P<op>[A-Za-z]+)$")
 CREDENTIAL = re.compile(r"Credential=(?P<key>[^/]+)/[^/]+/(?P<region>[^/]+)/(?P<service>[^/]+)/")
 DEFAULT_ACCOUNT = "123456789012"
 JSON_PROTOCOL_SERVICES = {"cloudtrail", "logs", "organizations"}
+# SNS reads the default topic policy grants to the topic's own account only.
+SNS_OWNER_ONLY_OPERATIONS = {"GetTopicAttributes", "ListSubscriptionsByTopic"}
 
 
 class Faults:
@@ -45,6 +72,7 @@ class Faults:
         self.lock = threading.Lock()
         self.rules = []
         self.key_accounts = {}
+        self.key_principals = {}
 
     def replace(self, rules):
         with self.lock:
@@ -54,13 +82,22 @@ class Faults:
         with self.lock:
             return [dict(rule) for rule in self.rules]
 
-    def learn(self, access_key, account):
+    def learn(self, access_key, account, principal=None):
         with self.lock:
             self.key_accounts[access_key] = account
+            if principal:
+                self.key_principals[access_key] = principal
 
     def account_of(self, access_key):
         with self.lock:
             return self.key_accounts.get(access_key, DEFAULT_ACCOUNT)
+
+    def principal_of(self, access_key):
+        """The ARN AWS would name the caller by in an authorization error."""
+        with self.lock:
+            principal = self.key_principals.get(access_key)
+            account = self.key_accounts.get(access_key, DEFAULT_ACCOUNT)
+        return principal or f"arn:aws:iam::{account}:root"
 
     def match(self, account, service, operation):
         """The first rule that applies, counted as fired; None when none does."""
@@ -152,12 +189,77 @@ class Emulator:
 
         if cbor_match:
             return self.cbor(environ, body, cbor_match.group("op"), start_response)
+        if service == "sns" and operation in SNS_OWNER_ONLY_OPERATIONS:
+            topic_arn = form.get("TopicArn", "")
+            parts = topic_arn.split(":")
+            if len(parts) > 4 and parts[4] != account:
+                return self.sns_not_authorized(start_response, self.faults.principal_of(access_key), operation, topic_arn)
         status, headers, payload = self.call_moto(environ, body)
         if service == "sts" and operation == "AssumeRole" and status.startswith("200"):
             key = re.search(rb"<AccessKeyId>([^<]+)</AccessKeyId>", payload)
+            principal = re.search(rb"<AssumedRoleUser>.*?<Arn>([^<]+)</Arn>", payload, re.S)
             if key:
-                self.faults.learn(key.group(1).decode(), account)
+                self.faults.learn(key.group(1).decode(), account, principal.group(1).decode() if principal else None)
+        if service == "cloudtrail" and operation == "DescribeTrails" and status.startswith("200"):
+            region = found.group("region") if found else "us-east-1"
+            payload = self.with_organization_trails(account, region, body, payload)
+            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+            headers.append(("Content-Length", str(len(payload))))
         start_response(status, headers)
+        return [payload]
+
+    @staticmethod
+    def organization_trails(member, region, include_shadow_trails):
+        """Descriptions of the organization trails `member` sees in `region`: those of its
+        organization's management account, as shadow trails (none unless they are included)."""
+        owner = organizations_backends.master_accounts.get(member)
+        if not owner or owner[0] == member or not include_shadow_trails:
+            return []
+        management = owner[0]
+        trails = []
+        for _ in range(3):  # moto's dicts may change under us while another request writes
+            try:
+                trails = [
+                    trail
+                    for backend in list(cloudtrail_backends[management].values())
+                    for trail in list(backend.trails.values())
+                    if trail.is_org_trail and (trail.is_multi_region or trail.region_name == region)
+                ]
+                break
+            except RuntimeError:
+                continue
+        return [trail.description(include_region=True) for trail in trails]
+
+    def with_organization_trails(self, account, region, body, payload):
+        try:
+            request = json.loads(body) if body.strip() else {}
+            answer = json.loads(payload)
+        except ValueError:
+            return payload
+        include_shadow = request.get("includeShadowTrails")
+        extra = self.organization_trails(account, region, include_shadow is None or bool(include_shadow))
+        names = request.get("trailNameList") or []
+        if names:
+            extra = [t for t in extra if t["Name"] in names or t["TrailARN"] in names]
+        if not extra:
+            return payload
+        listed = answer.setdefault("trailList", [])
+        known = {t.get("TrailARN") for t in listed}
+        listed.extend(t for t in extra if t["TrailARN"] not in known)
+        return json.dumps(answer).encode()
+
+    @staticmethod
+    def sns_not_authorized(start_response, principal, operation, topic_arn):
+        message = (
+            f"User: {principal} is not authorized to perform: SNS:{operation} on resource: {topic_arn} "
+            f"because no resource-based policy allows the SNS:{operation} action"
+        )
+        payload = (
+            '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type>'
+            f"<Code>AuthorizationError</Code><Message>{xml_escape(message)}</Message></Error>"
+            "<RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
+        ).encode()
+        start_response("403 Forbidden", [("Content-Type", "text/xml"), ("Content-Length", str(len(payload)))])
         return [payload]
 
     @staticmethod
