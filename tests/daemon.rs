@@ -136,3 +136,57 @@ fn count_findings(db: &std::path::Path) -> usize {
         .unwrap();
     String::from_utf8_lossy(&output.stdout).lines().nth(1).and_then(|l| l.trim().parse().ok()).unwrap_or(0)
 }
+
+#[tokio::test]
+async fn sigterm_during_a_one_shot_scan_exits_0_with_the_scan_interrupted() {
+    let emulator = Emulator::start();
+    let accounts: Vec<Value> = (0..6).map(|i| json!({"name": format!("slow-{i}"), "setup": "compliant"})).collect();
+    emulator.build(json!({"management": {"setup": "compliant"}, "accounts": accounts}));
+    emulator.set_faults(json!([{"service": "cloudtrail", "operation": "DescribeTrails", "fault": "none", "latency_ms": 1500}]));
+    let dir = tempfile::tempdir().unwrap();
+    let config = emulator.write_config(dir.path(), "concurrency = 2\ngrace_period_seconds = 10", "");
+    let db = dir.path().join("orgwatch.db");
+    let scan = emulator.orgwatch().env("RUST_LOG", "info").args(["scan", "--config", config.to_str().unwrap()]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    wait_for("an account judged", Duration::from_secs(60), || count_findings(&db) >= 1);
+    let kill = std::process::Command::new("kill").args(["-TERM", &scan.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let output = scan.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("interrupted"), "{stdout}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("SIGTERM received"), "{}", describe(&output));
+
+    let store = orgwatch_store::Store::open_read_only(&db).await.unwrap();
+    let scans = store.query("SELECT status FROM scans").await.unwrap();
+    assert_eq!(scans.rows, vec![vec![json!("interrupted")]]);
+    let judged = latest(&db).await;
+    // The accounts in flight at the signal finish within the grace period; no other starts.
+    assert!(judged.len() >= 2 && judged.len() < 7, "judged {} of 7 accounts", judged.len());
+    assert!(judged.values().all(|(status, _)| status == "PASS"), "{judged:?}");
+}
+
+#[test]
+fn an_error_prints_each_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // A database path whose parent is a file: SQLite cannot open it.
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "not a directory").unwrap();
+    let config = dir.path().join("orgwatch.toml");
+    let db = blocker.join("orgwatch.db");
+    std::fs::write(&config, format!("[aws]\nregion = \"us-east-1\"\n[organization]\naudit_role_name = \"OrgwatchAudit\"\n[store]\npath = \"{}\"\n", db.display())).unwrap();
+    let output = std::process::Command::new(orgwatch_tests::orgwatch_binary()).args(["findings", "--config", config.to_str().unwrap()]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    for db in [db, dir.path().to_path_buf()] {
+        // A parent that is a file, then a path that is a directory: neither opens.
+        std::fs::write(&config, format!("[aws]\nregion = \"us-east-1\"\n[organization]\naudit_role_name = \"OrgwatchAudit\"\n[store]\npath = \"{}\"\n", db.display())).unwrap();
+        let output = std::process::Command::new(orgwatch_tests::orgwatch_binary()).args(["scan", "--config", config.to_str().unwrap()]).env("RUST_LOG", "off").output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+        assert!(stderr.starts_with("error: cannot open the database"), "{stderr}");
+        let causes = stderr.matches("File exists").count() + stderr.matches("unable to open database file").count();
+        assert_eq!(causes, 1, "the cause is printed once: {stderr}");
+    }
+}

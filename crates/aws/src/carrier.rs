@@ -33,11 +33,13 @@ struct Entry {
     keep: AtomicBool,
 }
 
+/// The audit role assumed in one account, once; the error says why it could not be.
+type SessionCell<S> = Arc<OnceCell<Result<S, String>>>;
+
 /// Carries requests out for one scan; see the module documentation.
 pub struct Carrier<'r, R: AwsReads> {
     reads: &'r R,
-    /// The audit role assumed in each account, once; the error says why it could not be.
-    sessions: Mutex<HashMap<String, Arc<OnceCell<Result<R::Session, String>>>>>,
+    sessions: Mutex<HashMap<String, SessionCell<R::Session>>>,
     answers: Mutex<HashMap<Request, Arc<Entry>>>,
 }
 
@@ -75,8 +77,11 @@ impl<'r, R: AwsReads> Carrier<'r, R> {
             still_owns |= own && kept;
             !own || kept
         });
-        if !still_owns {
-            lock(&self.sessions).remove(account_id);
+        // A refused role stays refused for the scan: its answer is kept and not asked again.
+        let mut sessions = lock(&self.sessions);
+        let refused = sessions.get(account_id).is_some_and(|cell| matches!(cell.get(), Some(Err(_))));
+        if !still_owns && !refused {
+            sessions.remove(account_id);
         }
     }
 

@@ -1,11 +1,11 @@
 //! Turning SDK errors into what the core and the operator need to know.
 
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use orgwatch_core::Unobserved;
 
-/// An error that stops collection before any account is looked at.
+/// An organization-level call that failed (DescribeOrganization, ListAccounts) or the one
+/// write (`sns:Publish`). Its `Display` says everything once; it has no `source`.
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
     /// The service answered with an error.
@@ -16,7 +16,8 @@ pub enum AwsError {
     Client { operation: &'static str, message: String },
 }
 
-/// Error codes by which a service says the caller may not do this.
+/// Error codes by which a service says the caller may not do this (SNS says
+/// `AuthorizationError`).
 const ACCESS_DENIED_CODES: &[&str] = &[
     "AccessDenied",
     "AccessDeniedException",
@@ -31,14 +32,35 @@ const ACCESS_DENIED_CODES: &[&str] = &[
 /// Error codes of throttling.
 const THROTTLING_CODES: &[&str] = &["Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "Throttled", "SlowDown"];
 
+/// Error codes by which SNS says a topic does not exist.
+const NOT_FOUND_CODES: &[&str] = &["NotFound", "NotFoundException"];
+
 pub(crate) fn is_throttling(code: Option<&str>) -> bool {
     code.is_some_and(|c| THROTTLING_CODES.contains(&c))
 }
 
+/// An error and its sources, each said once: `dispatch failure: io error: connection refused`.
+/// A source whose text its error already shows is not repeated.
+fn causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let said = cause.to_string();
+        if !said.is_empty() && !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// What went wrong with one call, classified once.
+#[derive(Debug)]
 pub(crate) struct CallError {
     pub code: Option<String>,
     pub message: String,
+    /// The service answered (as opposed to: no answer, a timeout, a dispatch failure).
     pub service_error: bool,
 }
 
@@ -46,7 +68,7 @@ impl CallError {
     pub fn from_sdk<E, R>(err: &SdkError<E, R>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
+        R: std::fmt::Debug + 'static,
     {
         match err {
             SdkError::ServiceError(service) => {
@@ -56,11 +78,11 @@ impl CallError {
                     (Some(code), Some(message)) => format!("{code}: {message}"),
                     (Some(code), None) => code.to_owned(),
                     (None, Some(message)) => message.to_owned(),
-                    (None, None) => format!("{}", DisplayErrorContext(err)),
+                    (None, None) => causes(err),
                 };
                 CallError { code, message, service_error: true }
             }
-            other => CallError { code: None, message: format!("{}", DisplayErrorContext(other)), service_error: false },
+            other => CallError { code: None, message: causes(other), service_error: false },
         }
     }
 
@@ -68,6 +90,11 @@ impl CallError {
         self.code.as_deref().is_some_and(|c| ACCESS_DENIED_CODES.contains(&c))
     }
 
+    pub fn is_not_found(&self) -> bool {
+        self.code.as_deref().is_some_and(|c| NOT_FOUND_CODES.contains(&c))
+    }
+
+    /// The fact of a chain read that could not be made: access denied or an API error.
     pub fn into_unobserved(self, operation: &str) -> Unobserved {
         if self.is_access_denied() {
             Unobserved::access_denied(operation, self.message)
@@ -82,5 +109,68 @@ impl CallError {
         } else {
             AwsError::Client { operation, message: self.message }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sns::operation::get_topic_attributes::GetTopicAttributesError;
+    use aws_smithy_types::error::ErrorMetadata;
+    use orgwatch_core::UnobservedKind;
+    use std::error::Error as _;
+
+    fn service_error(code: &str, message: &str) -> SdkError<GetTopicAttributesError, ()> {
+        let error = GetTopicAttributesError::generic(ErrorMetadata::builder().code(code).message(message).build());
+        SdkError::service_error(error, ())
+    }
+
+    #[test]
+    fn access_denied_codes_become_access_denied_facts_with_code_and_message() {
+        for code in ["AccessDenied", "AccessDeniedException", "AuthorizationError", "ExpiredToken"] {
+            let error = CallError::from_sdk(&service_error(code, "not authorized"));
+            assert!(error.service_error);
+            let fact = error.into_unobserved("sns:GetTopicAttributes");
+            assert_eq!(fact.kind, UnobservedKind::AccessDenied, "{code}");
+            assert_eq!(fact.operation, "sns:GetTopicAttributes");
+            assert_eq!(fact.message, format!("{code}: not authorized"));
+        }
+    }
+
+    #[test]
+    fn other_service_errors_and_timeouts_become_api_errors() {
+        let fact = CallError::from_sdk(&service_error("InternalFailure", "oops")).into_unobserved("cloudtrail:GetTrailStatus");
+        assert_eq!((fact.kind, fact.message.as_str()), (UnobservedKind::ApiError, "InternalFailure: oops"));
+
+        let timeout: SdkError<GetTopicAttributesError, ()> = SdkError::timeout_error("operation timed out");
+        let error = CallError::from_sdk(&timeout);
+        assert!(!error.service_error && error.code.is_none());
+        assert!(error.message.contains("operation timed out"), "{}", error.message);
+        assert_eq!(error.into_unobserved("logs:DescribeMetricFilters").kind, UnobservedKind::ApiError);
+    }
+
+    #[test]
+    fn throttling_and_not_found_are_recognised_by_code() {
+        assert!(is_throttling(Some("ThrottlingException")) && is_throttling(Some("Throttling")));
+        assert!(!is_throttling(Some("AccessDenied")) && !is_throttling(None));
+        assert!(CallError::from_sdk(&service_error("NotFound", "Topic does not exist")).is_not_found());
+        assert!(!CallError::from_sdk(&service_error("AuthorizationError", "no")).is_not_found());
+    }
+
+    #[test]
+    fn aws_errors_print_each_cause_once_and_have_no_source() {
+        let service = CallError::from_sdk(&service_error("AccessDeniedException", "You don't have permissions")).into_aws_error("organizations:ListAccounts");
+        assert!(matches!(&service, AwsError::Service { code: Some(code), .. } if code == "AccessDeniedException"));
+        let text = service.to_string();
+        assert_eq!(text, "organizations:ListAccounts failed: AccessDeniedException: You don't have permissions");
+        assert!(service.source().is_none());
+
+        let timeout: SdkError<GetTopicAttributesError, ()> = SdkError::timeout_error("operation timed out");
+        let client = CallError::from_sdk(&timeout).into_aws_error("sns:Publish");
+        assert!(matches!(client, AwsError::Client { .. }));
+        let text = client.to_string();
+        assert_eq!(text, "sns:Publish could not be called: request has timed out: operation timed out");
+        assert_eq!(text.matches("operation timed out").count(), 1, "{text}");
+        assert!(client.source().is_none());
     }
 }

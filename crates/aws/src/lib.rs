@@ -1,16 +1,33 @@
-//! Collects the facts of an AWS Organization's accounts with the official SDK, read-only, and
-//! turns SDK types into `orgwatch-core`'s facts.
+//! Carries out the reads the core asks for, in every account of an AWS Organization, and turns
+//! the answers into `orgwatch-core`'s facts.
 //!
-//! Architecture invariants: only this crate knows SDK types; it never calls a mutating API
-//! (every call is a Describe, Get or List, plus `sts:AssumeRole`); an error in one account
-//! becomes an [`Unobserved`](orgwatch_core::Unobserved) fact of that account, never a panic or
-//! an abort of the scan. It does not evaluate findings and knows no database.
+//! [`AwsReads`] is the narrow trait of every read orgwatch makes (DescribeOrganization,
+//! ListAccounts, AssumeRole and the seven chain reads) with three implementations:
+//! [`SdkReads`] (the official SDK), [`memory::MemoryOrg`] (an in-memory organization with AWS's
+//! semantics and a record of every call) and [`faults::Faulty`] (failure injection around
+//! either). [`carrier::Carrier`] carries one scan's requests out, each with its owner's audit
+//! role.
+//!
+//! Architecture invariants: only this crate knows SDK types. It judges nothing and holds no
+//! chain rule: it parses no filter pattern and decides nothing about what to read next. Every
+//! audit call is a Describe, Get or List, plus `sts:AssumeRole` ([`AUDIT_OPERATIONS`]); an error
+//! in one account becomes an [`Unobserved`](orgwatch_core::Unobserved) fact of that account,
+//! never a panic or an abort of the scan. The one write, `sns:Publish` of a drift summary to the
+//! operator's own topic with orgwatch's own identity, is [`SnsPublisher`], apart from the reads.
+//! It knows no database.
 #![forbid(unsafe_code)]
 
-mod collect;
+pub mod carrier;
 mod errors;
+pub mod faults;
+pub mod memory;
+mod publish;
+mod reads;
+mod sdk;
 mod stats;
 
-pub use collect::{Collector, CollectorSettings, OrgAccount, Organization, timed_out};
 pub use errors::AwsError;
+pub use publish::SnsPublisher;
+pub use reads::{AUDIT_OPERATIONS, AwsReads, OrgAccount, Organization};
+pub use sdk::{SdkReads, SdkSession, SdkSettings};
 pub use stats::{ApiStats, ServiceCounts};

@@ -59,7 +59,11 @@ enum Command {
         pattern: String,
     },
     /// List the controls orgwatch judges.
-    Controls,
+    Controls {
+        /// `table`, or `json`: each control's id, title, references and published patterns.
+        #[arg(long, value_enum, default_value = "table")]
+        format: ControlsFormat,
+    },
     /// Scan on the configured schedule until SIGTERM or SIGINT; serve /healthz and /metrics.
     Daemon {
         #[command(flatten)]
@@ -93,6 +97,12 @@ enum Command {
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum ControlsFormat {
+    Table,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum LogFormat {
     Text,
     Json,
@@ -111,7 +121,25 @@ pub fn run() -> ExitCode {
             print!("{report}");
             ExitCode::from(code)
         }
-        Command::Controls => {
+        Command::Controls { format: ControlsFormat::Json } => {
+            let list: Vec<serde_json::Value> = controls::all()
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "id": c.id,
+                        "title": c.title,
+                        "cis_v1_2": c.references.cis_v1_2,
+                        "cis_v1_4": c.references.cis_v1_4,
+                        "security_hub": c.references.security_hub,
+                        "pattern": c.published_patterns.first().map(|p| p.pattern.as_str()),
+                        "published_patterns": c.published_patterns.iter().map(|p| serde_json::json!({"source": p.source, "pattern": p.pattern})).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::Value::Array(list));
+            ExitCode::SUCCESS
+        }
+        Command::Controls { format: ControlsFormat::Table } => {
             for c in controls::all() {
                 let v12 = c.references.cis_v1_2.unwrap_or("-");
                 println!("{:<36} CIS {:<5} / {:<5} {:<14} {}", c.id, v12, c.references.cis_v1_4, c.references.security_hub.unwrap_or("-"), c.title);
@@ -214,18 +242,34 @@ fn usage(message: String) -> anyhow::Error {
     UsageError(message).into()
 }
 
+/// An error and its causes on one line, each cause once: `a: b: c`. A cause whose text the
+/// line already holds (many libraries repeat their source in their own message) is left out.
+pub fn report(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let text = e.to_string();
+        if !text.is_empty() && !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = e.source();
+    }
+    line
+}
+
 fn with_config(arg: &ConfigArg, body: impl FnOnce(Config) -> anyhow::Result<ExitCode>) -> ExitCode {
     let config = match Config::load(&arg.config) {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", report(e.as_ref()));
             return ExitCode::from(2);
         }
     };
     match body(config) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", report(e.as_ref()));
             if e.downcast_ref::<UsageError>().is_some() { ExitCode::from(2) } else { ExitCode::from(1) }
         }
     }
@@ -258,15 +302,14 @@ pub fn parse_since(text: &str, now: chrono::DateTime<chrono::Utc>) -> Result<chr
 
 async fn scan_once(config: Config) -> anyhow::Result<ExitCode> {
     let store = Store::open(&config.store.path).await?;
-    store.mark_abandoned(chrono::Utc::now()).await?;
-    let collector = scan::collector(&config).await;
-    let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let signal = tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        let _ = stop.send(true);
-    });
-    let report = scan::run_scan(&collector, &store, &config, shutdown).await;
-    signal.abort();
+    let abandoned = store.mark_abandoned(chrono::Utc::now()).await?;
+    if abandoned > 0 {
+        tracing::warn!(scans = abandoned, "Scans left running by an earlier stop were marked abandoned");
+    }
+    let reads = orgwatch_aws::SdkReads::new(scan::sdk_settings(&config)).await;
+    let (shutdown, signals) = crate::shutdown::on_signal();
+    let report = scan::run_scan(&reads, &store, &config, &crate::schedule::SystemClock, shutdown).await;
+    signals.abort();
     let report = report?;
     println!(
         "scan {} {} in {:.1} s: {} of {} accounts judged, {} control(s)",
@@ -282,5 +325,6 @@ async fn scan_once(config: Config) -> anyhow::Result<ExitCode> {
         println!("{status:<15} {n}");
     }
     store.close().await;
-    Ok(ExitCode::SUCCESS)
+    // An interrupted scan is a clean stop (exit 0); a scan that could not write is a failure.
+    Ok(if report.status == orgwatch_store::ScanStatus::Failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

@@ -3,19 +3,19 @@
 
 use crate::config::Config;
 use crate::scan::{self, ScanReport};
+use crate::shutdown;
 use crate::schedule::{self, Schedule, SystemClock};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use chrono::{DateTime, Utc};
-use orgwatch_aws::ApiStats;
+use orgwatch_aws::{ApiStats, SdkReads, SnsPublisher};
 use orgwatch_store::{DriftEvent, ScanStatus, Store};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 /// What `/healthz` and `/metrics` report, updated by the loop.
@@ -125,29 +125,6 @@ pub fn render_metrics(health: &Health, api: &BTreeMap<&'static str, orgwatch_aws
     out
 }
 
-/// Resolves when SIGTERM or SIGINT arrives (the one place signals are handled).
-async fn signal() {
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                error!(error = %e, "Cannot listen for SIGTERM; only SIGINT will stop the daemon");
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = term.recv() => info!("SIGTERM received"),
-            _ = tokio::signal::ctrl_c() => info!("SIGINT received"),
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 /// Runs the daemon until a signal; returns once everything is closed.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let store = Store::open(&config.store.path).await?;
@@ -155,7 +132,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if abandoned > 0 {
         warn!(scans = abandoned, "Scans left running by an earlier stop were marked abandoned");
     }
-    let collector = scan::collector(&config).await;
+    let reads = SdkReads::new(scan::sdk_settings(&config)).await;
     let health = Arc::new(Health::default());
     let schedule = config.scan.schedule.clone().map(|cron| Schedule { cron, timezone: config.scan.timezone });
     let stale_after = schedule.as_ref().and_then(|s| s.interval_near(Utc::now())).map(|i| {
@@ -168,18 +145,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         s.stale_after = stale_after;
     });
 
-    let (stop, shutdown) = watch::channel(false);
-    let signals = tokio::spawn(async move {
-        signal().await;
-        let _ = stop.send(true);
-    });
+    let (shutdown, signals) = shutdown::on_signal();
 
     let http = match config.http_listen {
         None => None,
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("[http] listen: cannot listen on {addr}: {e}"))?;
             info!(address = %addr, "Serving /healthz and /metrics");
-            let app = router(AppState { health: health.clone(), stats: collector.stats(), store: store.clone() });
+            let app = router(AppState { health: health.clone(), stats: reads.stats(), store: store.clone() });
             let mut http_shutdown = shutdown.clone();
             Some(tokio::spawn(async move {
                 let served = axum::serve(listener, app)
@@ -194,19 +167,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     };
 
-    let notifier = Notifier::new(&config, &collector);
+    let notifier = Notifier::new(&config).await;
     let step = || {
         let shutdown = shutdown.clone();
-        let (store, config, collector, health, notifier) = (&store, &config, &collector, &health, &notifier);
+        let (store, config, reads, health, notifier) = (&store, &config, &reads, &health, &notifier);
         async move {
-            match scan::run_scan(collector, store, config, shutdown).await {
+            match scan::run_scan(reads, store, config, &SystemClock, shutdown).await {
                 Ok(report) => {
                     health.record_scan(report.status.as_str(), report.duration.as_secs_f64(), Utc::now());
                     after_scan(store, config, &report, notifier).await;
                 }
                 Err(e) => {
                     health.record_scan("failed", 0.0, Utc::now());
-                    error!(error = %e, "Scan failed");
+                    error!(error = %crate::cli::report(&e), "Scan failed");
                 }
             }
         }
@@ -288,16 +261,22 @@ struct Notifier {
     webhook_url: Option<String>,
     sns_topic_arn: Option<String>,
     http: reqwest::Client,
-    collector: orgwatch_aws::Collector,
+    /// Built only when `[notify] sns_topic_arn` is set: orgwatch's own identity, never an
+    /// audit role.
+    publisher: Option<SnsPublisher>,
 }
 
 impl Notifier {
-    fn new(config: &Config, collector: &orgwatch_aws::Collector) -> Notifier {
+    async fn new(config: &Config) -> Notifier {
+        let publisher = match &config.notify.sns_topic_arn {
+            Some(_) => Some(SnsPublisher::new(&config.aws.region).await),
+            None => None,
+        };
         Notifier {
             webhook_url: config.notify.webhook_url.clone(),
             sns_topic_arn: config.notify.sns_topic_arn.clone(),
             http: reqwest::Client::builder().timeout(Duration::from_secs(15)).build().unwrap_or_default(),
-            collector: collector.clone(),
+            publisher,
         }
     }
 
@@ -309,8 +288,8 @@ impl Notifier {
                 Err(e) => warn!(error = %e.without_url(), "The drift summary could not be posted to the webhook"),
             }
         }
-        if let Some(topic) = &self.sns_topic_arn {
-            match self.collector.publish(topic, "orgwatch: compliance drift", &summary.to_string()).await {
+        if let (Some(topic), Some(publisher)) = (&self.sns_topic_arn, &self.publisher) {
+            match publisher.publish(topic, "orgwatch: compliance drift", &summary.to_string()).await {
                 Ok(()) => info!(topic_arn = %topic, "Drift summary published to SNS"),
                 Err(e) => warn!(topic_arn = %topic, error = %e, "The drift summary could not be published to SNS"),
             }

@@ -13,4 +13,5 @@ pub mod filter_check;
 pub mod output;
 pub mod scan;
 pub mod schedule;
+pub mod shutdown;
 pub mod telemetry;

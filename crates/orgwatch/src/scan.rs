@@ -1,18 +1,25 @@
-//! One scan of the organization: list the accounts, collect each with bounded parallelism,
-//! judge every control, and write each account's findings as soon as it is judged.
+//! One scan of the organization: list the accounts, judge each with a bound on accounts in
+//! flight, and write each account's findings as soon as it is judged.
+//!
+//! Judging an account is a conversation with the core: the core names the reads it needs,
+//! every one of them goes out at once through the scan's [`Carrier`], the answers come back as
+//! facts, and the core is asked again until it has its findings. The scan is generic over the
+//! AWS reads ([`AwsReads`]) and takes its clock and its shutdown signal as arguments, so tests
+//! drive it with an in-memory organization under tokio's paused clock.
 
 use crate::config::Config;
-use chrono::Utc;
+use crate::schedule::Clock;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use orgwatch_aws::{Collector, CollectorSettings, OrgAccount};
+use orgwatch_aws::carrier::{Carrier, list_organization};
+use orgwatch_aws::{AwsReads, OrgAccount, SdkSettings};
 use orgwatch_core::controls::{self, Control};
-use orgwatch_core::{AccountFacts, Finding, OrgView, evaluate};
+use orgwatch_core::{Audit, Facts, Finding, Scope, Step, Unobserved};
 use orgwatch_store::{AccountRecord, DriftEvent, ScanStatus, StatusCounts, Store};
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use std::collections::BTreeSet;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
 /// What a scan did.
@@ -29,15 +36,15 @@ pub struct ScanReport {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
-    #[error("the organization's accounts could not be listed: {0}")]
+    #[error("the organization's accounts could not be listed")]
     Organization(#[source] orgwatch_aws::AwsError),
-    #[error("the database could not record the scan: {0}")]
+    #[error("the database could not record the scan")]
     Store(#[from] orgwatch_store::StoreError),
 }
 
-/// The collector settings a configuration asks for.
-pub fn collector_settings(config: &Config) -> CollectorSettings {
-    CollectorSettings {
+/// The SDK settings a configuration asks for.
+pub fn sdk_settings(config: &Config) -> SdkSettings {
+    SdkSettings {
         region: config.aws.region.clone(),
         audit_role_name: config.organization.audit_role_name.clone(),
         external_id: config.organization.external_id.clone(),
@@ -53,20 +60,28 @@ fn audited(config: &Config, account: &OrgAccount) -> bool {
     account.is_active() && (org.include_accounts.is_empty() || org.include_accounts.contains(&account.id)) && !org.exclude_accounts.contains(&account.id)
 }
 
+/// An account's findings, ready to be written.
+struct Judged {
+    account_id: String,
+    findings: Vec<Finding>,
+    at: chrono::DateTime<chrono::Utc>,
+}
+
 /// Runs one scan. `shutdown` turning true stops new accounts from starting; accounts in
-/// flight get `[scan] grace_period` to finish, then the scan is marked `interrupted`.
-pub async fn run_scan(collector: &Collector, store: &Store, config: &Config, mut shutdown: watch::Receiver<bool>) -> Result<ScanReport, ScanError> {
+/// flight get `[scan] grace_period` to finish, then the scan is marked `interrupted`. A
+/// finding that cannot be written stops new accounts too, and the scan is marked `failed`.
+pub async fn run_scan<R: AwsReads>(reads: &R, store: &Store, config: &Config, clock: &dyn Clock, mut shutdown: watch::Receiver<bool>) -> Result<ScanReport, ScanError> {
     let started = Instant::now();
-    let scan_id = store.begin_scan(Utc::now()).await?;
+    let scan_id = store.begin_scan(clock.now()).await?;
     let span = info_span!("scan", scan_id);
     async move {
         info!(concurrency = config.scan.concurrency, controls = config.scan.controls.len(), "Scan started");
-        let organization = match collector.list_organization().await {
+        let organization = match list_organization(reads).await {
             Ok(org) => org,
             Err(e) => {
-                let message = e.to_string();
-                store.finish_scan(scan_id, ScanStatus::Failed, Some(&message), Utc::now()).await?;
-                error!(error = %message, "Scan failed: the organization could not be listed");
+                let message = format!("the organization's accounts could not be listed: {e}");
+                store.finish_scan(scan_id, ScanStatus::Failed, Some(&message), clock.now()).await?;
+                error!(error = %e, "Scan failed: the organization could not be listed");
                 return Err(ScanError::Organization(e));
             }
         };
@@ -78,50 +93,50 @@ pub async fn run_scan(collector: &Collector, store: &Store, config: &Config, mut
         let selected: Vec<&'static Control> = config.scan.controls.iter().filter_map(|id| controls::find(id)).collect();
         info!(accounts = accounts.len(), members = members.len(), management_account = organization.management_account_id.as_deref().unwrap_or("unknown"), "Organization listed");
 
-        // The management account owns the organization trails that members are judged
-        // through, so it is collected first — even when it is not itself audited.
-        let mut shared: BTreeMap<String, Arc<AccountFacts>> = BTreeMap::new();
-        let mut interrupted = *shutdown.borrow();
-        if let Some(management) = organization.management_account_id.as_deref().filter(|m| members.contains(*m))
-            && !interrupted {
-                let facts = tokio::select! {
-                    facts = collect_with_timeout(collector, management, &selected, config.scan.account_timeout) => Some(facts),
-                    Ok(_) = shutdown.wait_for(|stop| *stop) => None,
-                };
-                match facts {
-                    Some(facts) => {
-                        shared.insert(management.to_owned(), Arc::new(facts));
+        // One writer: findings are written in the order accounts finish, off the judging path.
+        let (to_writer, mut written) = mpsc::unbounded_channel::<Judged>();
+        let writer_store = store.clone();
+        let writer = tokio::spawn(async move {
+            let (mut judged, mut first_error) = (0usize, None);
+            while let Some(account) = written.recv().await {
+                match writer_store.record_findings(scan_id, &account.findings, account.at).await {
+                    Ok(()) => judged += 1,
+                    Err(e) => {
+                        error!(account_id = %account.account_id, error = %e, "Findings could not be written");
+                        first_error.get_or_insert_with(|| e.to_string());
                     }
-                    None => interrupted = true,
                 }
             }
-        let shared = Arc::new(shared);
+            (judged, first_error)
+        });
 
+        let carrier = Carrier::new(reads);
+        let scope = Scope { region: &config.aws.region, members: &members };
         let mut queue = accounts.iter();
         let mut in_flight = FuturesUnordered::new();
-        let mut judged = 0usize;
-        let mut write_errors = Vec::new();
-        let mut grace_deadline: Option<tokio::time::Instant> = None;
+        let mut interrupted = *shutdown.borrow();
+        let mut grace_deadline: Option<Instant> = None;
         loop {
-            while !interrupted && in_flight.len() < config.scan.concurrency {
+            while !interrupted && !to_writer.is_closed() && in_flight.len() < config.scan.concurrency {
                 let Some(account) = queue.next() else { break };
-                in_flight.push(judge_account(collector, store, config, scan_id, account, &members, shared.clone(), &selected));
+                let audit = Audit { account_id: &account.id, controls: &selected, scope, waivers: &config.waivers, now: clock.now() };
+                in_flight.push(judge_account(&carrier, audit, config.scan.account_timeout));
             }
             if in_flight.is_empty() {
                 break;
             }
-            let deadline = grace_deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(365 * 24 * 3600));
+            let deadline = grace_deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(365 * 24 * 3600));
             tokio::select! {
-                done = in_flight.next() => {
-                    match done {
-                        Some(Ok(())) => judged += 1,
-                        Some(Err(e)) => write_errors.push(e),
-                        None => {}
+                Some((account_id, findings)) = in_flight.next() => {
+                    carrier.release(&account_id);
+                    for f in &findings {
+                        debug!(account_id = %f.account_id, control_id = %f.control_id, status = %f.status, reason = %f.reason, "Finding");
                     }
+                    let _ = to_writer.send(Judged { account_id, findings, at: clock.now() });
                 }
                 Ok(_) = shutdown.wait_for(|stop| *stop), if !interrupted => {
                     interrupted = true;
-                    grace_deadline = Some(tokio::time::Instant::now() + config.scan.grace_period);
+                    grace_deadline = Some(Instant::now() + config.scan.grace_period);
                     warn!(in_flight = in_flight.len(), grace_seconds = config.scan.grace_period.as_secs(), "Shutdown requested: no new accounts start; accounts in flight may finish");
                 }
                 _ = tokio::time::sleep_until(deadline), if grace_deadline.is_some() => {
@@ -131,15 +146,17 @@ pub async fn run_scan(collector: &Collector, store: &Store, config: &Config, mut
             }
         }
         drop(in_flight);
+        drop(to_writer);
+        let (judged, write_error) = writer.await.unwrap_or_else(|e| (0, Some(format!("the writer stopped: {e}"))));
 
-        let (status, error) = if let Some(e) = write_errors.first() {
-            (ScanStatus::Failed, Some(format!("{} account(s) could not be written: {e}", write_errors.len())))
+        let (status, error) = if let Some(e) = write_error {
+            (ScanStatus::Failed, Some(format!("findings could not be written: {e}")))
         } else if interrupted || judged < accounts.len() {
             (ScanStatus::Interrupted, Some(format!("interrupted after {judged} of {} accounts", accounts.len())))
         } else {
             (ScanStatus::Completed, None)
         };
-        let counts = store.finish_scan(scan_id, status, error.as_deref(), Utc::now()).await?;
+        let counts = store.finish_scan(scan_id, status, error.as_deref(), clock.now()).await?;
         let drift = if status == ScanStatus::Completed { store.drift_of_scan(scan_id).await? } else { Vec::new() };
         let report = ScanReport { scan_id, status, counts, accounts_total: accounts.len(), accounts_judged: judged, duration: started.elapsed(), drift };
         info!(
@@ -158,44 +175,53 @@ pub async fn run_scan(collector: &Collector, store: &Store, config: &Config, mut
     .await
 }
 
-async fn collect_with_timeout(collector: &Collector, account_id: &str, controls: &[&Control], timeout: Duration) -> AccountFacts {
-    match tokio::time::timeout(timeout, collector.collect_account(account_id, controls)).await {
-        Ok(facts) => facts,
-        Err(_) => {
-            warn!(account_id, seconds = timeout.as_secs(), "Account collection timed out");
-            orgwatch_aws::timed_out(account_id, timeout)
+/// Most rounds a judgement may take; the chain has six links, so this only stops a loop.
+const MAX_ROUNDS: usize = 32;
+
+/// Judges one account: asks the core, carries out every read it needs at once, and asks
+/// again. Out of time (`[scan] account_timeout`), it concludes from what it has.
+async fn judge_account<R: AwsReads>(carrier: &Carrier<'_, R>, audit: Audit<'_>, timeout: Duration) -> (String, Vec<Finding>) {
+    let account_id = audit.account_id.to_owned();
+    let mut facts = Facts::new();
+    let conversation = async {
+        for _ in 0..MAX_ROUNDS {
+            let needs = match audit.step(&facts) {
+                Step::Done(findings) => return Ok(findings),
+                Step::Need(needs) => needs,
+            };
+            if let Some(repeat) = needs.iter().find(|n| facts.get(&n.request).is_some()) {
+                return Err(Unobserved::api_error(repeat.request.operation(), "asked for again after it was answered"));
+            }
+            // Every read of the round at once; each answer is kept as it comes, so a round cut
+            // short by the timeout still counts what it learnt.
+            let requester = audit.account_id;
+            let mut round: FuturesUnordered<_> = needs
+                .into_iter()
+                .map(|need| async move {
+                    let answer = carrier.fetch(requester, &need).await;
+                    (need.request, answer)
+                })
+                .collect();
+            while let Some((request, answer)) = round.next().await {
+                facts.insert(request, answer);
+            }
         }
-    }
-}
-
-/// Collects, judges and stores one account; only a database failure is an error here.
-#[allow(clippy::too_many_arguments)]
-async fn judge_account(
-    collector: &Collector,
-    store: &Store,
-    config: &Config,
-    scan_id: i64,
-    account: &OrgAccount,
-    members: &BTreeSet<String>,
-    shared: Arc<BTreeMap<String, Arc<AccountFacts>>>,
-    controls: &[&'static Control],
-) -> Result<(), orgwatch_store::StoreError> {
-    let facts = match shared.get(&account.id) {
-        Some(facts) => facts.clone(),
-        None => Arc::new(collect_with_timeout(collector, &account.id, controls, config.scan.account_timeout).await),
+        Err(Unobserved::api_error("collection", format!("no verdict after {MAX_ROUNDS} rounds of reads")))
     };
-    let mut view_facts: BTreeMap<String, Arc<AccountFacts>> = shared.as_ref().clone();
-    view_facts.insert(account.id.clone(), facts);
-    let view = OrgView { members, facts: &view_facts };
-    let now = Utc::now();
-    let findings: Vec<Finding> = controls.iter().map(|c| evaluate(c, &account.id, view, &config.waivers, now)).collect();
-    for f in &findings {
-        debug!(account_id = %f.account_id, control_id = %f.control_id, status = %f.status, reason = %f.reason, "Finding");
-    }
-    store.record_findings(scan_id, &findings, now).await.inspect_err(|e| error!(account_id = %account.id, error = %e, "Findings could not be written"))
+    let outcome = tokio::time::timeout(timeout, conversation).await;
+    let findings = match outcome {
+        Ok(Ok(findings)) => findings,
+        Ok(Err(unobserved)) => {
+            error!(account_id, reason = %unobserved.message, "The judgement did not converge");
+            audit.conclude(&facts, &unobserved)
+        }
+        Err(_) => {
+            warn!(account_id, seconds = timeout.as_secs(), "Account judgement timed out");
+            audit.conclude(&facts, &Unobserved::api_error("collection", format!("timed out after {} s", timeout.as_secs())))
+        }
+    };
+    (account_id, findings)
 }
 
-/// Builds the collector the configuration asks for from the standard AWS environment.
-pub async fn collector(config: &Config) -> Collector {
-    Collector::new(collector_settings(config)).await
-}
+#[cfg(test)]
+mod tests;

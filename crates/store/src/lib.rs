@@ -8,8 +8,10 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use orgwatch_core::{Finding, Status};
 use serde::Serialize;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Column, Executor, Row, SqlitePool, TypeInfo, ValueRef};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{Column, ConnectOptions, Connection, Executor, Row, TypeInfo, ValueRef};
+use std::sync::Arc;
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 use std::path::Path;
 use std::time::Duration;
 
@@ -17,11 +19,11 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open the database {path}: {source}")]
+    #[error("cannot open the database {path}")]
     Open { path: String, source: sqlx::Error },
-    #[error("cannot bring the database schema up to date: {0}")]
+    #[error("cannot bring the database schema up to date")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("{0}")]
+    #[error(transparent)]
     Sql(#[from] sqlx::Error),
     #[error("the query was refused: {0}")]
     Refused(String),
@@ -79,9 +81,19 @@ pub fn timestamp(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-#[derive(Clone, Debug)]
+/// The database: one connection, shared by clones and used by one statement at a time (one
+/// writer, or one reader). A plain connection rather than a pool: nothing in a statement's path
+/// waits on a timer, so tests drive scans under tokio's paused clock.
+#[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    /// `None` once closed.
+    conn: Arc<Mutex<Option<SqliteConnection>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
 }
 
 impl Store {
@@ -97,7 +109,7 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true);
         let store = Store::connect(path, options).await?;
-        MIGRATOR.run(&store.pool).await?;
+        MIGRATOR.run(&mut *store.connection().await?).await?;
         Ok(store)
     }
 
@@ -116,23 +128,27 @@ impl Store {
     /// One connection to the file at `path` (one writer, or one reader).
     async fn connect(path: &Path, options: SqliteConnectOptions) -> Result<Store, StoreError> {
         let options = options.filename(path).busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await
-            .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
-        Ok(Store { pool })
+        let conn = options.connect().await.map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
+        Ok(Store { conn: Arc::new(Mutex::new(Some(conn))) })
     }
 
+    /// The connection, for one statement or transaction at a time.
+    async fn connection(&self) -> Result<MappedMutexGuard<'_, SqliteConnection>, StoreError> {
+        MutexGuard::try_map(self.conn.lock().await, Option::as_mut).map_err(|_| StoreError::Sql(sqlx::Error::PoolClosed))
+    }
+
+    /// Closes the connection; later calls on any clone fail.
     pub async fn close(&self) {
-        self.pool.close().await;
+        if let Some(conn) = self.conn.lock().await.take() {
+            let _ = conn.close().await;
+        }
     }
 
     /// Marks scans left `running` by a crash as `abandoned`; returns how many.
     pub async fn mark_abandoned(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let done = sqlx::query("UPDATE scans SET status = 'abandoned', finished_at = ?1, error = 'the process stopped while the scan was running' WHERE status = 'running'")
             .bind(timestamp(now))
-            .execute(&self.pool)
+            .execute(&mut *self.connection().await?)
             .await?;
         Ok(done.rows_affected())
     }
@@ -140,14 +156,15 @@ impl Store {
     pub async fn begin_scan(&self, started: DateTime<Utc>) -> Result<i64, StoreError> {
         let row = sqlx::query("INSERT INTO scans (started_at, status) VALUES (?1, 'running') RETURNING id")
             .bind(timestamp(started))
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.connection().await?)
             .await?;
         Ok(row.try_get(0)?)
     }
 
     /// Records the accounts a scan sets out to judge.
     pub async fn record_accounts(&self, scan_id: i64, accounts: &[AccountRecord]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.connection().await?;
+        let mut tx = conn.begin().await?;
         for account in accounts {
             sqlx::query(
                 "INSERT INTO accounts (account_id, account_name, state, first_seen_scan_id, last_seen_scan_id) VALUES (?1, ?2, ?3, ?4, ?4)
@@ -172,7 +189,8 @@ impl Store {
 
     /// Writes one account's findings in one transaction, as soon as the account is judged.
     pub async fn record_findings(&self, scan_id: i64, findings: &[Finding], observed_at: DateTime<Utc>) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.connection().await?;
+        let mut tx = conn.begin().await?;
         for finding in findings {
             let evidence = serde_json::to_string(&finding.evidence).unwrap_or_else(|_| "{}".to_owned());
             sqlx::query(
@@ -195,9 +213,19 @@ impl Store {
         Ok(())
     }
 
+    /// Makes every later write of a finding fail with `message`, as a full disk or a broken
+    /// file would: for tests of what a scan does when it cannot write.
+    #[cfg(feature = "test-support")]
+    pub async fn fail_finding_writes(&self, message: &str) -> Result<(), StoreError> {
+        let sql = format!("CREATE TEMP TRIGGER refuse_findings BEFORE INSERT ON main.findings BEGIN SELECT RAISE(ABORT, '{}'); END", message.replace('\'', "''"));
+        sqlx::query(&sql).execute(&mut *self.connection().await?).await?;
+        Ok(())
+    }
+
     /// Closes a scan: its status, counts and, for a completed scan, its drift events.
     pub async fn finish_scan(&self, scan_id: i64, status: ScanStatus, error: Option<&str>, finished: DateTime<Utc>) -> Result<StatusCounts, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.connection().await?;
+        let mut tx = conn.begin().await?;
         let counts = counts(&mut tx, scan_id).await?;
         sqlx::query(
             "UPDATE scans SET status = ?2, error = ?3, finished_at = ?4, pass_count = ?5, fail_count = ?6, error_count = ?7, not_applicable_count = ?8 WHERE id = ?1",
@@ -225,7 +253,7 @@ impl Store {
             "SELECT account_id, control_id, previous_status, status, previous_reason, reason, change, scan_id, detected_at FROM drift_events WHERE scan_id = ?1 ORDER BY account_id, control_id",
         )
         .bind(scan_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.connection().await?)
         .await?;
         Ok(rows)
     }
@@ -237,7 +265,7 @@ impl Store {
             "DELETE FROM findings WHERE observed_at < ?1 AND scan_id <> COALESCE((SELECT MAX(id) FROM scans WHERE status = 'completed'), -1)",
         )
         .bind(timestamp(cutoff))
-        .execute(&self.pool)
+        .execute(&mut *self.connection().await?)
         .await?;
         Ok(done.rows_affected())
     }
@@ -248,9 +276,10 @@ impl Store {
         if trimmed.is_empty() {
             return Err(StoreError::Refused("the query is empty".into()));
         }
-        let description = self.pool.describe(trimmed).await?;
+        let mut conn = self.connection().await?;
+        let description = conn.describe(trimmed).await?;
         let columns: Vec<String> = description.columns().iter().map(|c| c.name().to_owned()).collect();
-        let rows = sqlx::query(trimmed).fetch_all(&self.pool).await.map_err(|e| match &e {
+        let rows = sqlx::query(trimmed).fetch_all(&mut *conn).await.map_err(|e| match &e {
             sqlx::Error::Database(db) if db.message().contains("readonly") || db.message().contains("read-only") => {
                 StoreError::Refused(format!("the database is opened read-only, so this statement cannot change it ({})", db.message()))
             }
@@ -275,7 +304,7 @@ impl Store {
         )
         .bind(status.map(Status::as_str))
         .bind(account_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.connection().await?)
         .await?;
         Ok(to_table(&["account_id", "account_name", "control_id", "status", "reason", "message", "evidence", "scan_id", "observed_at"], &rows))
     }
@@ -287,21 +316,21 @@ impl Store {
              WHERE detected_at >= ?1 ORDER BY detected_at, account_id, control_id",
         )
         .bind(timestamp(since))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.connection().await?)
         .await?;
         Ok(to_table(&["detected_at", "scan_id", "account_id", "control_id", "change", "previous_status", "status", "previous_reason", "reason"], &rows))
     }
 
     /// `PRAGMA integrity_check`: "ok" when the file is sound.
     pub async fn integrity_check(&self) -> Result<String, StoreError> {
-        let row = sqlx::query("PRAGMA integrity_check").fetch_one(&self.pool).await?;
+        let row = sqlx::query("PRAGMA integrity_check").fetch_one(&mut *self.connection().await?).await?;
         Ok(row.try_get(0)?)
     }
 
     /// Latest status counts per control, for metrics.
     pub async fn latest_counts_by_control(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
         let rows = sqlx::query("SELECT control_id, status, COUNT(*) FROM latest_findings GROUP BY control_id, status ORDER BY control_id, status")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.connection().await?)
             .await?;
         rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
     }

@@ -1,0 +1,453 @@
+//! An in-memory organization implementing [`AwsReads`] with AWS's semantics, for tests and
+//! benchmarks of the scan without any emulator, and a record of every call made to it.
+//!
+//! What it reproduces of AWS:
+//! - `sts:AssumeRole` fails, naming the role ARN, for an account that is not in the organization
+//!   or whose audit role is not assumable ([`MemoryAccount::assumable`]). An account's state does
+//!   not matter to it.
+//! - `DescribeTrails` shows the caller's own trails of that region and its multi-region trails,
+//!   and, to a member account, the management account's organization trails (of that region or
+//!   multi-region), as AWS shows organization trails to members. Only the owner can read a
+//!   trail's status and selectors (others get `TrailNotFoundException`).
+//! - `DescribeMetricFilters` looks the log group's (region, name) up in the *caller's* account,
+//!   whatever account the request names, as AWS does; a log group that does not exist there is
+//!   `ResourceNotFoundException`. So a read made with the wrong account's role visibly reads the
+//!   wrong thing.
+//! - `DescribeAlarmsForMetric` answers the caller's alarms in that region on that metric.
+//! - SNS refuses a topic of another account (`AuthorizationError`, as the default topic policy
+//!   does); a missing topic is `Topic::NotFound` for its attributes and a `NotFound` API error for
+//!   its subscriptions.
+//!
+//! Every call sleeps [`MemoryOrg::with_latency`] with `tokio::time::sleep`, so tests run under
+//! tokio's paused clock, and is recorded as a [`Call`].
+
+use crate::errors::AwsError;
+use crate::reads::{AwsReads, OrgAccount};
+use orgwatch_core::controls;
+use orgwatch_core::facts::{
+    Alarm, BasicEventSelector, EventSelectors, LogGroupRef, MetricFilter, MetricRef, MetricTransformation, Observed, Subscription, Topic, Trail, TrailStatus,
+    arn_account,
+};
+use orgwatch_core::Unobserved;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The audit role's name in the messages of a refused `AssumeRole`.
+const ROLE_NAME: &str = "OrgwatchAudit";
+/// The log group [`MemoryAccount::deploy_chain`]'s trail delivers to.
+pub const LOG_GROUP: &str = "CloudTrail/Default";
+/// The namespace of [`MemoryAccount::deploy_chain`]'s metrics.
+pub const NAMESPACE: &str = "CISBenchmark";
+
+/// One call made to a [`MemoryOrg`].
+#[derive(Clone, Debug)]
+pub struct Call {
+    /// Whose identity made it: the session's account for a chain read, the target account for
+    /// `sts:AssumeRole`, the management account for an organization call.
+    pub account_id: String,
+    /// As IAM names it, e.g. `cloudtrail:GetTrailStatus`.
+    pub operation: &'static str,
+    /// The ARN or name read (a role, trail or topic ARN, a log group name, `namespace/metric`);
+    /// empty for calls that name nothing (DescribeTrails, the organization calls).
+    pub target: String,
+    pub started: Instant,
+}
+
+/// An SNS topic of a [`MemoryAccount`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MemoryTopic {
+    pub kms_master_key_id: Option<String>,
+    pub subscriptions: Vec<Subscription>,
+}
+
+/// One account of a [`MemoryOrg`]: what its APIs answer. Build it with
+/// [`MemoryAccount::deploy_chain`] and [`MemoryAccount::add_topic`], then break it by changing
+/// the fields.
+#[derive(Clone, Debug)]
+pub struct MemoryAccount {
+    pub name: String,
+    /// `ACTIVE` unless set otherwise; ListAccounts shows it.
+    pub state: String,
+    /// Whether the audit role can be assumed.
+    pub assumable: bool,
+    pub trails: Vec<Trail>,
+    /// GetTrailStatus, by trail ARN; a trail of the account without an entry is not logging.
+    pub trail_status: BTreeMap<String, TrailStatus>,
+    /// GetEventSelectors, by trail ARN; a trail without an entry has never been given selectors.
+    pub event_selectors: BTreeMap<String, EventSelectors>,
+    /// The log groups that exist, by (region, log group name), with their metric filters.
+    pub metric_filters: BTreeMap<(String, String), Vec<MetricFilter>>,
+    /// (region, alarm).
+    pub alarms: Vec<(String, Alarm)>,
+    /// By topic ARN.
+    pub topics: BTreeMap<String, MemoryTopic>,
+}
+
+/// The metric name [`MemoryAccount::deploy_chain`] gives a control's filter and alarm:
+/// the id in CamelCase (`unauthorized-api-calls` → `UnauthorizedApiCalls`).
+pub fn metric_name(control_id: &str) -> String {
+    control_id
+        .split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map(|first| first.to_uppercase().chain(chars).collect::<String>()).unwrap_or_default()
+        })
+        .collect()
+}
+
+impl MemoryAccount {
+    fn new(name: &str) -> Self {
+        MemoryAccount {
+            name: name.to_owned(),
+            state: "ACTIVE".to_owned(),
+            assumable: true,
+            trails: Vec::new(),
+            trail_status: BTreeMap::new(),
+            event_selectors: BTreeMap::new(),
+            metric_filters: BTreeMap::new(),
+            alarms: Vec::new(),
+            topics: BTreeMap::new(),
+        }
+    }
+
+    /// Deploys a compliant chain for `control_ids` in `account_id` (this account's id):
+    /// a logging multi-region trail `main` homed in `region` with AWS's default selectors,
+    /// delivering to the log group [`LOG_GROUP`]; per control, a metric filter named after the
+    /// control with its first published pattern (metric [`metric_name`] in [`NAMESPACE`], value
+    /// `1`) and an alarm `<id>-alarm` (`Sum >= 1`, actions enabled) notifying `topic_arn`, or,
+    /// when `None`, the account's own `security-alerts` topic, created with one confirmed email
+    /// subscription. Deploying again replaces what has the same name.
+    ///
+    /// Panics on an unknown control id.
+    pub fn deploy_chain(&mut self, account_id: &str, region: &str, control_ids: &[&str], topic_arn: Option<&str>, organization_trail: bool) -> &mut Self {
+        let trail_arn = format!("arn:aws:cloudtrail:{region}:{account_id}:trail/main");
+        self.trails.retain(|t| t.arn != trail_arn);
+        self.trails.push(Trail {
+            arn: trail_arn.clone(),
+            name: "main".to_owned(),
+            home_region: region.to_owned(),
+            multi_region: true,
+            organization_trail,
+            log_group_arn: Some(format!("arn:aws:logs:{region}:{account_id}:log-group:{LOG_GROUP}:*")),
+        });
+        self.trail_status.insert(trail_arn.clone(), TrailStatus { is_logging: true, latest_cloudwatch_logs_delivery_error: None });
+        self.event_selectors.insert(
+            trail_arn,
+            EventSelectors { basic: vec![BasicEventSelector { read_write_type: Some("All".to_owned()), include_management_events: Some(true) }], advanced: Vec::new() },
+        );
+
+        let topic_arn = match topic_arn {
+            Some(arn) => arn.to_owned(),
+            None => {
+                let arn = format!("arn:aws:sns:{region}:{account_id}:security-alerts");
+                if !self.topics.contains_key(&arn) {
+                    self.add_topic(account_id, region, "security-alerts", true);
+                }
+                arn
+            }
+        };
+
+        let filters = self.metric_filters.entry((region.to_owned(), LOG_GROUP.to_owned())).or_default();
+        for id in control_ids {
+            let control = controls::find(id).unwrap_or_else(|| panic!("unknown control {id:?}"));
+            let pattern = control.published_patterns.first().unwrap_or_else(|| panic!("control {id:?} has no published pattern")).pattern.clone();
+            let metric = metric_name(id);
+            filters.retain(|f| f.name != *id);
+            filters.push(MetricFilter {
+                name: (*id).to_owned(),
+                pattern,
+                transformations: vec![MetricTransformation { metric_name: metric.clone(), namespace: NAMESPACE.to_owned(), value: "1".to_owned(), has_dimensions: false }],
+            });
+            let alarm_name = format!("{id}-alarm");
+            self.alarms.retain(|(r, a)| !(r == region && a.name == alarm_name));
+            self.alarms.push((
+                region.to_owned(),
+                Alarm {
+                    arn: format!("arn:aws:cloudwatch:{region}:{account_id}:alarm:{alarm_name}"),
+                    name: alarm_name,
+                    namespace: Some(NAMESPACE.to_owned()),
+                    metric_name: Some(metric),
+                    statistic: Some("Sum".to_owned()),
+                    extended_statistic: None,
+                    comparison_operator: Some("GreaterThanOrEqualToThreshold".to_owned()),
+                    threshold: Some(1.0),
+                    actions_enabled: true,
+                    alarm_actions: vec![topic_arn.clone()],
+                    has_dimensions: false,
+                },
+            ));
+        }
+        self
+    }
+
+    /// Creates (or replaces) the topic `name` of `account_id` (this account's id) in `region`
+    /// with one email subscription, confirmed (a subscription ARN) or `PendingConfirmation`.
+    /// Returns the topic's ARN.
+    pub fn add_topic(&mut self, account_id: &str, region: &str, name: &str, confirmed: bool) -> String {
+        let arn = format!("arn:aws:sns:{region}:{account_id}:{name}");
+        let subscription_arn = if confirmed { format!("{arn}:0b7e6a52-4d1c-4f3e-9a8b-5c2d1e0f7a31") } else { "PendingConfirmation".to_owned() };
+        let topic = MemoryTopic { kms_master_key_id: None, subscriptions: vec![Subscription { subscription_arn, protocol: "email".to_owned() }] };
+        self.topics.insert(arn.clone(), topic);
+        arn
+    }
+}
+
+/// Accounts with a call in flight, and the most seen at once.
+#[derive(Default)]
+struct InFlight {
+    calls_by_account: HashMap<String, usize>,
+    max_accounts: usize,
+}
+
+/// Counts an account in flight until dropped (when the call's latency is over, or the call is
+/// abandoned).
+struct InFlightGuard<'a> {
+    in_flight: &'a Mutex<InFlight>,
+    account_id: String,
+}
+
+impl<'a> InFlightGuard<'a> {
+    fn enter(in_flight: &'a Mutex<InFlight>, account_id: &str) -> Self {
+        let mut state = lock(in_flight);
+        *state.calls_by_account.entry(account_id.to_owned()).or_default() += 1;
+        state.max_accounts = state.max_accounts.max(state.calls_by_account.len());
+        InFlightGuard { in_flight, account_id: account_id.to_owned() }
+    }
+}
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        let mut state = lock(self.in_flight);
+        if let Some(calls) = state.calls_by_account.get_mut(&self.account_id) {
+            *calls -= 1;
+            if *calls == 0 {
+                state.calls_by_account.remove(&self.account_id);
+            }
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// An in-memory organization; see the module documentation. Set it up, then share it as
+/// `&MemoryOrg` between the scan's tasks; only the records change during a scan.
+/// See [`MemoryOrg::with_observer`].
+type Observer = Box<dyn Fn(&Call) + Send + Sync>;
+
+pub struct MemoryOrg {
+    management_account_id: String,
+    accounts: BTreeMap<String, MemoryAccount>,
+    latency: Duration,
+    calls: Mutex<Vec<Call>>,
+    in_flight: Mutex<InFlight>,
+    /// Called with each call as it starts: lets a test act at a chosen point of a scan (send
+    /// a shutdown, say) instead of at a chosen time.
+    observer: Option<Observer>,
+}
+
+impl MemoryOrg {
+    /// An organization whose only account is its management account, named `management`.
+    pub fn new(management_account_id: &str) -> MemoryOrg {
+        let mut accounts = BTreeMap::new();
+        accounts.insert(management_account_id.to_owned(), MemoryAccount::new("management"));
+        MemoryOrg {
+            management_account_id: management_account_id.to_owned(),
+            accounts,
+            latency: Duration::ZERO,
+            calls: Mutex::new(Vec::new()),
+            in_flight: Mutex::new(InFlight::default()),
+            observer: None,
+        }
+    }
+
+    /// Calls `observer` with every call as it starts.
+    pub fn with_observer(mut self, observer: impl Fn(&Call) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Box::new(observer));
+        self
+    }
+
+    /// Every call, organization calls included, takes `latency` (a `tokio::time::sleep`).
+    pub fn with_latency(mut self, latency: Duration) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    /// Adds an ACTIVE account whose audit role can be assumed; adding an id again replaces it.
+    pub fn add_account(&mut self, id: &str, name: &str) -> &mut MemoryAccount {
+        self.accounts.insert(id.to_owned(), MemoryAccount::new(name));
+        self.accounts.get_mut(id).expect("just inserted")
+    }
+
+    /// The account `id`; panics if it is not in the organization.
+    pub fn account_mut(&mut self, id: &str) -> &mut MemoryAccount {
+        self.accounts.get_mut(id).unwrap_or_else(|| panic!("account {id} is not in the organization"))
+    }
+
+    /// The account `id`, if it is in the organization.
+    pub fn account(&self, id: &str) -> Option<&MemoryAccount> {
+        self.accounts.get(id)
+    }
+
+    pub fn management_account_id(&self) -> &str {
+        &self.management_account_id
+    }
+
+    /// Every call made so far, in the order they started.
+    pub fn calls(&self) -> Vec<Call> {
+        lock(&self.calls).clone()
+    }
+
+    /// How many calls of `operation` (IAM name) were made with `account_id`'s identity.
+    pub fn call_count(&self, account_id: &str, operation: &str) -> usize {
+        lock(&self.calls).iter().filter(|c| c.account_id == account_id && c.operation == operation).count()
+    }
+
+    /// The largest number of distinct accounts that had a call in flight at the same time,
+    /// counting the session's account of a chain read and the target of an `AssumeRole` from
+    /// the start of the call until its latency is over. Organization calls do not count.
+    pub fn max_accounts_in_flight(&self) -> usize {
+        lock(&self.in_flight).max_accounts
+    }
+
+    /// Records a call and spends the latency. An account call counts in flight meanwhile.
+    async fn call(&self, account_id: &str, operation: &'static str, target: &str, account_call: bool) {
+        let call = Call { account_id: account_id.to_owned(), operation, target: target.to_owned(), started: Instant::now() };
+        if let Some(observer) = &self.observer {
+            observer(&call);
+        }
+        lock(&self.calls).push(call);
+        let guard = account_call.then(|| InFlightGuard::enter(&self.in_flight, account_id));
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
+        drop(guard);
+    }
+
+    /// The session's account. `assume_role` only makes sessions of accounts of the
+    /// organization; a session made up by hand is refused like an invalid token.
+    fn session_account(&self, session: &str, operation: &str) -> Result<&MemoryAccount, Unobserved> {
+        self.accounts
+            .get(session)
+            .ok_or_else(|| Unobserved::access_denied(operation, "UnrecognizedClientException: The security token included in the request is invalid."))
+    }
+
+    fn owned_trail(&self, session: &str, operation: &str, trail_arn: &str) -> Result<&MemoryAccount, Unobserved> {
+        let account = self.session_account(session, operation)?;
+        if arn_account(trail_arn) == Some(session) && account.trails.iter().any(|t| t.arn == trail_arn) {
+            Ok(account)
+        } else {
+            Err(Unobserved::api_error(operation, format!("TrailNotFoundException: Unknown trail: {trail_arn} for the user: {session}")))
+        }
+    }
+
+    /// SNS's default topic policy: only the owner may read a topic.
+    fn owned_topic(&self, session: &str, operation: &str, topic_arn: &str) -> Result<Option<&MemoryTopic>, Unobserved> {
+        if arn_account(topic_arn) != Some(session) {
+            let action = operation.strip_prefix("sns:").unwrap_or(operation);
+            return Err(Unobserved::access_denied(
+                operation,
+                format!(
+                    "AuthorizationError: User: arn:aws:sts::{session}:assumed-role/{ROLE_NAME}/orgwatch is not authorized to perform: \
+                     SNS:{action} on resource: {topic_arn} because no resource-based policy allows the SNS:{action} action"
+                ),
+            ));
+        }
+        Ok(self.session_account(session, operation)?.topics.get(topic_arn))
+    }
+}
+
+impl AwsReads for MemoryOrg {
+    /// The account whose audit role was assumed.
+    type Session = String;
+
+    async fn describe_organization(&self) -> Result<Option<String>, AwsError> {
+        self.call(&self.management_account_id, "organizations:DescribeOrganization", "", false).await;
+        Ok(Some(self.management_account_id.clone()))
+    }
+
+    async fn list_accounts(&self) -> Result<Vec<OrgAccount>, AwsError> {
+        self.call(&self.management_account_id, "organizations:ListAccounts", "", false).await;
+        Ok(self.accounts.iter().map(|(id, a)| OrgAccount { id: id.clone(), name: a.name.clone(), state: a.state.clone() }).collect())
+    }
+
+    async fn assume_role(&self, account_id: &str) -> Result<String, String> {
+        let role_arn = format!("arn:aws:iam::{account_id}:role/{ROLE_NAME}");
+        self.call(account_id, "sts:AssumeRole", &role_arn, true).await;
+        match self.accounts.get(account_id) {
+            Some(account) if account.assumable => Ok(account_id.to_owned()),
+            _ => Err(format!(
+                "{role_arn}: AccessDenied: User: arn:aws:sts::{}:assumed-role/orgwatch/orgwatch is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+                self.management_account_id
+            )),
+        }
+    }
+
+    async fn describe_trails(&self, session: &String, region: &str) -> Observed<Vec<Trail>> {
+        self.call(session, "cloudtrail:DescribeTrails", "", true).await;
+        let visible = |t: &&Trail| t.multi_region || t.home_region == region;
+        let mut trails: Vec<Trail> = self.session_account(session, "cloudtrail:DescribeTrails")?.trails.iter().filter(visible).cloned().collect();
+        if *session != self.management_account_id
+            && let Some(management) = self.accounts.get(&self.management_account_id)
+        {
+            trails.extend(management.trails.iter().filter(|t| t.organization_trail).filter(visible).cloned());
+        }
+        Ok(trails)
+    }
+
+    async fn get_trail_status(&self, session: &String, _region: &str, trail_arn: &str) -> Observed<TrailStatus> {
+        self.call(session, "cloudtrail:GetTrailStatus", trail_arn, true).await;
+        let account = self.owned_trail(session, "cloudtrail:GetTrailStatus", trail_arn)?;
+        Ok(account.trail_status.get(trail_arn).cloned().unwrap_or_default())
+    }
+
+    async fn get_event_selectors(&self, session: &String, _region: &str, trail_arn: &str) -> Observed<EventSelectors> {
+        self.call(session, "cloudtrail:GetEventSelectors", trail_arn, true).await;
+        let account = self.owned_trail(session, "cloudtrail:GetEventSelectors", trail_arn)?;
+        Ok(account.event_selectors.get(trail_arn).cloned().unwrap_or_default())
+    }
+
+    async fn describe_metric_filters(&self, session: &String, group: &LogGroupRef) -> Observed<Vec<MetricFilter>> {
+        self.call(session, "logs:DescribeMetricFilters", &group.name, true).await;
+        // The name is looked up in the caller's account, whatever account the request names.
+        match self.session_account(session, "logs:DescribeMetricFilters")?.metric_filters.get(&(group.region.clone(), group.name.clone())) {
+            Some(filters) => Ok(filters.clone()),
+            None => Err(Unobserved::api_error("logs:DescribeMetricFilters", "ResourceNotFoundException: The specified log group does not exist.")),
+        }
+    }
+
+    async fn describe_alarms_for_metric(&self, session: &String, metric: &MetricRef) -> Observed<Vec<Alarm>> {
+        self.call(session, "cloudwatch:DescribeAlarmsForMetric", &format!("{}/{}", metric.namespace, metric.name), true).await;
+        Ok(self
+            .session_account(session, "cloudwatch:DescribeAlarmsForMetric")?
+            .alarms
+            .iter()
+            .filter(|(region, alarm)| {
+                *region == metric.region && alarm.namespace.as_deref() == Some(metric.namespace.as_str()) && alarm.metric_name.as_deref() == Some(metric.name.as_str())
+            })
+            .map(|(_, alarm)| alarm.clone())
+            .collect())
+    }
+
+    async fn get_topic_attributes(&self, session: &String, _region: &str, topic_arn: &str) -> Observed<Topic> {
+        self.call(session, "sns:GetTopicAttributes", topic_arn, true).await;
+        Ok(match self.owned_topic(session, "sns:GetTopicAttributes", topic_arn)? {
+            Some(topic) => Topic::Found { kms_master_key_id: topic.kms_master_key_id.clone() },
+            None => Topic::NotFound,
+        })
+    }
+
+    async fn list_subscriptions_by_topic(&self, session: &String, _region: &str, topic_arn: &str) -> Observed<Vec<Subscription>> {
+        self.call(session, "sns:ListSubscriptionsByTopic", topic_arn, true).await;
+        match self.owned_topic(session, "sns:ListSubscriptionsByTopic", topic_arn)? {
+            Some(topic) => Ok(topic.subscriptions.clone()),
+            None => Err(Unobserved::api_error("sns:ListSubscriptionsByTopic", "NotFound: Topic does not exist")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

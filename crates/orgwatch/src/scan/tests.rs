@@ -1,0 +1,250 @@
+//! The scan's orchestration, driven with an in-memory organization under tokio's paused clock:
+//! no emulator, no real sleeps, a real SQLite file.
+
+use super::*;
+use crate::schedule::TokioClock;
+use chrono::TimeZone;
+use orgwatch_aws::faults::{Fault, FaultRule, Faulty};
+use orgwatch_aws::memory::MemoryOrg;
+use std::collections::BTreeMap;
+
+const MANAGEMENT: &str = "100000000000";
+const SECURITY: &str = "200000000000";
+const REGION: &str = "us-east-1";
+const LATENCY: Duration = Duration::from_secs(1);
+const UNAUTHORIZED: &str = "unauthorized-api-calls";
+
+fn member(i: usize) -> String {
+    format!("{:012}", 300_000_000_000usize + i)
+}
+
+/// A configuration for a scan of an in-memory organization; `scan` adds to (and overrides the
+/// defaults of) the `[scan]` table.
+fn config(db: &std::path::Path, scan: &str, organization: &str) -> Config {
+    let mut table = scan.to_owned();
+    for (key, default) in [("account_timeout_seconds", "60"), ("grace_period_seconds", "10"), ("controls", "[\"unauthorized-api-calls\"]")] {
+        if !scan.contains(key) {
+            table.push_str(&format!("\n{key} = {default}"));
+        }
+    }
+    Config::parse(&format!(
+        "[aws]\nregion = \"{REGION}\"\n[organization]\naudit_role_name = \"OrgwatchAudit\"\n{organization}\n[scan]\n{table}\n[store]\npath = \"{}\"\n",
+        db.display()
+    ))
+    .expect("test configuration")
+}
+
+/// An organization of `members` accounts, each with its own compliant chain for `controls`.
+fn organization(members: usize, controls: &[&str]) -> MemoryOrg {
+    let mut org = MemoryOrg::new(MANAGEMENT).with_latency(LATENCY);
+    org.account_mut(MANAGEMENT).deploy_chain(MANAGEMENT, REGION, controls, None, false);
+    for i in 0..members {
+        let id = member(i);
+        org.add_account(&id, &format!("member-{i}")).deploy_chain(&id, REGION, controls, None, false);
+    }
+    org
+}
+
+fn clock() -> TokioClock {
+    TokioClock { start: chrono::Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap(), origin: tokio::time::Instant::now() }
+}
+
+fn never() -> watch::Receiver<bool> {
+    let (stop, shutdown) = watch::channel(false);
+    std::mem::forget(stop);
+    shutdown
+}
+
+/// The latest (status, reason, message) of one control, by account.
+async fn findings(store: &Store) -> BTreeMap<String, (String, String, String)> {
+    let table = store.latest_findings(None, None).await.expect("findings");
+    let column = |name: &str| table.columns.iter().position(|c| c == name).unwrap_or_else(|| panic!("no column {name}"));
+    let (account, status, reason, message) = (column("account_id"), column("status"), column("reason"), column("message"));
+    table
+        .rows
+        .iter()
+        .map(|row| {
+            let text = |i: usize| row[i].as_str().unwrap_or_default().to_owned();
+            (text(account), (text(status), text(reason), text(message)))
+        })
+        .collect()
+}
+
+async fn open(config: &Config) -> Store {
+    Store::open(&config.store.path).await.expect("store")
+}
+
+async fn scan<R: AwsReads>(reads: &R, config: &Config, shutdown: watch::Receiver<bool>) -> (Store, ScanReport) {
+    let store = open(config).await;
+    let report = run_scan(reads, &store, config, &clock(), shutdown).await.expect("scan");
+    (store, report)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_compliant_account_takes_five_dependent_round_trips_with_one_control_or_fifteen() {
+    let family: Vec<&str> = controls::all().iter().map(|c| c.id).collect();
+    for (controls, calls) in [(vec![UNAUTHORIZED], 8), (family.clone(), 8 + 14)] {
+        let dir = tempfile::tempdir().unwrap();
+        let org = organization(3, &controls);
+        let list = controls.iter().map(|c| format!("{c:?}")).collect::<Vec<_>>().join(", ");
+        let config = config(&dir.path().join("orgwatch.db"), &format!("controls = [{list}]"), "");
+        let (store, report) = scan(&org, &config, never()).await;
+        assert_eq!(report.status, ScanStatus::Completed);
+        assert_eq!(report.counts.pass as usize, 4 * controls.len());
+
+        for account in [member(0), member(2), MANAGEMENT.to_owned()] {
+            let calls_of: Vec<_> = org.calls().into_iter().filter(|c| c.account_id == account && !c.operation.starts_with("organizations:")).collect();
+            let mut starts: Vec<_> = calls_of.iter().map(|c| c.started).collect();
+            starts.sort();
+            starts.dedup();
+            assert_eq!(starts.len(), 5, "{account}: AssumeRole, DescribeTrails, status+selectors+filters, alarms, topic+subscriptions");
+            assert_eq!(calls_of.len(), calls, "{account}: {:?}", calls_of.iter().map(|c| c.operation).collect::<Vec<_>>());
+        }
+        // The listing (its two calls together), then five round trips, all accounts at once.
+        assert_eq!(report.duration, LATENCY * 6, "{controls:?}");
+        store.close().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_concurrency_bound_is_never_exceeded() {
+    let dir = tempfile::tempdir().unwrap();
+    let org = organization(39, &[UNAUTHORIZED]);
+    let config = config(&dir.path().join("orgwatch.db"), "concurrency = 4", "");
+    let (_store, report) = scan(&org, &config, never()).await;
+    assert_eq!((report.status, report.accounts_judged), (ScanStatus::Completed, 40));
+    assert_eq!(org.max_accounts_in_flight(), 4);
+    // Ten waves of five round trips after the listing: the bound costs time, not verdicts.
+    assert_eq!(report.duration, LATENCY * (1 + 10 * 5));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_account_that_hangs_times_out_as_an_error_and_the_scan_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let org = organization(3, &[UNAUTHORIZED]);
+    let hang = FaultRule { account_id: Some(member(1)), operation: Some("logs:DescribeMetricFilters"), fault: Fault::Hang, times: None };
+    let reads = Faulty::new(org, vec![hang]);
+    let config = config(&dir.path().join("orgwatch.db"), "account_timeout_seconds = 30", "");
+    let (store, report) = scan(&reads, &config, never()).await;
+    assert_eq!(report.status, ScanStatus::Completed);
+    let found = findings(&store).await;
+    let (status, reason, message) = &found[&member(1)];
+    assert_eq!((status.as_str(), reason.as_str()), ("ERROR", "API_ERROR"));
+    assert!(message.contains("timed out after 30 s") && message.contains("metric filters"), "{message}");
+    assert_eq!(found[&member(0)].1, "COMPLIANT");
+    assert_eq!(report.duration, Duration::from_secs(1 + 30), "the others finish long before");
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_shutdown_accounts_in_flight_finish_within_the_grace_period_and_no_new_one_starts() {
+    for (grace, judged) in [(10, 4), (2, 0)] {
+        let dir = tempfile::tempdir().unwrap();
+        let (stop, shutdown) = watch::channel(false);
+        // The signal comes when the fourth account reads its trails: the first four accounts
+        // are two round trips in, at t = 2 s.
+        let trails_read = std::sync::atomic::AtomicUsize::new(0);
+        let org = organization(19, &[UNAUTHORIZED]).with_observer(move |call| {
+            if call.operation == "cloudtrail:DescribeTrails" && trails_read.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 3 {
+                let _ = stop.send(true);
+            }
+        });
+        let config = config(&dir.path().join("orgwatch.db"), &format!("concurrency = 4\ngrace_period_seconds = {grace}"), "");
+        let (store, report) = scan(&org, &config, shutdown).await;
+        assert_eq!(report.status, ScanStatus::Interrupted, "grace {grace}");
+        assert_eq!(report.accounts_judged, judged, "grace {grace}");
+        assert_eq!(findings(&store).await.len(), judged, "grace {grace}");
+        let assumed: usize = org.calls().iter().filter(|c| c.operation == "sts:AssumeRole").count();
+        assert_eq!(assumed, 4, "grace {grace}: no account starts after the signal");
+        let expected = if judged > 0 { LATENCY * 6 } else { LATENCY * 2 + Duration::from_secs(grace) };
+        assert_eq!(report.duration, expected, "grace {grace}");
+        let scans = store.query("SELECT status, error FROM scans").await.unwrap();
+        assert_eq!(scans.rows[0][0], "interrupted");
+    }
+}
+
+/// The management account owns an organization trail with the whole chain; members have no
+/// trail of their own; a security account's topic is notified by other members' alarms.
+fn landing_zone(members: usize) -> MemoryOrg {
+    let mut org = MemoryOrg::new(MANAGEMENT).with_latency(LATENCY);
+    org.account_mut(MANAGEMENT).deploy_chain(MANAGEMENT, REGION, &[UNAUTHORIZED], None, true);
+    let security_topic = org.add_account(SECURITY, "security").add_topic(SECURITY, REGION, "security-alerts", true);
+    org.account_mut(SECURITY).deploy_chain(SECURITY, REGION, &[UNAUTHORIZED], Some(&security_topic), false);
+    for i in 0..members {
+        let id = member(i);
+        let account = org.add_account(&id, &format!("member-{i}"));
+        if i % 2 == 1 {
+            // Its own trail and alarm, notifying the security account's topic.
+            account.deploy_chain(&id, REGION, &[UNAUTHORIZED], Some(&security_topic), false);
+        }
+    }
+    org
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_cross_account_fact_is_read_once_per_scan_through_its_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let org = landing_zone(30);
+    let config = config(&dir.path().join("orgwatch.db"), "concurrency = 8", "");
+    let (store, report) = scan(&org, &config, never()).await;
+    assert_eq!(report.status, ScanStatus::Completed);
+    let found = findings(&store).await;
+    assert_eq!(found.len(), 32);
+    for (account, (status, reason, message)) in &found {
+        assert_eq!((status.as_str(), reason.as_str()), ("PASS", "COMPLIANT"), "{account}: {message}");
+    }
+    for operation in ["sts:AssumeRole", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors", "logs:DescribeMetricFilters", "cloudwatch:DescribeAlarmsForMetric", "sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic"] {
+        assert_eq!(org.call_count(MANAGEMENT, operation), 1, "{operation} in the management account");
+    }
+    for operation in ["sts:AssumeRole", "sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic"] {
+        assert_eq!(org.call_count(SECURITY, operation), 1, "{operation} in the security account");
+    }
+    // A member covered by the organization trail reads only its own trails.
+    let reads_of_member: Vec<_> = org.calls().into_iter().filter(|c| c.account_id == member(0)).map(|c| c.operation).collect();
+    assert_eq!(reads_of_member, vec!["sts:AssumeRole", "cloudtrail:DescribeTrails"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_owner_whose_role_is_refused_is_named_in_every_finding_that_needs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut org = landing_zone(4);
+    org.account_mut(MANAGEMENT).assumable = false;
+    let config = config(&dir.path().join("orgwatch.db"), "", "");
+    let (store, _) = scan(&org, &config, never()).await;
+    let found = findings(&store).await;
+    for i in [0, 2] {
+        let (status, reason, message) = &found[&member(i)];
+        assert_eq!((status.as_str(), reason.as_str()), ("ERROR", "ROLE_ASSUMPTION_FAILED"), "{message}");
+        assert!(message.contains(MANAGEMENT), "the owner is named: {message}");
+    }
+    assert_eq!(found[MANAGEMENT].1, "ROLE_ASSUMPTION_FAILED");
+    assert_eq!(found[&member(1)].1, "COMPLIANT", "a member with its own chain does not need the management account");
+    assert_eq!(org.call_count(MANAGEMENT, "sts:AssumeRole"), 1, "a refused role is asked once per scan");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_finding_that_cannot_be_written_fails_the_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let org = organization(5, &[UNAUTHORIZED]);
+    let config = config(&dir.path().join("orgwatch.db"), "concurrency = 2", "");
+    let store = open(&config).await;
+    store.fail_finding_writes("disk I/O error").await.unwrap();
+    let report = run_scan(&org, &store, &config, &clock(), never()).await.unwrap();
+    assert_eq!(report.status, ScanStatus::Failed);
+    assert_eq!(report.accounts_judged, 0);
+    let scans = store.query("SELECT status, error FROM scans").await.unwrap();
+    assert_eq!(scans.rows[0][0], "failed");
+    assert!(scans.rows[0][1].as_str().unwrap_or_default().contains("disk I/O error"), "{:?}", scans.rows);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_organization_that_cannot_be_listed_fails_the_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let refused = FaultRule { account_id: None, operation: Some("organizations:ListAccounts"), fault: Fault::AccessDenied, times: None };
+    let reads = Faulty::new(organization(2, &[UNAUTHORIZED]), vec![refused]);
+    let config = config(&dir.path().join("orgwatch.db"), "", "");
+    let store = open(&config).await;
+    let error = run_scan(&reads, &store, &config, &clock(), never()).await.unwrap_err();
+    assert!(matches!(error, ScanError::Organization(_)), "{error}");
+    let scans = store.query("SELECT status FROM scans").await.unwrap();
+    assert_eq!(scans.rows[0][0], "failed");
+}
