@@ -233,11 +233,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// An in-memory organization; see the module documentation. Set it up, then share it as
-/// `&MemoryOrg` between the scan's tasks; only the records change during a scan.
 /// See [`MemoryOrg::with_observer`].
 type Observer = Box<dyn Fn(&Call) + Send + Sync>;
 
+/// An in-memory organization; see the module documentation. Set it up, then share it as
+/// `&MemoryOrg` between the scan's tasks; only the records change during a scan.
 pub struct MemoryOrg {
     management_account_id: String,
     accounts: BTreeMap<String, MemoryAccount>,

@@ -7,6 +7,7 @@
 //! matches few of them). The published patterns of every control must detect it — the tests
 //! hold us to that.
 
+use crate::pattern::LogEvent;
 use serde_json::{Value, json};
 use std::sync::LazyLock;
 
@@ -44,11 +45,11 @@ pub struct PublishedPattern {
     pub pattern: String,
 }
 
-/// A CloudTrail record with a short description.
+/// A CloudTrail record with a short description, ready to be matched (its text rendered once).
 #[derive(Clone, Debug)]
 pub struct Sample {
     pub description: &'static str,
-    pub event: Value,
+    pub event: LogEvent,
 }
 
 /// Every control of the family, in benchmark order.
@@ -131,7 +132,7 @@ impl Principal {
 }
 
 fn sample(description: &'static str, event: Value) -> Sample {
-    Sample { description, event }
+    Sample { description, event: LogEvent::from_json(event) }
 }
 
 fn denied(code: &str, message: &str) -> Value {
@@ -175,10 +176,7 @@ fn name_samples(source: &str, names: &[&'static str]) -> Vec<Sample> {
     names
         .iter()
         .enumerate()
-        .map(|(i, name)| Sample {
-            description: name,
-            event: record(source, name, principals[i % 3], regions[i % 3], json!({})),
-        })
+        .map(|(i, name)| sample(name, record(source, name, principals[i % 3], regions[i % 3], json!({}))))
         .collect()
 }
 

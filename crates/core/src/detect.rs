@@ -1,7 +1,7 @@
 //! Whether a filter pattern detects a control: judged by meaning, on the control's samples.
 
 use crate::controls::{Control, Sample};
-use crate::pattern::{FilterPattern, LogEvent};
+use crate::pattern::FilterPattern;
 
 /// How a pattern fares against a control's samples.
 #[derive(Debug)]
@@ -46,14 +46,14 @@ impl Detection<'_> {
 pub fn detect<'c>(pattern: &FilterPattern, control: &'c Control) -> Detection<'c> {
     let mut detection = Detection { caught: Vec::new(), missed: Vec::new(), benign_matched: Vec::new(), benign_total: control.benign.len() };
     for sample in &control.must_match {
-        if pattern.matches(&LogEvent::from_json(sample.event.clone())) {
+        if pattern.matches(&sample.event) {
             detection.caught.push(sample);
         } else {
             detection.missed.push(sample);
         }
     }
     for sample in &control.benign {
-        if pattern.matches(&LogEvent::from_json(sample.event.clone())) {
+        if pattern.matches(&sample.event) {
             detection.benign_matched.push(sample);
         }
     }
@@ -143,5 +143,88 @@ mod tests {
         for (control, pattern, detects, over_broad) in cases {
             assert_eq!(check(control, pattern), (*detects, *over_broad), "{control}: {pattern}");
         }
+    }
+}
+
+/// What judging a pattern text against a control found, in words for findings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The pattern does not parse; why, with the column.
+    Unparsable(String),
+    /// It parses; whether it detects the control, how it fares, and a note when it is over-broad.
+    Judged { detects: bool, summary: String, over_broad: Option<String> },
+}
+
+/// Verdicts remembered by (control, pattern text): the same text judged against the same
+/// control always gives the same verdict, and an organization deploys a handful of patterns in
+/// thousands of accounts. Past [`DetectionCache::CAPACITY`] distinct entries (hostile or very
+/// varied patterns), new verdicts are computed and not kept.
+#[derive(Debug, Default)]
+pub struct DetectionCache {
+    verdicts: std::sync::Mutex<std::collections::HashMap<(&'static str, String), std::sync::Arc<Verdict>>>,
+}
+
+impl DetectionCache {
+    pub const CAPACITY: usize = 4096;
+
+    pub fn new() -> Self {
+        DetectionCache::default()
+    }
+
+    /// The verdict on `pattern` for `control`, judged once.
+    pub fn verdict(&self, pattern: &str, control: &Control) -> std::sync::Arc<Verdict> {
+        let key = (control.id, pattern.to_owned());
+        if let Some(found) = self.lock().get(&key) {
+            return found.clone();
+        }
+        let verdict = std::sync::Arc::new(match FilterPattern::parse(pattern) {
+            Err(e) => Verdict::Unparsable(e.to_string()),
+            Ok(parsed) => {
+                let detection = detect(&parsed, control);
+                let summary = detection.summary();
+                Verdict::Judged { detects: detection.detects(), over_broad: detection.over_broad().then(|| summary.clone()), summary }
+            }
+        });
+        let mut verdicts = self.lock();
+        if verdicts.len() < Self::CAPACITY {
+            verdicts.insert(key, verdict.clone());
+        }
+        verdict
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<(&'static str, String), std::sync::Arc<Verdict>>> {
+        self.verdicts.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+    use crate::controls;
+
+    #[test]
+    fn a_verdict_is_judged_once_per_control_and_pattern_and_the_cache_is_bounded() {
+        let cache = DetectionCache::new();
+        let unauthorized = controls::find(controls::UNAUTHORIZED_API_CALLS).unwrap();
+        let root = controls::find("root-account-usage").unwrap();
+        let good = r#"{ ($.errorCode = "*UnauthorizedOperation") || ($.errorCode = "AccessDenied*") }"#;
+        let first = cache.verdict(good, unauthorized);
+        assert!(matches!(&*first, Verdict::Judged { detects: true, over_broad: None, .. }), "{first:?}");
+        assert!(std::sync::Arc::ptr_eq(&first, &cache.verdict(good, unauthorized)), "the second look-up is the kept verdict");
+        assert!(matches!(&*cache.verdict(good, root), Verdict::Judged { detects: false, .. }), "judged per control");
+        assert!(matches!(&*cache.verdict("{ $.errorCode = ", unauthorized), Verdict::Unparsable(e) if e.contains("column")));
+        assert_eq!(cache.len(), 3);
+        for i in 0..DetectionCache::CAPACITY + 10 {
+            let _ = cache.verdict(&format!("{{ $.eventName = \"Call{i}\" }}"), root);
+        }
+        assert_eq!(cache.len(), DetectionCache::CAPACITY, "varied patterns do not grow it without bound");
     }
 }

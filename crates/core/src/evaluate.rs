@@ -16,10 +16,9 @@
 //! first path in ARN and name order, so the reason is deterministic.
 
 use crate::controls::Control;
-use crate::detect::detect;
+use crate::detect::{DetectionCache, Verdict};
 use crate::facts::{Alarm, EventSelectors, LogGroupRef, MetricRef, MetricTransformation, Topic, Trail, Unobserved, UnobservedKind, arn_account, arn_region};
 use crate::finding::{Evidence, EvidenceLink, Finding, LinkKind, Reason, Status};
-use crate::pattern::FilterPattern;
 use crate::request::{Answer, Facts, Request};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -95,6 +94,8 @@ pub struct Audit<'a> {
     pub scope: Scope<'a>,
     pub waivers: &'a [Waiver],
     pub now: DateTime<Utc>,
+    /// Verdicts of filter patterns, shared by every account of a scan.
+    pub detections: &'a DetectionCache,
 }
 
 /// A read the core needs.
@@ -419,16 +420,10 @@ impl<'f> Walk<'_, 'f> {
         let mut detecting = Vec::new();
         let mut misses = Vec::new();
         for filter in filters {
-            match FilterPattern::parse(&filter.pattern) {
-                Err(e) => misses.push(format!("metric filter {:?} has a pattern CloudWatch would not accept: {e}", filter.name)),
-                Ok(pattern) => {
-                    let detection = detect(&pattern, control);
-                    if detection.detects() {
-                        detecting.push((filter, detection.over_broad().then(|| detection.summary())));
-                    } else {
-                        misses.push(format!("metric filter {:?} {}", filter.name, detection.summary()));
-                    }
-                }
+            match &*self.audit.detections.verdict(&filter.pattern, control) {
+                Verdict::Unparsable(e) => misses.push(format!("metric filter {:?} has a pattern CloudWatch would not accept: {e}", filter.name)),
+                Verdict::Judged { detects: true, over_broad, .. } => detecting.push((filter, over_broad.clone())),
+                Verdict::Judged { summary, .. } => misses.push(format!("metric filter {:?} {summary}", filter.name)),
             }
         }
         if detecting.is_empty() {

@@ -14,6 +14,7 @@ use futures::stream::FuturesUnordered;
 use orgwatch_aws::carrier::{Carrier, list_organization};
 use orgwatch_aws::{AwsReads, OrgAccount, SdkSettings};
 use orgwatch_core::controls::{self, Control};
+use orgwatch_core::detect::DetectionCache;
 use orgwatch_core::{Audit, Facts, Finding, Scope, Step, Unobserved};
 use orgwatch_store::{AccountRecord, DriftEvent, ScanStatus, StatusCounts, Store};
 use std::collections::BTreeSet;
@@ -111,6 +112,7 @@ pub async fn run_scan<R: AwsReads>(reads: &R, store: &Store, config: &Config, cl
         });
 
         let carrier = Carrier::new(reads);
+        let detections = DetectionCache::new();
         let scope = Scope { region: &config.aws.region, members: &members };
         let mut queue = accounts.iter();
         let mut in_flight = FuturesUnordered::new();
@@ -119,7 +121,7 @@ pub async fn run_scan<R: AwsReads>(reads: &R, store: &Store, config: &Config, cl
         loop {
             while !interrupted && !to_writer.is_closed() && in_flight.len() < config.scan.concurrency {
                 let Some(account) = queue.next() else { break };
-                let audit = Audit { account_id: &account.id, controls: &selected, scope, waivers: &config.waivers, now: clock.now() };
+                let audit = Audit { account_id: &account.id, controls: &selected, scope, waivers: &config.waivers, now: clock.now(), detections: &detections };
                 in_flight.push(judge_account(&carrier, audit, config.scan.account_timeout));
             }
             if in_flight.is_empty() {

@@ -1,5 +1,6 @@
 use super::*;
 use crate::controls::{self, UNAUTHORIZED_API_CALLS};
+use crate::detect::DetectionCache;
 use crate::facts::*;
 use chrono::TimeZone;
 use std::collections::{BTreeMap, BTreeSet};
@@ -158,7 +159,7 @@ struct Driven {
 /// again; facts an account does not hold are never collected, and the core then concludes.
 fn drive(accounts: &[AccountFacts], subject: &str, controls: &[&Control], waivers: &[Waiver]) -> Driven {
     let members: BTreeSet<String> = accounts.iter().map(|a| a.account_id.clone()).collect();
-    let audit = Audit { account_id: subject, controls, scope: Scope { region: REGION, members: &members }, waivers, now: now() };
+    let audit = Audit { account_id: subject, controls, scope: Scope { region: REGION, members: &members }, waivers, now: now(), detections: &DetectionCache::new() };
     let mut facts = Facts::new();
     let mut rounds = Vec::new();
     loop {
@@ -680,7 +681,7 @@ fn an_organization_trail_chain_is_asked_of_its_owner_and_marked_shared() {
 fn a_scan_out_of_time_concludes_with_what_it_has() {
     let members: BTreeSet<String> = [ACCOUNT.to_owned()].into();
     let control = controls::find(UNAUTHORIZED_API_CALLS).unwrap();
-    let audit = Audit { account_id: ACCOUNT, controls: &[control], scope: Scope { region: REGION, members: &members }, waivers: &[], now: now() };
+    let audit = Audit { account_id: ACCOUNT, controls: &[control], scope: Scope { region: REGION, members: &members }, waivers: &[], now: now(), detections: &DetectionCache::new() };
     let timed_out = Unobserved::api_error("collection", "timed out after 60 s");
     let finding = audit.conclude(&Facts::new(), &timed_out).remove(0);
     assert_eq!(finding.reason, Reason::ApiError);
