@@ -39,22 +39,6 @@ pub(crate) fn is_throttling(code: Option<&str>) -> bool {
     code.is_some_and(|c| THROTTLING_CODES.contains(&c))
 }
 
-/// An error and its sources, each said once: `dispatch failure: io error: connection refused`.
-/// A source whose text its error already shows is not repeated.
-fn causes(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let said = cause.to_string();
-        if !said.is_empty() && !text.contains(&said) {
-            text.push_str(": ");
-            text.push_str(&said);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 /// What went wrong with one call, classified once.
 #[derive(Debug)]
 pub(crate) struct CallError {
@@ -78,11 +62,11 @@ impl CallError {
                     (Some(code), Some(message)) => format!("{code}: {message}"),
                     (Some(code), None) => code.to_owned(),
                     (None, Some(message)) => message.to_owned(),
-                    (None, None) => causes(err),
+                    (None, None) => orgwatch_core::error_chain(err),
                 };
                 CallError { code, message, service_error: true }
             }
-            other => CallError { code: None, message: causes(other), service_error: false },
+            other => CallError { code: None, message: orgwatch_core::error_chain(other), service_error: false },
         }
     }
 

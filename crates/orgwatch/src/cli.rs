@@ -242,34 +242,18 @@ fn usage(message: String) -> anyhow::Error {
     UsageError(message).into()
 }
 
-/// An error and its causes on one line, each cause once: `a: b: c`. A cause whose text the
-/// line already holds (many libraries repeat their source in their own message) is left out.
-pub fn report(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut line = error.to_string();
-    let mut cause = error.source();
-    while let Some(e) = cause {
-        let text = e.to_string();
-        if !text.is_empty() && !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-        cause = e.source();
-    }
-    line
-}
-
 fn with_config(arg: &ConfigArg, body: impl FnOnce(Config) -> anyhow::Result<ExitCode>) -> ExitCode {
     let config = match Config::load(&arg.config) {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("error: {}", report(e.as_ref()));
+            eprintln!("error: {}", orgwatch_core::error_chain(e.as_ref()));
             return ExitCode::from(2);
         }
     };
     match body(config) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", report(e.as_ref()));
+            eprintln!("error: {}", orgwatch_core::error_chain(e.as_ref()));
             if e.downcast_ref::<UsageError>().is_some() { ExitCode::from(2) } else { ExitCode::from(1) }
         }
     }

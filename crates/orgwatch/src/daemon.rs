@@ -179,7 +179,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 }
                 Err(e) => {
                     health.record_scan("failed", 0.0, Utc::now());
-                    error!(error = %crate::cli::report(&e), "Scan failed");
+                    error!(error = %orgwatch_core::error_chain(&e), "Scan failed");
                 }
             }
         }
