@@ -14,7 +14,9 @@ use orgwatch_core::{Answer, Need, Observed, Request, Unobserved};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 use tokio::sync::OnceCell;
+use tokio::time::Instant;
 
 /// Lists the organization: its management account and every account, sorted by id. The two
 /// calls go out together.
@@ -33,14 +35,22 @@ struct Entry {
     keep: AtomicBool,
 }
 
-/// The audit role assumed in one account, once; the error says why it could not be.
-type SessionCell<S> = Arc<OnceCell<Result<S, String>>>;
+/// The audit role assumed in one account, when; the error says why it could not be.
+struct Session<S> {
+    assumed_at: Instant,
+    role: Result<S, String>,
+}
+
+type SessionCell<S> = Arc<OnceCell<Session<S>>>;
 
 /// Carries requests out for one scan; see the module documentation.
 pub struct Carrier<'r, R: AwsReads> {
     reads: &'r R,
     sessions: Mutex<HashMap<String, SessionCell<R::Session>>>,
     answers: Mutex<HashMap<Request, Arc<Entry>>>,
+    /// A role assumed longer ago than this is assumed again before its next read, so a long
+    /// scan never reads with credentials about to expire.
+    refresh_after: Duration,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -49,7 +59,13 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl<'r, R: AwsReads> Carrier<'r, R> {
     pub fn new(reads: &'r R) -> Self {
-        Carrier { reads, sessions: Mutex::new(HashMap::new()), answers: Mutex::new(HashMap::new()) }
+        Carrier { reads, sessions: Mutex::new(HashMap::new()), answers: Mutex::new(HashMap::new()), refresh_after: Duration::MAX }
+    }
+
+    /// Assumes a role again once it is older than `age` (see the field).
+    pub fn refresh_sessions_after(mut self, age: Duration) -> Self {
+        self.refresh_after = age;
+        self
     }
 
     /// The answer to `need`, asked on behalf of `requester` (the account being judged). Never
@@ -79,7 +95,7 @@ impl<'r, R: AwsReads> Carrier<'r, R> {
         });
         // A refused role stays refused for the scan: its answer is kept and not asked again.
         let mut sessions = lock(&self.sessions);
-        let refused = sessions.get(account_id).is_some_and(|cell| matches!(cell.get(), Some(Err(_))));
+        let refused = sessions.get(account_id).is_some_and(|cell| cell.get().is_some_and(|s| s.role.is_err()));
         if !still_owns && !refused {
             sessions.remove(account_id);
         }
@@ -91,8 +107,16 @@ impl<'r, R: AwsReads> Carrier<'r, R> {
     }
 
     async fn session(&self, account_id: &str) -> Result<R::Session, String> {
-        let cell = lock(&self.sessions).entry(account_id.to_owned()).or_default().clone();
-        cell.get_or_init(|| self.reads.assume_role(account_id)).await.clone()
+        let cell = {
+            let mut sessions = lock(&self.sessions);
+            let cell = sessions.entry(account_id.to_owned()).or_default();
+            if cell.get().is_some_and(|s| s.role.is_ok() && s.assumed_at.elapsed() >= self.refresh_after) {
+                *cell = SessionCell::default();
+            }
+            cell.clone()
+        };
+        let session = cell.get_or_init(|| async { Session { role: self.reads.assume_role(account_id).await, assumed_at: Instant::now() } }).await;
+        session.role.clone()
     }
 
     async fn carry_out(&self, request: &Request) -> Observed<Answer> {

@@ -18,6 +18,8 @@ use orgwatch_core::detect::DetectionCache;
 use orgwatch_core::{Audit, Facts, Finding, Scope, Step, Unobserved};
 use orgwatch_store::{AccountRecord, DriftEvent, ScanStatus, StatusCounts, Store};
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -32,6 +34,8 @@ pub struct ScanReport {
     pub accounts_total: usize,
     pub accounts_judged: usize,
     pub duration: Duration,
+    /// Time spent writing findings to SQLite (off the judging path).
+    pub write_time: Duration,
     pub drift: Vec<DriftEvent>,
 }
 
@@ -94,24 +98,15 @@ pub async fn run_scan<R: AwsReads>(reads: &R, store: &Store, config: &Config, cl
         let selected: Vec<&'static Control> = config.scan.controls.iter().filter_map(|id| controls::find(id)).collect();
         info!(accounts = accounts.len(), members = members.len(), management_account = organization.management_account_id.as_deref().unwrap_or("unknown"), "Organization listed");
 
-        // One writer: findings are written in the order accounts finish, off the judging path.
-        let (to_writer, mut written) = mpsc::unbounded_channel::<Judged>();
-        let writer_store = store.clone();
-        let writer = tokio::spawn(async move {
-            let (mut judged, mut first_error) = (0usize, None);
-            while let Some(account) = written.recv().await {
-                match writer_store.record_findings(scan_id, &account.findings, account.at).await {
-                    Ok(()) => judged += 1,
-                    Err(e) => {
-                        error!(account_id = %account.account_id, error = %e, "Findings could not be written");
-                        first_error.get_or_insert_with(|| e.to_string());
-                    }
-                }
-            }
-            (judged, first_error)
-        });
+        // One writer, off the judging path: findings are written in the order accounts finish,
+        // whatever has arrived meanwhile in one transaction.
+        let (to_writer, written) = mpsc::unbounded_channel::<Judged>();
+        let write_failed = Arc::new(AtomicBool::new(false));
+        let writer = tokio::spawn(write_findings(store.clone(), scan_id, written, write_failed.clone()));
 
-        let carrier = Carrier::new(reads);
+        // A role is assumed again before it could expire during an account's judgement.
+        let session = sdk_settings(config).session_duration;
+        let carrier = Carrier::new(reads).refresh_sessions_after(session.saturating_sub(config.scan.account_timeout));
         let detections = DetectionCache::new();
         let scope = Scope { region: &config.aws.region, members: &members };
         let mut queue = accounts.iter();
@@ -119,7 +114,8 @@ pub async fn run_scan<R: AwsReads>(reads: &R, store: &Store, config: &Config, cl
         let mut interrupted = *shutdown.borrow();
         let mut grace_deadline: Option<Instant> = None;
         loop {
-            while !interrupted && !to_writer.is_closed() && in_flight.len() < config.scan.concurrency {
+            // A database that cannot take findings stops new accounts: their work would be lost.
+            while !interrupted && !write_failed.load(Ordering::Relaxed) && in_flight.len() < config.scan.concurrency {
                 let Some(account) = queue.next() else { break };
                 let audit = Audit { account_id: &account.id, controls: &selected, scope, waivers: &config.waivers, now: clock.now(), detections: &detections };
                 in_flight.push(judge_account(&carrier, audit, config.scan.account_timeout));
@@ -149,7 +145,8 @@ pub async fn run_scan<R: AwsReads>(reads: &R, store: &Store, config: &Config, cl
         }
         drop(in_flight);
         drop(to_writer);
-        let (judged, write_error) = writer.await.unwrap_or_else(|e| (0, Some(format!("the writer stopped: {e}"))));
+        let writes = writer.await.unwrap_or_else(|e| Writes { error: Some(format!("the writer stopped: {e}")), ..Writes::default() });
+        let (judged, write_error) = (writes.accounts, writes.error);
 
         let (status, error) = if let Some(e) = write_error {
             (ScanStatus::Failed, Some(format!("findings could not be written: {e}")))
@@ -160,7 +157,7 @@ pub async fn run_scan<R: AwsReads>(reads: &R, store: &Store, config: &Config, cl
         };
         let counts = store.finish_scan(scan_id, status, error.as_deref(), clock.now()).await?;
         let drift = if status == ScanStatus::Completed { store.drift_of_scan(scan_id).await? } else { Vec::new() };
-        let report = ScanReport { scan_id, status, counts, accounts_total: accounts.len(), accounts_judged: judged, duration: started.elapsed(), drift };
+        let report = ScanReport { scan_id, status, counts, accounts_total: accounts.len(), accounts_judged: judged, duration: started.elapsed(), write_time: writes.time, drift };
         info!(
             status = status.as_str(),
             accounts = judged,
@@ -169,12 +166,48 @@ pub async fn run_scan<R: AwsReads>(reads: &R, store: &Store, config: &Config, cl
             error = counts.error,
             not_applicable = counts.not_applicable,
             seconds = report.duration.as_secs_f64(),
+            write_seconds = report.write_time.as_secs_f64(),
             "Scan finished"
         );
         Ok(report)
     }
     .instrument(span)
     .await
+}
+
+/// What the writer did.
+#[derive(Debug, Default)]
+struct Writes {
+    /// Accounts whose findings were written.
+    accounts: usize,
+    time: Duration,
+    /// The first write that failed; later accounts are still tried.
+    error: Option<String>,
+}
+
+/// Most accounts written in one transaction.
+const WRITE_BATCH: usize = 256;
+
+/// Writes judged accounts as they come, batching what has queued up meanwhile.
+async fn write_findings(store: Store, scan_id: i64, mut judged: mpsc::UnboundedReceiver<Judged>, failed: Arc<AtomicBool>) -> Writes {
+    let mut writes = Writes::default();
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    while judged.recv_many(&mut batch, WRITE_BATCH).await > 0 {
+        let started = Instant::now();
+        let rows: Vec<(&[Finding], chrono::DateTime<chrono::Utc>)> = batch.iter().map(|j| (j.findings.as_slice(), j.at)).collect();
+        match store.record_findings_batch(scan_id, &rows).await {
+            Ok(()) => writes.accounts += batch.len(),
+            Err(e) => {
+                let accounts: Vec<&str> = batch.iter().map(|j| j.account_id.as_str()).collect();
+                error!(accounts = %accounts.join(","), error = %orgwatch_core::error_chain(&e), "Findings could not be written");
+                writes.error.get_or_insert_with(|| orgwatch_core::error_chain(&e));
+                failed.store(true, Ordering::Relaxed);
+            }
+        }
+        writes.time += started.elapsed();
+        batch.clear();
+    }
+    writes
 }
 
 /// Most rounds a judgement may take; the chain has six links, so this only stops a loop.

@@ -187,27 +187,36 @@ impl Store {
         Ok(())
     }
 
-    /// Writes one account's findings in one transaction, as soon as the account is judged.
+    /// Writes one account's findings in one transaction.
     pub async fn record_findings(&self, scan_id: i64, findings: &[Finding], observed_at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.record_findings_batch(scan_id, &[(findings, observed_at)]).await
+    }
+
+    /// Writes the findings of several accounts, each with the time it was judged, in one
+    /// transaction: a scan of thousands of accounts commits in batches, not once per account.
+    pub async fn record_findings_batch(&self, scan_id: i64, batch: &[(&[Finding], DateTime<Utc>)]) -> Result<(), StoreError> {
         let mut conn = self.connection().await?;
         let mut tx = conn.begin().await?;
-        for finding in findings {
-            let evidence = serde_json::to_string(&finding.evidence).unwrap_or_else(|_| "{}".to_owned());
-            sqlx::query(
-                "INSERT INTO findings (scan_id, account_id, control_id, status, reason, message, evidence, observed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                 ON CONFLICT (scan_id, account_id, control_id) DO UPDATE SET status = excluded.status, reason = excluded.reason,
-                 message = excluded.message, evidence = excluded.evidence, observed_at = excluded.observed_at",
-            )
-            .bind(scan_id)
-            .bind(&finding.account_id)
-            .bind(&finding.control_id)
-            .bind(finding.status.as_str())
-            .bind(finding.reason.as_str())
-            .bind(&finding.message)
-            .bind(evidence)
-            .bind(timestamp(observed_at))
-            .execute(&mut *tx)
-            .await?;
+        for (findings, observed_at) in batch {
+            let observed_at = timestamp(*observed_at);
+            for finding in *findings {
+                let evidence = serde_json::to_string(&finding.evidence).unwrap_or_else(|_| "{}".to_owned());
+                sqlx::query(
+                    "INSERT INTO findings (scan_id, account_id, control_id, status, reason, message, evidence, observed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (scan_id, account_id, control_id) DO UPDATE SET status = excluded.status, reason = excluded.reason,
+                     message = excluded.message, evidence = excluded.evidence, observed_at = excluded.observed_at",
+                )
+                .bind(scan_id)
+                .bind(&finding.account_id)
+                .bind(&finding.control_id)
+                .bind(finding.status.as_str())
+                .bind(finding.reason.as_str())
+                .bind(&finding.message)
+                .bind(evidence)
+                .bind(&observed_at)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         tx.commit().await?;
         Ok(())

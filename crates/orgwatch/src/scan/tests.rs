@@ -231,6 +231,8 @@ async fn a_finding_that_cannot_be_written_fails_the_scan() {
     let report = run_scan(&org, &store, &config, &clock(), never()).await.unwrap();
     assert_eq!(report.status, ScanStatus::Failed);
     assert_eq!(report.accounts_judged, 0);
+    let started: usize = org.calls().iter().filter(|c| c.operation == "sts:AssumeRole").count();
+    assert!(started < 6, "no account starts once a write has failed ({started} of 6 started)");
     let scans = store.query("SELECT status, error FROM scans").await.unwrap();
     assert_eq!(scans.rows[0][0], "failed");
     assert!(scans.rows[0][1].as_str().unwrap_or_default().contains("disk I/O error"), "{:?}", scans.rows);
@@ -247,4 +249,29 @@ async fn an_organization_that_cannot_be_listed_fails_the_scan() {
     assert!(matches!(error, ScanError::Organization(_)), "{error}");
     let scans = store.query("SELECT status FROM scans").await.unwrap();
     assert_eq!(scans.rows[0][0], "failed");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_role_kept_for_a_long_scan_is_assumed_again_before_it_could_expire() {
+    // Each member alarms through a topic of its own in the security account, so the security
+    // account's role is used from the first account to the last.
+    let mut org = MemoryOrg::new(MANAGEMENT).with_latency(LATENCY);
+    org.add_account(SECURITY, "security");
+    let members = 200;
+    for i in 0..members {
+        let id = member(i);
+        let topic = org.account_mut(SECURITY).add_topic(SECURITY, REGION, &format!("team-{i}"), true);
+        org.add_account(&id, &format!("member-{i}")).deploy_chain(&id, REGION, &[UNAUTHORIZED], Some(&topic), false);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // Sessions last 900 s; with a 60 s account timeout a role is assumed again after 840 s.
+    let config = config(&dir.path().join("orgwatch.db"), "concurrency = 1", "");
+    let (store, report) = scan(&org, &config, never()).await;
+    assert_eq!(report.status, ScanStatus::Completed);
+    assert!(report.duration > Duration::from_secs(840), "{:?}", report.duration);
+    let found = findings(&store).await;
+    assert!(found.iter().filter(|(id, _)| id.starts_with('3')).all(|(_, (_, reason, _))| reason == "COMPLIANT"), "{found:?}");
+    let assumed = org.call_count(SECURITY, "sts:AssumeRole");
+    let expected = 1 + (report.duration.as_secs() - 1) / 840;
+    assert!(assumed >= 2 && assumed as u64 <= expected + 1, "assumed {assumed} times in {:?}", report.duration);
 }
