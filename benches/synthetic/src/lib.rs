@@ -1,0 +1,74 @@
+//! A synthetic AWS Organization for orgwatch's **benchmarks only** (correctness tests stay on
+//! moto, `tests/emulator/`): small, fast, deterministic, and spoken to by the real AWS SDK for
+//! Rust over the real wire protocols, on `127.0.0.1` only.
+//!
+//! [`Organization::generate`] draws an organization from an [`OrgSpec`] (accounts, the CIS
+//! control family or only `unauthorized-api-calls`, a seed); [`Server::start`] serves it over
+//! HTTP/1.1 with keep-alive, with an optional latency before every answer and throttling of
+//! every Nth call ([`ServerSettings`]), and counts calls by operation and by account.
+//! [`Organization::expected`] says which finding orgwatch must reach for each (account,
+//! control).
+//!
+//! # Protocols
+//!
+//! - awsJson1.1 (`POST /`, `X-Amz-Target`): CloudTrail `DescribeTrails`, `GetTrailStatus`,
+//!   `GetEventSelectors`; CloudWatch Logs `DescribeMetricFilters`; Organizations
+//!   `DescribeOrganization`, `ListAccounts` (20 accounts a page, `NextToken`). Errors are HTTP
+//!   400 `{"__type", "message"}`.
+//! - awsQuery (`POST /`, form `Action=…`, XML answers): STS `AssumeRole`, SNS
+//!   `GetTopicAttributes`, `ListSubscriptionsByTopic`. Errors are
+//!   `<ErrorResponse><Error><Type>Sender</Type><Code>…` (AccessDenied 403, AuthorizationError
+//!   403, NotFound 404, Throttling 400).
+//! - Smithy RPC v2 CBOR: CloudWatch `DescribeAlarmsForMetric`
+//!   (`POST /service/GraniteServiceVersion20100801/operation/DescribeAlarmsForMetric`).
+//!
+//! The caller's account is read from the SigV4 `Authorization` header's access key: the keys
+//! `AssumeRole` hands out are `ASIA` + the account's 12-digit id + 4 characters; any other key
+//! is orgwatch's own and acts in the management account. Signatures are not checked.
+//!
+//! # Semantics (as `orgwatch_aws::memory::MemoryOrg`, as AWS)
+//!
+//! - `AssumeRole` into `arn:aws:iam::<id>:role/<any name>` succeeds for the organization's
+//!   accounts except the refused ones (AccessDenied, 403), and for no account outside it.
+//! - `DescribeTrails` shows the caller's own trail and, to a member the organization trail
+//!   covers, the management account's organization trail. `GetTrailStatus` and
+//!   `GetEventSelectors` answer only the owner (`TrailNotFoundException` otherwise).
+//! - `DescribeMetricFilters` looks the log group up in the caller's account
+//!   (`ResourceNotFoundException` when it has none); `DescribeAlarmsForMetric` answers the
+//!   caller's alarms.
+//! - SNS refuses another account's topic with `AuthorizationError` (the default topic policy);
+//!   a missing topic is `NotFound`.
+//!
+//! # The organization
+//!
+//! Everything lives in [`REGION`]. The management account ([`MANAGEMENT_ACCOUNT_ID`]) has a
+//! logging multi-region organization trail delivering to CloudWatch Logs, a compliant chain for
+//! every deployed control and its own `security-alerts` topic with a confirmed subscription.
+//! Member ids are twelve digits, spread from a seeded start. Of the members:
+//!
+//! - one security account: a compliant chain of its own and the central `security-alerts`
+//!   topic (two confirmed subscriptions);
+//! - ~15% "central topic" members: their own trail, filters and alarms, whose alarms notify
+//!   the security account's topic (read with the security account's role);
+//! - ~10% "covered" members: no trail of their own; they see the organization trail, whose
+//!   chain is read in the management account. **Simplification:** on AWS an organization
+//!   trail covers every member; here it covers only these, so that the other members can
+//!   carry every FAIL reason (an account that sees a passing organization trail passes);
+//! - from 100 accounts, `max(1, N/100)` accounts (≈1%) for each of the fourteen FAIL reasons
+//!   ([`Break`]) and as many whose audit role is refused (`ERROR ROLE_ASSUMPTION_FAILED`); a
+//!   break applies to the chain of every deployed control, so each control fails the same way;
+//! - the rest (~60%) compliant with their own multi-region trail and whole chain.
+//!
+//! Each deployed control has a metric filter on `CloudTrail/Default` with its first published
+//! pattern (`orgwatch_core::controls`), publishing `1` to metric [`metric_name`] in
+//! [`NAMESPACE`], and an alarm `<id>-alarm`: `Sum >= 1`, one period, actions enabled. Kinds are
+//! shuffled over the members with the seed. An account is one byte: what its APIs answer is
+//! derived from its id and kind on each call, and the metric-filter answers are rendered once.
+#![forbid(unsafe_code)]
+
+mod org;
+mod server;
+mod wire;
+
+pub use org::{Break, Kind, LOG_GROUP, MANAGEMENT_ACCOUNT_ID, MIN_ACCOUNTS_WITH_BREAKS, NAMESPACE, OrgSpec, Organization, REGION, TOPIC_NAME, metric_name};
+pub use server::{Server, ServerSettings};

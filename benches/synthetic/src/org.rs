@@ -1,0 +1,561 @@
+//! The generated organization: which account is what, derived from [`OrgSpec`] alone.
+//!
+//! An account is one byte ([`Kind`]); everything its APIs answer is derived from its id and its
+//! kind when asked (see `profile`), so ten thousand accounts cost ten kilobytes.
+
+use std::collections::{BTreeMap, HashMap};
+
+/// The management account's id.
+pub const MANAGEMENT_ACCOUNT_ID: &str = "100000000000";
+const MANAGEMENT_NUMBER: u64 = 100_000_000_000;
+/// Member ids are `first + j * STRIDE` (a prime), `first` drawn from the seed.
+const STRIDE: u64 = 7_919;
+/// The region of every trail, log group, alarm and topic.
+pub const REGION: &str = "us-east-1";
+/// The log group every trail delivers to.
+pub const LOG_GROUP: &str = "CloudTrail/Default";
+/// The namespace of every metric.
+pub const NAMESPACE: &str = "CISBenchmark";
+/// The name of every topic.
+pub const TOPIC_NAME: &str = "security-alerts";
+/// Organizations smaller than this have no broken or refused accounts.
+pub const MIN_ACCOUNTS_WITH_BREAKS: usize = 100;
+
+/// What to generate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrgSpec {
+    /// Accounts in total, the management account included (at least 1).
+    pub accounts: usize,
+    /// Deploy every CIS monitoring control (`orgwatch_core::controls::all()`), or only
+    /// `unauthorized-api-calls`.
+    pub family: bool,
+    pub seed: u64,
+}
+
+impl Default for OrgSpec {
+    fn default() -> Self {
+        OrgSpec { accounts: 200, family: false, seed: 1 }
+    }
+}
+
+/// How a broken account's chain is broken; the same break applies to the chain of every
+/// deployed control, so every control of the account fails for the same reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Break {
+    /// No trail at all, and not covered by the organization trail.
+    NoMultiRegionTrail,
+    /// The trail's `IsLogging` is false.
+    TrailNotLogging,
+    /// One basic event selector, `ReadOnly`.
+    ManagementEventsNotCaptured,
+    /// The trail has no `CloudWatchLogsLogGroupArn`.
+    TrailNotSendingToCloudwatch,
+    /// `LatestCloudWatchLogsDeliveryError` is set.
+    CloudwatchDeliveryFailing,
+    /// The log group exists and has no metric filters.
+    NoMatchingMetricFilter,
+    /// The filters publish the value `0`.
+    MetricFilterNeverCounts,
+    /// No alarm on the metrics.
+    NoAlarmOnMetric,
+    /// `ActionsEnabled` false.
+    AlarmActionsDisabled,
+    /// `LessThanThreshold`.
+    AlarmCannotFire,
+    /// No alarm actions.
+    NoAlarmNotification,
+    /// The alarms notify the account's `security-alerts` topic, which does not exist.
+    SnsTopicNotFound,
+    /// The topic's one subscription is `PendingConfirmation`.
+    NoConfirmedSubscription,
+    /// The topic is encrypted with `alias/aws/sns`.
+    SnsTopicUnpublishable,
+}
+
+impl Break {
+    pub const ALL: [Break; 14] = [
+        Break::NoMultiRegionTrail,
+        Break::TrailNotLogging,
+        Break::ManagementEventsNotCaptured,
+        Break::TrailNotSendingToCloudwatch,
+        Break::CloudwatchDeliveryFailing,
+        Break::NoMatchingMetricFilter,
+        Break::MetricFilterNeverCounts,
+        Break::NoAlarmOnMetric,
+        Break::AlarmActionsDisabled,
+        Break::AlarmCannotFire,
+        Break::NoAlarmNotification,
+        Break::SnsTopicNotFound,
+        Break::NoConfirmedSubscription,
+        Break::SnsTopicUnpublishable,
+    ];
+
+    /// The reason code orgwatch must report, as the contract spells it.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Break::NoMultiRegionTrail => "NO_MULTI_REGION_TRAIL",
+            Break::TrailNotLogging => "TRAIL_NOT_LOGGING",
+            Break::ManagementEventsNotCaptured => "MANAGEMENT_EVENTS_NOT_CAPTURED",
+            Break::TrailNotSendingToCloudwatch => "TRAIL_NOT_SENDING_TO_CLOUDWATCH",
+            Break::CloudwatchDeliveryFailing => "CLOUDWATCH_DELIVERY_FAILING",
+            Break::NoMatchingMetricFilter => "NO_MATCHING_METRIC_FILTER",
+            Break::MetricFilterNeverCounts => "METRIC_FILTER_NEVER_COUNTS",
+            Break::NoAlarmOnMetric => "NO_ALARM_ON_METRIC",
+            Break::AlarmActionsDisabled => "ALARM_ACTIONS_DISABLED",
+            Break::AlarmCannotFire => "ALARM_CANNOT_FIRE",
+            Break::NoAlarmNotification => "NO_ALARM_NOTIFICATION",
+            Break::SnsTopicNotFound => "SNS_TOPIC_NOT_FOUND",
+            Break::NoConfirmedSubscription => "NO_CONFIRMED_SUBSCRIPTION",
+            Break::SnsTopicUnpublishable => "SNS_TOPIC_UNPUBLISHABLE",
+        }
+    }
+}
+
+/// What an account is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// The management account: the organization trail and its compliant chain, its own topic.
+    Management,
+    /// The security account: its own compliant chain and the central `security-alerts` topic
+    /// (two confirmed subscriptions) that the [`Kind::CentralTopic`] members' alarms notify.
+    Security,
+    /// Its own multi-region trail and whole chain, its own topic.
+    Compliant,
+    /// Its own trail, filters and alarms; the alarms notify the security account's topic.
+    CentralTopic,
+    /// No trail of its own: the organization trail covers it (its chain lives in the
+    /// management account).
+    Covered,
+    /// Its own chain, broken at one link.
+    Broken(Break),
+    /// Its audit role cannot be assumed (`sts:AssumeRole` answers AccessDenied).
+    Refused,
+}
+
+impl Kind {
+    /// A short label, for reports: `compliant`, `broken:TRAIL_NOT_LOGGING`, …
+    pub fn label(self) -> String {
+        match self {
+            Kind::Management => "management".into(),
+            Kind::Security => "security".into(),
+            Kind::Compliant => "compliant".into(),
+            Kind::CentralTopic => "central-topic".into(),
+            Kind::Covered => "covered".into(),
+            Kind::Broken(b) => format!("broken:{}", b.reason()),
+            Kind::Refused => "refused".into(),
+        }
+    }
+
+    /// The (status, reason) orgwatch must reach for every deployed control.
+    pub fn expected(self) -> (&'static str, &'static str) {
+        match self {
+            Kind::Management | Kind::Security | Kind::Compliant | Kind::CentralTopic | Kind::Covered => ("PASS", "COMPLIANT"),
+            Kind::Broken(b) => ("FAIL", b.reason()),
+            Kind::Refused => ("ERROR", "ROLE_ASSUMPTION_FAILED"),
+        }
+    }
+}
+
+/// The metric a control's filter publishes and its alarm watches: the id in CamelCase
+/// (`unauthorized-api-calls` → `UnauthorizedApiCalls`), as `orgwatch_aws::memory` names it.
+pub fn metric_name(control_id: &str) -> String {
+    control_id
+        .split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map(|first| first.to_uppercase().chain(chars).collect::<String>()).unwrap_or_default()
+        })
+        .collect()
+}
+
+/// One deployed control: its id, metric name and first published pattern.
+#[derive(Clone, Debug)]
+pub(crate) struct Deployed {
+    pub id: &'static str,
+    pub metric: String,
+    pub pattern: String,
+}
+
+/// A generated organization; see the crate documentation for its composition.
+#[derive(Clone, Debug)]
+pub struct Organization {
+    spec: OrgSpec,
+    /// The id of member 0; member `j` is `first + j * STRIDE`.
+    first_member: u64,
+    /// Index 0 is the management account, index `j + 1` member `j`.
+    kinds: Vec<Kind>,
+    security: usize,
+    pub(crate) deployed: Vec<Deployed>,
+    /// Metric name → index in `deployed`.
+    pub(crate) by_metric: HashMap<String, usize>,
+}
+
+/// SplitMix64: a small, good, seedable generator.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// A well-mixed 64-bit value of two inputs.
+pub(crate) fn mix(a: u64, b: u64) -> u64 {
+    Rng(a ^ b.wrapping_mul(0xA24B_AED4_963E_E407)).next()
+}
+
+/// How many accounts of each kind an organization of `accounts` has, in a fixed order.
+fn composition(accounts: usize) -> Vec<(Kind, usize)> {
+    let accounts = accounts.max(1);
+    let mut counts = vec![(Kind::Management, 1)];
+    if accounts == 1 {
+        return counts;
+    }
+    counts.push((Kind::Security, 1));
+    let mut left = accounts - 2;
+    if accounts >= MIN_ACCOUNTS_WITH_BREAKS {
+        let each = (accounts / 100).max(1);
+        for b in Break::ALL {
+            counts.push((Kind::Broken(b), each));
+        }
+        counts.push((Kind::Refused, each));
+        left -= 15 * each;
+    }
+    let covered = (accounts * 10 / 100).min(left);
+    left -= covered;
+    let central = (accounts * 15 / 100).min(left);
+    left -= central;
+    counts.push((Kind::Covered, covered));
+    counts.push((Kind::CentralTopic, central));
+    counts.push((Kind::Compliant, left));
+    counts
+}
+
+const ENVIRONMENTS: &[&str] = &["prod", "staging", "dev", "sandbox", "shared"];
+const TEAMS: &[&str] = &["payments", "identity", "search", "data", "ml", "web", "mobile", "billing", "platform", "network", "analytics", "support"];
+
+impl Organization {
+    /// Generates the organization of `spec`, the same for the same spec.
+    pub fn generate(spec: &OrgSpec) -> Organization {
+        let accounts = spec.accounts.max(1);
+        let mut rng = Rng(spec.seed ^ 0x6F72_6777_6174_6368);
+        let first_member = 200_000_000_000 + (rng.next() % 10_000_000) * 1_000;
+        let mut members: Vec<Kind> = composition(accounts).into_iter().skip(1).flat_map(|(kind, n)| std::iter::repeat_n(kind, n)).collect();
+        for i in (1..members.len()).rev() {
+            let j = rng.below(i + 1);
+            members.swap(i, j);
+        }
+        let mut kinds = Vec::with_capacity(accounts);
+        kinds.push(Kind::Management);
+        kinds.extend(members);
+        let security = kinds.iter().position(|k| *k == Kind::Security).unwrap_or(0);
+
+        let ids: Vec<&'static str> =
+            if spec.family { orgwatch_core::controls::all().iter().map(|c| c.id).collect() } else { vec![orgwatch_core::controls::UNAUTHORIZED_API_CALLS] };
+        let deployed: Vec<Deployed> = ids
+            .into_iter()
+            .map(|id| {
+                let control = orgwatch_core::controls::find(id).unwrap_or_else(|| panic!("unknown control {id}"));
+                let pattern = control.published_patterns.first().unwrap_or_else(|| panic!("control {id} has no published pattern")).pattern.clone();
+                Deployed { id, metric: metric_name(id), pattern }
+            })
+            .collect();
+        let by_metric = deployed.iter().enumerate().map(|(i, d)| (d.metric.clone(), i)).collect();
+        Organization { spec: spec.clone(), first_member, kinds, security, deployed, by_metric }
+    }
+
+    pub fn spec(&self) -> &OrgSpec {
+        &self.spec
+    }
+
+    pub fn management_account_id(&self) -> &str {
+        MANAGEMENT_ACCOUNT_ID
+    }
+
+    /// The security account (the central topic's owner); the management account in an
+    /// organization of one.
+    pub fn security_account_id(&self) -> String {
+        self.id_of(self.security)
+    }
+
+    /// Every account id, in ascending order (the management account first).
+    pub fn account_ids(&self) -> Vec<String> {
+        (0..self.kinds.len()).map(|i| self.id_of(i)).collect()
+    }
+
+    /// How many accounts there are.
+    pub fn len(&self) -> usize {
+        self.kinds.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.kinds.is_empty()
+    }
+
+    /// The control ids deployed (and to be judged), in benchmark order.
+    pub fn controls(&self) -> Vec<&'static str> {
+        self.deployed.iter().map(|d| d.id).collect()
+    }
+
+    /// What the account is, if it is one of the organization's.
+    pub fn kind(&self, account_id: &str) -> Option<Kind> {
+        self.index_of(account_id).map(|i| self.kinds[i])
+    }
+
+    /// How many accounts of each kind, by [`Kind::label`].
+    pub fn composition(&self) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for kind in &self.kinds {
+            *counts.entry(kind.label()).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// The finding orgwatch must reach for (account, control id): (status, reason) as the
+    /// contract spells them. `None` for an account outside the organization or a control
+    /// that is not deployed.
+    pub fn expected(&self, account_id: &str, control_id: &str) -> Option<(&'static str, &'static str)> {
+        if !self.deployed.iter().any(|d| d.id == control_id) {
+            return None;
+        }
+        self.kind(account_id).map(Kind::expected)
+    }
+
+    /// The account's name as ListAccounts shows it.
+    pub fn account_name(&self, account_id: &str) -> Option<String> {
+        self.index_of(account_id).map(|i| self.name_of(i))
+    }
+
+    pub(crate) fn id_of(&self, index: usize) -> String {
+        if index == 0 { MANAGEMENT_ACCOUNT_ID.to_owned() } else { format!("{:012}", self.first_member + (index as u64 - 1) * STRIDE) }
+    }
+
+    pub(crate) fn kind_at(&self, index: usize) -> Kind {
+        self.kinds[index]
+    }
+
+    pub(crate) fn security_index(&self) -> usize {
+        self.security
+    }
+
+    pub(crate) fn name_of(&self, index: usize) -> String {
+        match self.kinds[index] {
+            Kind::Management => "management".to_owned(),
+            Kind::Security => "security".to_owned(),
+            _ => {
+                let r = mix(self.spec.seed, index as u64);
+                let env = ENVIRONMENTS[(r % ENVIRONMENTS.len() as u64) as usize];
+                let team = TEAMS[((r >> 16) % TEAMS.len() as u64) as usize];
+                format!("{env}-{team}-{index:05}")
+            }
+        }
+    }
+
+    /// The index of a 12-digit account id, if it is one of the organization's.
+    pub(crate) fn index_of(&self, account_id: &str) -> Option<usize> {
+        if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let number: u64 = account_id.parse().ok()?;
+        if number == MANAGEMENT_NUMBER {
+            return Some(0);
+        }
+        let offset = number.checked_sub(self.first_member)?;
+        if offset % STRIDE != 0 {
+            return None;
+        }
+        let index = usize::try_from(offset / STRIDE).ok()? + 1;
+        (index < self.kinds.len()).then_some(index)
+    }
+}
+
+/// The filters on an account's log group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Filters {
+    /// One per deployed control, value `1`.
+    Counting,
+    /// One per deployed control, value `0`.
+    Zero,
+    /// The log group exists, without filters.
+    Empty,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AlarmShape {
+    Absent,
+    Normal,
+    ActionsDisabled,
+    LessThan,
+    NoActions,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TopicShape {
+    Absent,
+    Confirmed { subscriptions: u8 },
+    Pending,
+    AwsManagedKey,
+}
+
+/// What an account's APIs answer, derived from its kind.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Profile {
+    /// Has a multi-region trail of its own (the organization trail for the management account).
+    pub trail: bool,
+    pub organization_trail: bool,
+    /// Sees the management account's organization trail.
+    pub covered: bool,
+    pub logging: bool,
+    pub read_only_selector: bool,
+    /// The trail names a log group, which exists.
+    pub to_cloudwatch: bool,
+    pub delivery_error: bool,
+    pub filters: Filters,
+    pub alarm: AlarmShape,
+    /// The alarms notify the security account's topic rather than the account's own.
+    pub central_topic: bool,
+    pub topic: TopicShape,
+}
+
+const COMPLIANT: Profile = Profile {
+    trail: true,
+    organization_trail: false,
+    covered: false,
+    logging: true,
+    read_only_selector: false,
+    to_cloudwatch: true,
+    delivery_error: false,
+    filters: Filters::Counting,
+    alarm: AlarmShape::Normal,
+    central_topic: false,
+    topic: TopicShape::Confirmed { subscriptions: 1 },
+};
+
+const NOTHING: Profile = Profile {
+    trail: false,
+    organization_trail: false,
+    covered: false,
+    logging: false,
+    read_only_selector: false,
+    to_cloudwatch: false,
+    delivery_error: false,
+    filters: Filters::Empty,
+    alarm: AlarmShape::Absent,
+    central_topic: false,
+    topic: TopicShape::Absent,
+};
+
+pub(crate) fn profile(kind: Kind) -> Profile {
+    match kind {
+        Kind::Management => Profile { organization_trail: true, ..COMPLIANT },
+        Kind::Security => Profile { topic: TopicShape::Confirmed { subscriptions: 2 }, ..COMPLIANT },
+        // A refused account is set up like a compliant one; nobody gets to see it.
+        Kind::Compliant | Kind::Refused => COMPLIANT,
+        Kind::CentralTopic => Profile { central_topic: true, topic: TopicShape::Absent, ..COMPLIANT },
+        Kind::Covered => Profile { covered: true, ..NOTHING },
+        Kind::Broken(b) => match b {
+            Break::NoMultiRegionTrail => NOTHING,
+            Break::TrailNotLogging => Profile { logging: false, ..COMPLIANT },
+            Break::ManagementEventsNotCaptured => Profile { read_only_selector: true, ..COMPLIANT },
+            Break::TrailNotSendingToCloudwatch => Profile { to_cloudwatch: false, filters: Filters::Empty, alarm: AlarmShape::Absent, ..COMPLIANT },
+            Break::CloudwatchDeliveryFailing => Profile { delivery_error: true, ..COMPLIANT },
+            Break::NoMatchingMetricFilter => Profile { filters: Filters::Empty, alarm: AlarmShape::Absent, ..COMPLIANT },
+            Break::MetricFilterNeverCounts => Profile { filters: Filters::Zero, ..COMPLIANT },
+            Break::NoAlarmOnMetric => Profile { alarm: AlarmShape::Absent, ..COMPLIANT },
+            Break::AlarmActionsDisabled => Profile { alarm: AlarmShape::ActionsDisabled, ..COMPLIANT },
+            Break::AlarmCannotFire => Profile { alarm: AlarmShape::LessThan, ..COMPLIANT },
+            Break::NoAlarmNotification => Profile { alarm: AlarmShape::NoActions, ..COMPLIANT },
+            Break::SnsTopicNotFound => Profile { topic: TopicShape::Absent, ..COMPLIANT },
+            Break::NoConfirmedSubscription => Profile { topic: TopicShape::Pending, ..COMPLIANT },
+            Break::SnsTopicUnpublishable => Profile { topic: TopicShape::AwsManagedKey, ..COMPLIANT },
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generation_is_deterministic_and_ids_are_twelve_unique_digits() {
+        let spec = OrgSpec { accounts: 1_000, family: true, seed: 7 };
+        let (a, b) = (Organization::generate(&spec), Organization::generate(&spec));
+        assert_eq!(a.account_ids(), b.account_ids());
+        for id in a.account_ids() {
+            assert_eq!(a.kind(&id), b.kind(&id));
+            assert_eq!(a.account_name(&id), b.account_name(&id));
+            assert_eq!(a.expected(&id, "unauthorized-api-calls"), b.expected(&id, "unauthorized-api-calls"));
+        }
+        let ids = a.account_ids();
+        assert_eq!(ids.len(), 1_000);
+        assert!(ids.iter().all(|id| id.len() == 12 && id.bytes().all(|c| c.is_ascii_digit())));
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "ascending and unique");
+        assert_eq!(ids[0], MANAGEMENT_ACCOUNT_ID);
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(a.index_of(id), Some(i));
+        }
+        assert_eq!(a.index_of("999999999999"), None);
+        assert_eq!(a.index_of("12345"), None);
+
+        let other = Organization::generate(&OrgSpec { seed: 8, ..spec.clone() });
+        assert_ne!(other.account_ids(), ids, "another seed, other ids");
+        assert_eq!(other.composition(), a.composition(), "same shares");
+    }
+
+    #[test]
+    fn every_kind_is_present_from_two_hundred_accounts_in_the_intended_shares() {
+        for accounts in [200, 201, 999, 2_000, 10_000] {
+            let org = Organization::generate(&OrgSpec { accounts, family: false, seed: accounts as u64 });
+            let counts = org.composition();
+            assert_eq!(counts.values().sum::<usize>(), accounts);
+            assert_eq!(counts["management"], 1);
+            assert_eq!(counts["security"], 1);
+            for b in Break::ALL {
+                let n = counts.get(&Kind::Broken(b).label()).copied().unwrap_or(0);
+                assert_eq!(n, (accounts / 100).max(1), "{accounts}: {b:?}");
+            }
+            assert_eq!(counts["refused"], accounts / 100);
+            assert_eq!(counts["covered"], accounts / 10);
+            assert_eq!(counts["central-topic"], accounts * 15 / 100);
+            let compliant = counts["compliant"] as f64 / accounts as f64;
+            assert!((0.55..0.62).contains(&compliant), "{accounts}: {compliant}");
+        }
+    }
+
+    #[test]
+    fn small_organizations_are_all_compliant() {
+        for accounts in [0, 1, 2, 3, 50] {
+            let org = Organization::generate(&OrgSpec { accounts, family: false, seed: 1 });
+            assert_eq!(org.len(), accounts.max(1));
+            for id in org.account_ids() {
+                assert_eq!(org.expected(&id, "unauthorized-api-calls"), Some(("PASS", "COMPLIANT")), "{accounts}: {id}");
+            }
+        }
+    }
+
+    #[test]
+    fn expectations_follow_the_kind_and_the_deployed_controls() {
+        let single = Organization::generate(&OrgSpec { accounts: 300, family: false, seed: 3 });
+        let family = Organization::generate(&OrgSpec { accounts: 300, family: true, seed: 3 });
+        assert_eq!(single.controls(), vec!["unauthorized-api-calls"]);
+        assert_eq!(family.controls(), orgwatch_core::controls::all().iter().map(|c| c.id).collect::<Vec<_>>());
+        assert_eq!(family.controls().len(), 15);
+        let refused = single.account_ids().into_iter().find(|id| single.kind(id) == Some(Kind::Refused)).unwrap();
+        assert_eq!(single.expected(&refused, "unauthorized-api-calls"), Some(("ERROR", "ROLE_ASSUMPTION_FAILED")));
+        assert_eq!(single.expected(&refused, "root-account-usage"), None, "not deployed");
+        assert_eq!(family.expected(&refused, "root-account-usage"), Some(("ERROR", "ROLE_ASSUMPTION_FAILED")));
+        let broken = single.account_ids().into_iter().find(|id| single.kind(id) == Some(Kind::Broken(Break::AlarmCannotFire))).unwrap();
+        assert_eq!(single.expected(&broken, "unauthorized-api-calls"), Some(("FAIL", "ALARM_CANNOT_FIRE")));
+        assert_eq!(single.expected("999999999999", "unauthorized-api-calls"), None);
+        assert_eq!(single.expected(MANAGEMENT_ACCOUNT_ID, "unauthorized-api-calls"), Some(("PASS", "COMPLIANT")));
+        assert_eq!(metric_name("unauthorized-api-calls"), "UnauthorizedApiCalls");
+    }
+}

@@ -1,0 +1,205 @@
+//! The three wire protocols the SDK speaks to these services: awsJson1.1, awsQuery (XML
+//! answers) and Smithy RPC v2 CBOR, each with its error shape.
+
+use axum::body::Body;
+use axum::http::{HeaderValue, Response, StatusCode, header};
+use minicbor::Encoder;
+use minicbor::data::{Tag, Type};
+
+pub(crate) type Reply = Response<Body>;
+
+fn reply(status: StatusCode, content_type: &'static str, request_id: &str, body: impl Into<Body>, extra: &[(&'static str, String)]) -> Reply {
+    let mut response = Response::new(body.into());
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-requestid", id);
+    }
+    for (name, value) in extra {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(*name, value);
+        }
+    }
+    response
+}
+
+// ---- awsJson1.1 ---------------------------------------------------------------------------
+
+pub(crate) const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+
+pub(crate) fn json_ok(request_id: &str, body: impl Into<Body>) -> Reply {
+    reply(StatusCode::OK, JSON_CONTENT_TYPE, request_id, body, &[])
+}
+
+pub(crate) fn json_error(status: StatusCode, request_id: &str, code: &str, message: &str) -> Reply {
+    let body = serde_json::json!({ "__type": code, "message": message }).to_string().into_bytes();
+    reply(status, JSON_CONTENT_TYPE, request_id, body, &[("x-amzn-errortype", code.to_owned())])
+}
+
+// ---- awsQuery -----------------------------------------------------------------------------
+
+/// Escapes text for an XML element or attribute.
+pub(crate) fn xml_escape(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains(['&', '<', '>', '"', '\'']) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+pub(crate) fn xml_ok(request_id: &str, body: String) -> Reply {
+    reply(StatusCode::OK, "text/xml", request_id, body.into_bytes(), &[])
+}
+
+/// `<ErrorResponse><Error><Type>Sender</Type><Code>…</Code><Message>…</Message></Error>…`
+pub(crate) fn query_error(status: StatusCode, request_id: &str, xmlns: &str, code: &str, message: &str) -> Reply {
+    let body = format!(
+        "<ErrorResponse xmlns=\"{xmlns}\"><Error><Type>Sender</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>",
+        xml_escape(code),
+        xml_escape(message)
+    );
+    reply(status, "text/xml", request_id, body.into_bytes(), &[])
+}
+
+// ---- Smithy RPC v2 CBOR -------------------------------------------------------------------
+
+pub(crate) fn cbor_ok(request_id: &str, body: Vec<u8>) -> Reply {
+    reply(StatusCode::OK, "application/cbor", request_id, body, &[("smithy-protocol", "rpc-v2-cbor".to_owned())])
+}
+
+/// A CBOR error: `{"__type": code, "message": …}`, with the awsQuery-compatible code in
+/// `x-amzn-query-error` as CloudWatch sends it.
+pub(crate) fn cbor_error(status: StatusCode, request_id: &str, code: &str, message: &str) -> Reply {
+    let mut e = Cbor::new();
+    e.map(2).text("__type").text(code).text("message").text(message);
+    reply(
+        status,
+        "application/cbor",
+        request_id,
+        e.finish(),
+        &[("smithy-protocol", "rpc-v2-cbor".to_owned()), ("x-amzn-query-error", format!("{code};Sender"))],
+    )
+}
+
+/// A CBOR writer that cannot fail (it writes to a `Vec`).
+pub(crate) struct Cbor(Encoder<Vec<u8>>);
+
+impl Cbor {
+    pub fn new() -> Self {
+        Cbor(Encoder::new(Vec::with_capacity(512)))
+    }
+
+    pub fn map(&mut self, len: u64) -> &mut Self {
+        let _ = self.0.map(len);
+        self
+    }
+
+    pub fn array(&mut self, len: u64) -> &mut Self {
+        let _ = self.0.array(len);
+        self
+    }
+
+    pub fn text(&mut self, s: &str) -> &mut Self {
+        let _ = self.0.str(s);
+        self
+    }
+
+    pub fn boolean(&mut self, b: bool) -> &mut Self {
+        let _ = self.0.bool(b);
+        self
+    }
+
+    pub fn int(&mut self, i: i64) -> &mut Self {
+        let _ = self.0.i64(i);
+        self
+    }
+
+    pub fn double(&mut self, f: f64) -> &mut Self {
+        let _ = self.0.f64(f);
+        self
+    }
+
+    /// A timestamp: tag 1 around epoch seconds.
+    pub fn timestamp(&mut self, epoch_seconds: f64) -> &mut Self {
+        let _ = self.0.tag(Tag::new(1));
+        let _ = self.0.f64(epoch_seconds);
+        self
+    }
+
+    pub fn finish(self) -> Vec<u8> {
+        self.0.into_writer()
+    }
+}
+
+/// The text members of a CBOR request map (definite or indefinite); other members are
+/// skipped. `None` when the body is not a CBOR map.
+pub(crate) fn cbor_text_members<'b>(body: &'b [u8], wanted: &[&str]) -> Option<Vec<(&'b str, String)>> {
+    let mut d = minicbor::Decoder::new(body);
+    if body.is_empty() {
+        return Some(Vec::new());
+    }
+    let len = d.map().ok()?;
+    let mut found = Vec::new();
+    let mut seen = 0u64;
+    loop {
+        match len {
+            Some(n) if seen >= n => break,
+            None if d.datatype().ok()? == Type::Break => break,
+            _ => {}
+        }
+        seen += 1;
+        let key = d.str().ok()?;
+        if wanted.contains(&key) && matches!(d.datatype().ok()?, Type::String | Type::StringIndef) {
+            let mut value = String::new();
+            for chunk in d.str_iter().ok()? {
+                value.push_str(chunk.ok()?);
+            }
+            found.push((key, value));
+        } else {
+            d.skip().ok()?;
+        }
+    }
+    Some(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cbor_requests_are_read_definite_or_indefinite() {
+        // {_ "MetricName": "A", "Namespace": "N", "Dimensions": [_ ], "Period": 60 }
+        let mut e = Encoder::new(Vec::new());
+        e.begin_map().unwrap();
+        e.str("MetricName").unwrap().str("A").unwrap();
+        e.str("Dimensions").unwrap().begin_array().unwrap().end().unwrap();
+        e.str("Namespace").unwrap().str("N").unwrap();
+        e.str("Period").unwrap().i32(60).unwrap();
+        e.end().unwrap();
+        let body = e.into_writer();
+        let found = cbor_text_members(&body, &["MetricName", "Namespace"]).unwrap();
+        assert_eq!(found, vec![("MetricName", "A".to_owned()), ("Namespace", "N".to_owned())]);
+
+        let mut c = Cbor::new();
+        c.map(1).text("Namespace").text("X");
+        assert_eq!(cbor_text_members(&c.finish(), &["Namespace"]).unwrap(), vec![("Namespace", "X".to_owned())]);
+        assert!(cbor_text_members(b"\x01", &["Namespace"]).is_none());
+    }
+
+    #[test]
+    fn xml_is_escaped() {
+        assert_eq!(xml_escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;");
+        assert!(matches!(xml_escape("plain"), std::borrow::Cow::Borrowed(_)));
+    }
+}

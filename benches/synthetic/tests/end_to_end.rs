@@ -1,0 +1,111 @@
+//! orgwatch's real scan, with the real AWS SDK, against the synthetic organization: every
+//! account's finding must be the one the organization expects. One test function, because the
+//! SDK's endpoint goes through the process environment (see `support`).
+
+mod support;
+
+use orgwatch_aws::{AUDIT_OPERATIONS, AwsReads, SdkReads};
+use orgwatch_core::UnobservedKind;
+use orgwatch_synthetic::{Break, Kind, OrgSpec, Organization, Server, ServerSettings, TOPIC_NAME};
+use std::time::Duration;
+
+#[test]
+fn orgwatch_reaches_every_expected_finding_through_the_sdk() {
+    support::runtime().block_on(async {
+        // 200 accounts, CIS 3.1 only, then the whole family.
+        for family in [false, true] {
+            let org = Organization::generate(&OrgSpec { accounts: 200, family, seed: 42 });
+            let server = Server::start(org, ServerSettings::default()).await.expect("server");
+            let scanned = support::scan(&server, 128).await;
+            let org = server.organization();
+            let wrong = support::mismatches(org, &scanned.findings);
+            assert!(wrong.is_empty(), "family={family}: {} wrong findings:\n{}", wrong.len(), wrong.join("\n"));
+            assert_eq!(scanned.report.accounts_judged, 200);
+            eprintln!(
+                "200 accounts, family={family}: scan {:.2} s (with SDK setup {:.2} s), {} calls: {:?}",
+                scanned.report.duration.as_secs_f64(),
+                scanned.elapsed.as_secs_f64(),
+                server.total_calls(),
+                server.calls_by_operation()
+            );
+
+            // Only audit operations were called, and the counts follow the organization.
+            let by_operation = server.calls_by_operation();
+            assert!(by_operation.keys().all(|op| AUDIT_OPERATIONS.contains(&op.as_str())), "{by_operation:?}");
+            assert_eq!(by_operation["organizations:ListAccounts"], 10, "20 accounts a page");
+            assert_eq!(by_operation["sts:AssumeRole"], 200, "one role per account");
+            assert_eq!(server.total_calls(), by_operation.values().sum::<u64>());
+            let by_account = server.calls_by_account();
+            assert_eq!(by_account.values().sum::<u64>(), server.total_calls());
+            for account in org.account_ids() {
+                let calls = by_account.get(&account).copied().unwrap_or(0);
+                match org.kind(&account) {
+                    Some(Kind::Refused) => assert_eq!(calls, 1, "{account}: AssumeRole only"),
+                    Some(Kind::Covered) => assert_eq!(calls, 2, "{account}: AssumeRole and DescribeTrails; the chain is the management account's"),
+                    Some(Kind::Broken(Break::NoMultiRegionTrail)) => assert_eq!(calls, 2, "{account}"),
+                    _ => assert!(calls >= 3, "{account}: {calls}"),
+                }
+            }
+            server.reset_counts();
+            assert_eq!((server.total_calls(), server.calls_by_account().len()), (0, 0));
+            server.shutdown().await;
+        }
+
+        // The semantics, seen through the SDK reads directly.
+        let org = Organization::generate(&OrgSpec { accounts: 200, family: false, seed: 5 });
+        let server = Server::start(org, ServerSettings::default()).await.expect("server");
+        let org = server.organization();
+        support::point_sdk_at(&server.endpoint());
+        let config = support::config(std::path::Path::new("/unused.db"), &org.controls(), 8);
+        let reads = SdkReads::new(orgwatch::scan::sdk_settings(&config)).await;
+        let first = |kind: Kind| org.account_ids().into_iter().find(|id| org.kind(id) == Some(kind)).expect("an account of the kind");
+
+        assert_eq!(reads.describe_organization().await.expect("organization").as_deref(), Some(org.management_account_id()));
+        let listed = reads.list_accounts().await.expect("accounts");
+        assert_eq!(listed.iter().map(|a| a.id.clone()).collect::<Vec<_>>(), org.account_ids());
+        assert!(listed.iter().all(|a| a.is_active() && !a.name.is_empty()));
+
+        let refused = reads.assume_role(&first(Kind::Refused)).await.expect_err("refused");
+        assert!(refused.contains("AccessDenied"), "{refused}");
+        assert!(reads.assume_role("999999999999").await.is_err(), "outside the organization");
+
+        let security = org.security_account_id();
+        let topic = format!("arn:aws:sns:us-east-1:{security}:{TOPIC_NAME}");
+        let central = reads.assume_role(&first(Kind::CentralTopic)).await.expect("role");
+        let denied = reads.get_topic_attributes(&central, "us-east-1", &topic).await.expect_err("another account's topic");
+        assert_eq!(denied.kind, UnobservedKind::AccessDenied, "{denied:?}");
+        assert!(denied.message.starts_with("AuthorizationError"), "{denied:?}");
+        let own = reads.assume_role(&security).await.expect("role");
+        assert!(reads.list_subscriptions_by_topic(&own, "us-east-1", &topic).await.expect("own topic").iter().all(|s| s.is_confirmed()));
+
+        let covered = reads.assume_role(&first(Kind::Covered)).await.expect("role");
+        let trails = reads.describe_trails(&covered, "us-east-1").await.expect("trails");
+        assert_eq!(trails.len(), 1);
+        assert!(trails[0].organization_trail && trails[0].owner_account() == Some(org.management_account_id()), "{trails:?}");
+        let status = reads.get_trail_status(&covered, "us-east-1", &trails[0].arn).await.expect_err("only the owner reads the status");
+        assert!(status.message.starts_with("TrailNotFoundException"), "{status:?}");
+
+        let uncovered = reads.assume_role(&first(Kind::Compliant)).await.expect("role");
+        let trails = reads.describe_trails(&uncovered, "us-east-1").await.expect("trails");
+        assert!(trails.len() == 1 && !trails[0].organization_trail, "{trails:?}");
+        let group = orgwatch_core::facts::LogGroupRef::from_arn(trails[0].log_group_arn.as_deref().expect("log group")).expect("log group ARN");
+        let filters = reads.describe_metric_filters(&covered, &group).await.expect_err("the covered member has no log group of that name");
+        assert!(filters.message.starts_with("ResourceNotFoundException"), "{filters:?}");
+        server.shutdown().await;
+
+        // Throttling: the SDK retries, and the findings are the same.
+        let org = Organization::generate(&OrgSpec { accounts: 200, family: false, seed: 42 });
+        let server = Server::start(org, ServerSettings { latency: Duration::from_millis(2), throttle_every: Some(25) }).await.expect("server");
+        let scanned = support::scan(&server, 128).await;
+        let wrong = support::mismatches(server.organization(), &scanned.findings);
+        assert!(wrong.is_empty(), "throttled: {} wrong findings:\n{}", wrong.len(), wrong.join("\n"));
+        assert!(server.throttled_calls() > 0);
+        eprintln!(
+            "200 accounts, every 25th call throttled, 2 ms latency: scan {:.2} s, {} calls, {} throttled",
+            scanned.report.duration.as_secs_f64(),
+            server.total_calls(),
+            server.throttled_calls()
+        );
+        server.shutdown().await;
+    });
+}
