@@ -60,7 +60,7 @@
 //! - the rest (~60%) compliant with their own multi-region trail and whole chain.
 //!
 //! Each deployed control has a metric filter on `CloudTrail/Default` with its first published
-//! pattern (`orgwatch_core::controls`), publishing `1` to metric [`metric_name`] in
+//! pattern (`orgwatch_core::controls`), publishing `1` to metric [`orgwatch_core::controls::metric_name`] in
 //! [`NAMESPACE`], and an alarm `<id>-alarm`: `Sum >= 1`, one period, actions enabled. Kinds are
 //! shuffled over the members with the seed. An account is one byte: what its APIs answer is
 //! derived from its id and kind on each call, and the metric-filter answers are rendered once.
@@ -70,5 +70,5 @@ mod org;
 mod server;
 mod wire;
 
-pub use org::{Break, Kind, LOG_GROUP, MANAGEMENT_ACCOUNT_ID, MIN_ACCOUNTS_WITH_BREAKS, NAMESPACE, OrgSpec, Organization, REGION, TOPIC_NAME, metric_name};
+pub use org::{Break, Kind, LOG_GROUP, MANAGEMENT_ACCOUNT_ID, MIN_ACCOUNTS_WITH_BREAKS, NAMESPACE, OrgSpec, Organization, REGION, TOPIC_NAME};
 pub use server::{Server, ServerSettings};

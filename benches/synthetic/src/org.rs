@@ -156,17 +156,6 @@ impl Kind {
     }
 }
 
-/// The metric a control's filter publishes and its alarm watches: the id in CamelCase
-/// (`unauthorized-api-calls` → `UnauthorizedApiCalls`), as `orgwatch_aws::memory` names it.
-pub fn metric_name(control_id: &str) -> String {
-    control_id
-        .split('-')
-        .map(|word| {
-            let mut chars = word.chars();
-            chars.next().map(|first| first.to_uppercase().chain(chars).collect::<String>()).unwrap_or_default()
-        })
-        .collect()
-}
 
 /// One deployed control: its id, metric name and first published pattern.
 #[derive(Clone, Debug)]
@@ -265,7 +254,7 @@ impl Organization {
             .map(|id| {
                 let control = orgwatch_core::controls::find(id).unwrap_or_else(|| panic!("unknown control {id}"));
                 let pattern = control.published_patterns.first().unwrap_or_else(|| panic!("control {id} has no published pattern")).pattern.clone();
-                Deployed { id, metric: metric_name(id), pattern }
+                Deployed { id, metric: orgwatch_core::controls::metric_name(id), pattern }
             })
             .collect();
         let by_metric = deployed.iter().enumerate().map(|(i, d)| (d.metric.clone(), i)).collect();
@@ -556,6 +545,5 @@ mod tests {
         assert_eq!(single.expected(&broken, "unauthorized-api-calls"), Some(("FAIL", "ALARM_CANNOT_FIRE")));
         assert_eq!(single.expected("999999999999", "unauthorized-api-calls"), None);
         assert_eq!(single.expected(MANAGEMENT_ACCOUNT_ID, "unauthorized-api-calls"), Some(("PASS", "COMPLIANT")));
-        assert_eq!(metric_name("unauthorized-api-calls"), "UnauthorizedApiCalls");
     }
 }

@@ -101,10 +101,6 @@ impl<'r, R: AwsReads> Carrier<'r, R> {
         }
     }
 
-    /// How many answers are held now (for tests and the scan's log).
-    pub fn held(&self) -> usize {
-        lock(&self.answers).len()
-    }
 
     async fn session(&self, account_id: &str) -> Result<R::Session, String> {
         let cell = {

@@ -85,17 +85,6 @@ pub struct MemoryAccount {
     pub topics: BTreeMap<String, MemoryTopic>,
 }
 
-/// The metric name [`MemoryAccount::deploy_chain`] gives a control's filter and alarm:
-/// the id in CamelCase (`unauthorized-api-calls` → `UnauthorizedApiCalls`).
-pub fn metric_name(control_id: &str) -> String {
-    control_id
-        .split('-')
-        .map(|word| {
-            let mut chars = word.chars();
-            chars.next().map(|first| first.to_uppercase().chain(chars).collect::<String>()).unwrap_or_default()
-        })
-        .collect()
-}
 
 impl MemoryAccount {
     fn new(name: &str) -> Self {
@@ -115,7 +104,7 @@ impl MemoryAccount {
     /// Deploys a compliant chain for `control_ids` in `account_id` (this account's id):
     /// a logging multi-region trail `main` homed in `region` with AWS's default selectors,
     /// delivering to the log group [`LOG_GROUP`]; per control, a metric filter named after the
-    /// control with its first published pattern (metric [`metric_name`] in [`NAMESPACE`], value
+    /// control with its first published pattern (metric [`orgwatch_core::controls::metric_name`] in [`NAMESPACE`], value
     /// `1`) and an alarm `<id>-alarm` (`Sum >= 1`, actions enabled) notifying `topic_arn`, or,
     /// when `None`, the account's own `security-alerts` topic, created with one confirmed email
     /// subscription. Deploying again replaces what has the same name.
@@ -153,7 +142,7 @@ impl MemoryAccount {
         for id in control_ids {
             let control = controls::find(id).unwrap_or_else(|| panic!("unknown control {id:?}"));
             let pattern = control.published_patterns.first().unwrap_or_else(|| panic!("control {id:?} has no published pattern")).pattern.clone();
-            let metric = metric_name(id);
+            let metric = orgwatch_core::controls::metric_name(id);
             filters.retain(|f| f.name != *id);
             filters.push(MetricFilter {
                 name: (*id).to_owned(),

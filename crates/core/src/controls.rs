@@ -62,6 +62,18 @@ pub fn find(id: &str) -> Option<&'static Control> {
     CONTROLS.iter().find(|c| c.id == id)
 }
 
+/// The metric name orgwatch's own set-ups give a control's filter and alarm: the id in
+/// CamelCase (`unauthorized-api-calls` → `UnauthorizedApiCalls`).
+pub fn metric_name(control_id: &str) -> String {
+    control_id
+        .split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map(|first| first.to_uppercase().chain(chars).collect::<String>()).unwrap_or_default()
+        })
+        .collect()
+}
+
 /// The id of CIS 3.1, the default control.
 pub const UNAUTHORIZED_API_CALLS: &str = "unauthorized-api-calls";
 
@@ -438,4 +450,13 @@ fn build() -> Vec<Control> {
     ));
 
     controls
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn metric_names_are_the_control_id_in_camel_case() {
+        assert_eq!(super::metric_name("unauthorized-api-calls"), "UnauthorizedApiCalls");
+        assert_eq!(super::metric_name("root-account-usage"), "RootAccountUsage");
+    }
 }

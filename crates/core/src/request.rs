@@ -101,13 +101,6 @@ impl Facts {
         self.answers.get(request)
     }
 
-    pub fn len(&self) -> usize {
-        self.answers.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.answers.is_empty()
-    }
 }
 
 impl FromIterator<(Request, Observed<Answer>)> for Facts {

@@ -259,24 +259,22 @@ async fn announce(report: &ScanReport, notifier: &Notifier) {
 /// Where drift summaries go besides the log.
 struct Notifier {
     webhook_url: Option<String>,
-    sns_topic_arn: Option<String>,
     http: reqwest::Client,
-    /// Built only when `[notify] sns_topic_arn` is set: orgwatch's own identity, never an
-    /// audit role.
-    publisher: Option<SnsPublisher>,
+    /// `[notify] sns_topic_arn` and the publisher for it, with orgwatch's own identity, never
+    /// an audit role.
+    sns: Option<(String, SnsPublisher)>,
 }
 
 impl Notifier {
     async fn new(config: &Config) -> Notifier {
-        let publisher = match &config.notify.sns_topic_arn {
-            Some(_) => Some(SnsPublisher::new(&config.aws.region).await),
+        let sns = match &config.notify.sns_topic_arn {
+            Some(topic) => Some((topic.clone(), SnsPublisher::new(&config.aws.region).await)),
             None => None,
         };
         Notifier {
             webhook_url: config.notify.webhook_url.clone(),
-            sns_topic_arn: config.notify.sns_topic_arn.clone(),
             http: reqwest::Client::builder().timeout(Duration::from_secs(15)).build().unwrap_or_default(),
-            publisher,
+            sns,
         }
     }
 
@@ -288,7 +286,7 @@ impl Notifier {
                 Err(e) => warn!(error = %e.without_url(), "The drift summary could not be posted to the webhook"),
             }
         }
-        if let (Some(topic), Some(publisher)) = (&self.sns_topic_arn, &self.publisher) {
+        if let Some((topic, publisher)) = &self.sns {
             match publisher.publish(topic, "orgwatch: compliance drift", &summary.to_string()).await {
                 Ok(()) => info!(topic_arn = %topic, "Drift summary published to SNS"),
                 Err(e) => warn!(topic_arn = %topic, error = %e, "The drift summary could not be published to SNS"),

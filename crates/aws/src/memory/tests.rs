@@ -264,9 +264,3 @@ async fn memory_org_can_be_shared_between_tasks() {
     assert_eq!(seen, vec![1, 1, 1]);
     assert_eq!(org.calls().len(), 6);
 }
-
-#[test]
-fn metric_names_are_the_control_id_in_camel_case() {
-    assert_eq!(metric_name("unauthorized-api-calls"), "UnauthorizedApiCalls");
-    assert_eq!(metric_name("root-account-usage"), "RootAccountUsage");
-}
