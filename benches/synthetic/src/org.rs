@@ -348,6 +348,29 @@ impl Organization {
         }
     }
 
+    /// The same organization at drift epoch `epoch`, for repeated scans with a changing
+    /// history: epoch 0 is the organization itself; at epoch `e > 0`, a window of ~1% of the
+    /// compliant members (at least one), moving by its own width each epoch, is broken with
+    /// `Break::ALL[e % 14]`. Between consecutive epochs the accounts of the old window
+    /// recover and those of the new one regress, so every scan after the first has drift.
+    pub fn at_epoch(&self, epoch: u64) -> Organization {
+        let mut org = self.clone();
+        if epoch == 0 {
+            return org;
+        }
+        let compliant: Vec<usize> = (1..self.kinds.len()).filter(|&i| self.kinds[i] == Kind::Compliant).collect();
+        if compliant.is_empty() {
+            return org;
+        }
+        let width = (compliant.len() / 100).max(1);
+        let start = (epoch as usize).wrapping_mul(width) % compliant.len();
+        let broken = Kind::Broken(Break::ALL[(epoch % Break::ALL.len() as u64) as usize]);
+        for k in 0..width {
+            org.kinds[compliant[(start + k) % compliant.len()]] = broken;
+        }
+        org
+    }
+
     /// The index of a 12-digit account id, if it is one of the organization's.
     pub(crate) fn index_of(&self, account_id: &str) -> Option<usize> {
         if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
@@ -517,6 +540,23 @@ mod tests {
             let compliant = counts["compliant"] as f64 / accounts as f64;
             assert!((0.55..0.62).contains(&compliant), "{accounts}: {compliant}");
         }
+    }
+
+    #[test]
+    fn each_epoch_breaks_a_moving_window_of_compliant_members() {
+        let org = Organization::generate(&OrgSpec { accounts: 1_000, family: false, seed: 9 });
+        assert_eq!(org.at_epoch(0).kinds, org.kinds);
+        let compliant = org.composition()["compliant"];
+        let (one, two) = (org.at_epoch(1), org.at_epoch(2));
+        let changed = |o: &Organization| (0..o.len()).filter(|&i| o.kinds[i] != org.kinds[i]).collect::<Vec<_>>();
+        let (a, b) = (changed(&one), changed(&two));
+        assert_eq!(a.len(), (compliant / 100).max(1));
+        assert_eq!(b.len(), a.len());
+        assert!(a.iter().all(|i| !b.contains(i)), "the window moves on: {a:?} {b:?}");
+        assert!(a.iter().all(|&i| org.kinds[i] == Kind::Compliant && one.kinds[i] == Kind::Broken(Break::ALL[1])));
+        assert!(b.iter().all(|&i| two.kinds[i] == Kind::Broken(Break::ALL[2])));
+        assert_eq!(one.account_ids(), org.account_ids(), "the same accounts");
+        assert_eq!(one.security_account_id(), org.security_account_id());
     }
 
     #[test]

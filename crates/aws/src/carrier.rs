@@ -8,8 +8,7 @@
 //! account read them or the core marked them shared, so memory follows the accounts in flight,
 //! not the organization.
 
-use crate::errors::AwsError;
-use crate::reads::{AwsReads, Organization};
+use crate::reads::AwsReads;
 use orgwatch_core::{Answer, Need, Observed, Request, Unobserved};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,15 +16,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
-
-/// Lists the organization: its management account and every account, sorted by id. The two
-/// calls go out together.
-pub async fn list_organization<R: AwsReads>(reads: &R) -> Result<Organization, AwsError> {
-    let (management, accounts) = tokio::join!(reads.describe_organization(), reads.list_accounts());
-    let mut accounts = accounts?;
-    accounts.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(Organization { management_account_id: management?, accounts })
-}
 
 /// One answer, shared by every account that asks for it.
 #[derive(Default)]

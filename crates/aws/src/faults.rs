@@ -16,7 +16,7 @@
 //! [`Fault::Hang`] by never answering at all (`std::future::pending`).
 
 use crate::errors::AwsError;
-use crate::reads::{AwsReads, OrgAccount};
+use crate::reads::{AccountsPage, AwsReads};
 use orgwatch_core::facts::{Alarm, EventSelectors, LogGroupRef, MetricFilter, MetricRef, Observed, Subscription, Topic, Trail, TrailStatus};
 use orgwatch_core::Unobserved;
 use std::sync::Mutex;
@@ -120,8 +120,8 @@ impl<R: AwsReads> AwsReads for Faulty<R> {
         self.organization_call("organizations:DescribeOrganization", self.inner.describe_organization()).await
     }
 
-    async fn list_accounts(&self) -> Result<Vec<OrgAccount>, AwsError> {
-        self.organization_call("organizations:ListAccounts", self.inner.list_accounts()).await
+    async fn list_accounts_page(&self, next_token: Option<String>) -> Result<AccountsPage, AwsError> {
+        self.organization_call("organizations:ListAccounts", self.inner.list_accounts_page(next_token)).await
     }
 
     async fn assume_role(&self, account_id: &str) -> Result<Self::Session, String> {

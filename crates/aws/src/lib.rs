@@ -28,6 +28,6 @@ mod stats;
 
 pub use errors::AwsError;
 pub use publish::SnsPublisher;
-pub use reads::{AUDIT_OPERATIONS, AwsReads, OrgAccount, Organization};
+pub use reads::{AUDIT_OPERATIONS, AccountsPage, AwsReads, OrgAccount};
 pub use sdk::{SdkReads, SdkSession, SdkSettings};
 pub use stats::{ApiStats, ServiceCounts};

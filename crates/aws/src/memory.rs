@@ -22,7 +22,7 @@
 //! tokio's paused clock, and is recorded as a [`Call`].
 
 use crate::errors::AwsError;
-use crate::reads::{AwsReads, OrgAccount};
+use crate::reads::{AccountsPage, AwsReads, OrgAccount};
 use orgwatch_core::controls;
 use orgwatch_core::facts::{
     Alarm, BasicEventSelector, EventSelectors, LogGroupRef, MetricFilter, MetricRef, MetricTransformation, Observed, Subscription, Topic, Trail, TrailStatus,
@@ -30,6 +30,7 @@ use orgwatch_core::facts::{
 };
 use orgwatch_core::Unobserved;
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -349,6 +350,9 @@ impl MemoryOrg {
     }
 }
 
+/// Accounts a page of `ListAccounts` holds, as AWS's largest page.
+pub const ACCOUNTS_PAGE: usize = 20;
+
 impl AwsReads for MemoryOrg {
     /// The account whose audit role was assumed.
     type Session = String;
@@ -358,9 +362,20 @@ impl AwsReads for MemoryOrg {
         Ok(Some(self.management_account_id.clone()))
     }
 
-    async fn list_accounts(&self) -> Result<Vec<OrgAccount>, AwsError> {
+    /// Pages of [`ACCOUNTS_PAGE`] accounts in id order; the token is the last id of the page.
+    async fn list_accounts_page(&self, next_token: Option<String>) -> Result<AccountsPage, AwsError> {
         self.call(&self.management_account_id, "organizations:ListAccounts", "", false).await;
-        Ok(self.accounts.iter().map(|(id, a)| OrgAccount { id: id.clone(), name: a.name.clone(), state: a.state.clone() }).collect())
+        let after = next_token.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        let mut page: Vec<OrgAccount> = self
+            .accounts
+            .range::<str, _>((after, Bound::Unbounded))
+            .take(ACCOUNTS_PAGE + 1)
+            .map(|(id, a)| OrgAccount { id: id.clone(), name: a.name.clone(), state: a.state.clone() })
+            .collect();
+        let more = page.len() > ACCOUNTS_PAGE;
+        page.truncate(ACCOUNTS_PAGE);
+        let next_token = if more { page.last().map(|a| a.id.clone()) } else { None };
+        Ok(AccountsPage { accounts: page, next_token })
     }
 
     async fn assume_role(&self, account_id: &str) -> Result<String, String> {

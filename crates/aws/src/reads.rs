@@ -21,11 +21,12 @@ impl OrgAccount {
     }
 }
 
-/// The organization as listed: its management account and every account, sorted by id.
-#[derive(Clone, Debug)]
-pub struct Organization {
-    pub management_account_id: Option<String>,
+/// One page of `organizations:ListAccounts` (AWS answers at most 20 accounts a page).
+#[derive(Clone, Debug, Default)]
+pub struct AccountsPage {
     pub accounts: Vec<OrgAccount>,
+    /// Where the next page starts; `None` on the last page.
+    pub next_token: Option<String>,
 }
 
 /// Every API operation orgwatch calls to audit, as IAM names it. Nothing here changes an
@@ -55,8 +56,27 @@ pub trait AwsReads: Send + Sync {
     /// `organizations:DescribeOrganization`: the management account's id.
     fn describe_organization(&self) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
 
-    /// `organizations:ListAccounts`, every page.
-    fn list_accounts(&self) -> impl Future<Output = Result<Vec<OrgAccount>, AwsError>> + Send;
+    /// `organizations:ListAccounts`, the page that starts at `next_token` (the first page
+    /// with `None`). A scan judges the accounts of a page while the next one is read.
+    fn list_accounts_page(&self, next_token: Option<String>) -> impl Future<Output = Result<AccountsPage, AwsError>> + Send;
+
+    /// `organizations:ListAccounts`, every page, sorted by id.
+    fn list_accounts(&self) -> impl Future<Output = Result<Vec<OrgAccount>, AwsError>> + Send {
+        async move {
+            let mut accounts = Vec::new();
+            let mut token = None;
+            loop {
+                let page = self.list_accounts_page(token).await?;
+                accounts.extend(page.accounts);
+                match page.next_token {
+                    Some(next) => token = Some(next),
+                    None => break,
+                }
+            }
+            accounts.sort_by(|a, b| a.id.cmp(&b.id));
+            Ok(accounts)
+        }
+    }
 
     /// `sts:AssumeRole` into the account's audit role; the error says why, without secrets.
     fn assume_role(&self, account_id: &str) -> impl Future<Output = Result<Self::Session, String>> + Send;

@@ -7,7 +7,7 @@
 //! throttling in one account cannot spend the others' retry budget.
 
 use crate::errors::{AwsError, CallError, is_throttling};
-use crate::reads::{AwsReads, OrgAccount};
+use crate::reads::{AccountsPage, AwsReads, OrgAccount};
 use crate::stats::ApiStats;
 use aws_config::identity::IdentityCache;
 use aws_config::retry::RetryConfig;
@@ -225,27 +225,24 @@ impl AwsReads for SdkReads {
         Ok(output.organization().and_then(|o| o.master_account_id()).map(str::to_owned))
     }
 
-    async fn list_accounts(&self) -> Result<Vec<OrgAccount>, AwsError> {
-        let mut accounts = Vec::new();
-        let mut pages = self.organizations.list_accounts().into_paginator().send();
-        while let Some(page) = pages.next().await {
-            self.record(LIST_ACCOUNTS, &page);
-            let page = page.map_err(|e| CallError::from_sdk(&e).into_aws_error(LIST_ACCOUNTS.iam))?;
-            for account in page.accounts() {
-                let Some(id) = account.id() else { continue };
-                // `Status` is retired; `State` replaces it. Read `Status` only where `State`
-                // is absent (older emulators).
-                #[allow(deprecated)]
-                let state = match (account.state(), account.status()) {
-                    (Some(state), _) => state.as_str().to_owned(),
-                    (None, Some(status)) => status.as_str().to_owned(),
-                    (None, None) => "UNKNOWN".to_owned(),
-                };
-                accounts.push(OrgAccount { id: id.to_owned(), name: account.name().unwrap_or_default().to_owned(), state });
-            }
+    async fn list_accounts_page(&self, next_token: Option<String>) -> Result<AccountsPage, AwsError> {
+        let page = self.organizations.list_accounts().set_next_token(next_token).send().await;
+        self.record(LIST_ACCOUNTS, &page);
+        let page = page.map_err(|e| CallError::from_sdk(&e).into_aws_error(LIST_ACCOUNTS.iam))?;
+        let mut accounts = Vec::with_capacity(page.accounts().len());
+        for account in page.accounts() {
+            let Some(id) = account.id() else { continue };
+            // `Status` is retired; `State` replaces it. Read `Status` only where `State`
+            // is absent (older emulators).
+            #[allow(deprecated)]
+            let state = match (account.state(), account.status()) {
+                (Some(state), _) => state.as_str().to_owned(),
+                (None, Some(status)) => status.as_str().to_owned(),
+                (None, None) => "UNKNOWN".to_owned(),
+            };
+            accounts.push(OrgAccount { id: id.to_owned(), name: account.name().unwrap_or_default().to_owned(), state });
         }
-        accounts.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(accounts)
+        Ok(AccountsPage { accounts, next_token: page.next_token().filter(|t| !t.is_empty()).map(str::to_owned) })
     }
 
     async fn assume_role(&self, account_id: &str) -> Result<SdkSession, String> {

@@ -81,9 +81,13 @@ impl Path {
 pub struct Scope<'a> {
     /// The region `DescribeTrails` is called in; multi-region trails are visible from any.
     pub region: &'a str,
-    /// Every account of the organization, audited or not: a link owned by any other account
-    /// cannot be read with an audit role.
+    /// Every account of the organization listed so far, audited or not: a link owned by any
+    /// other account cannot be read with an audit role.
     pub members: &'a BTreeSet<String>,
+    /// Whether `members` is the whole organization. While it is not (a scan judges accounts
+    /// while the listing goes on), a link owned by an account not listed yet is neither read
+    /// nor judged outside the organization: the walk waits for it (see [`Step::Need`]).
+    pub members_complete: bool,
 }
 
 /// The judgement of one account: the controls to judge there, and what they are judged with.
@@ -110,7 +114,9 @@ pub struct Need {
 /// What the core says after looking at the facts.
 #[derive(Clone, Debug)]
 pub enum Step {
-    /// Read these (all of them are independent of each other), then ask again.
+    /// Read these (all of them are independent of each other), then ask again. Empty when a
+    /// link's owner is not among the members listed so far: ask again once the listing has
+    /// named more accounts or is complete.
     Need(Vec<Need>),
     /// One finding per control, in the order of the controls.
     Done(Vec<Finding>),
@@ -121,17 +127,19 @@ impl Audit<'_> {
     pub fn step(&self, facts: &Facts) -> Step {
         let mut needs = BTreeMap::new();
         let mut findings = Vec::with_capacity(self.controls.len());
+        let mut waiting = false;
         for control in self.controls {
             match self.judge(control, facts, None) {
                 Judged::Finding(finding) => findings.push(finding),
                 Judged::Pending(more) => {
+                    waiting = true;
                     for (request, shared) in more {
                         *needs.entry(request).or_insert(false) |= shared;
                     }
                 }
             }
         }
-        if needs.is_empty() {
+        if !waiting {
             Step::Done(findings)
         } else {
             Step::Need(needs.into_iter().map(|(request, shared)| Need { request, shared }).collect())
@@ -171,11 +179,12 @@ impl Audit<'_> {
             }
         }
 
-        let mut walk = Walk { audit: self, control, facts, missing, needs: BTreeMap::new(), links: Vec::new(), notes: Vec::new(), pending: false, shared: false, out: Vec::new() };
+        let mut walk =
+            Walk { audit: self, control, facts, missing, needs: BTreeMap::new(), awaiting_members: false, links: Vec::new(), notes: Vec::new(), pending: false, shared: false, out: Vec::new() };
         walk.account();
-        let Walk { needs, out: paths, .. } = walk;
+        let Walk { needs, awaiting_members, out: paths, .. } = walk;
         let has_pass = paths.iter().any(|p| p.status() == Status::Pass);
-        if !has_pass && !needs.is_empty() {
+        if !has_pass && (!needs.is_empty() || awaiting_members) {
             return Judged::Pending(needs);
         }
         let judged = paths;
@@ -244,6 +253,8 @@ struct Walk<'a, 'f> {
     missing: Option<&'a Unobserved>,
     /// What this control still needs, with the `shared` hint.
     needs: BTreeMap<Request, bool>,
+    /// A link's owner is not among the members listed so far.
+    awaiting_members: bool,
     links: Vec<EvidenceLink>,
     notes: Vec<String>,
     /// The current path went past a fact not known yet.
@@ -283,6 +294,15 @@ impl<'f> Walk<'_, 'f> {
     fn look<T>(&mut self, reached: Link, request: Request, what: &str, pick: impl FnOnce(&'f Answer) -> Option<&'f T>) -> Look<'f, T> {
         let owner = request.account_id().to_owned();
         if owner != self.audit.account_id && !self.audit.scope.members.contains(&owner) {
+            if !self.audit.scope.members_complete {
+                // Not listed yet: wait for the listing, or, when concluding, call it unseen.
+                if let Some(unobserved) = self.missing {
+                    self.unseen(reached, unobserved, what, &owner);
+                    return Look::Ended;
+                }
+                self.awaiting_members = true;
+                return Look::Pending;
+            }
             self.end(reached, Reason::OutsideOrganization, format!("Could not see {what}: account {owner} owns it and is outside the organization."));
             return Look::Ended;
         }

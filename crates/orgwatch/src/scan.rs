@@ -11,13 +11,13 @@ use crate::config::Config;
 use crate::schedule::Clock;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use orgwatch_aws::carrier::{Carrier, list_organization};
-use orgwatch_aws::{AwsReads, OrgAccount, SdkSettings};
+use orgwatch_aws::carrier::Carrier;
+use orgwatch_aws::{AccountsPage, AwsReads, OrgAccount, SdkSettings};
 use orgwatch_core::controls::{self, Control};
 use orgwatch_core::detect::DetectionCache;
-use orgwatch_core::{Audit, Facts, Finding, Scope, Step, Unobserved};
+use orgwatch_core::{Audit, Facts, Finding, Scope, Step, Unobserved, Waiver};
 use orgwatch_store::{AccountRecord, DriftEvent, ScanStatus, StatusCounts, Store};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -72,55 +72,123 @@ struct Judged {
     at: chrono::DateTime<chrono::Utc>,
 }
 
+/// What the writer writes, in the order the scan sends it.
+enum Write {
+    /// The audited accounts of one page of the listing.
+    Accounts(Vec<AccountRecord>),
+    Findings(Judged),
+}
+
+/// The organization's members as listed so far. Accounts are judged while the listing goes
+/// on, so a link owned by an account not listed yet waits for it (`Scope::members_complete`).
+#[derive(Debug, Default)]
+struct Members {
+    listed: BTreeSet<String>,
+    /// Every page was read.
+    complete: bool,
+    /// The listing ended early (an error or a shutdown): what is not listed will not be.
+    stopped: bool,
+}
+
+/// How the listing of the organization is going.
+struct Listing {
+    members: watch::Sender<Members>,
+    queue: VecDeque<OrgAccount>,
+    /// Audited accounts listed so far.
+    audited: usize,
+    done: bool,
+    error: Option<orgwatch_aws::AwsError>,
+}
+
+impl Listing {
+    /// Takes one page: its accounts become members, the audited ones are queued and their
+    /// records sent to the writer.
+    fn admit(&mut self, config: &Config, page: AccountsPage, to_writer: &mpsc::UnboundedSender<Write>) {
+        let last = page.next_token.is_none();
+        let audited: Vec<OrgAccount> = page.accounts.iter().filter(|a| audited(config, a)).cloned().collect();
+        self.members.send_modify(|m| {
+            m.listed.extend(page.accounts.into_iter().map(|a| a.id));
+            m.complete = last;
+        });
+        self.audited += audited.len();
+        let records = audited.iter().map(|a| AccountRecord { account_id: a.id.clone(), account_name: a.name.clone(), state: a.state.clone() }).collect();
+        let _ = to_writer.send(Write::Accounts(records));
+        self.queue.extend(audited);
+        if last {
+            self.done = true;
+            info!(accounts = self.audited, members = self.members.borrow().listed.len(), "Organization listed");
+        }
+    }
+
+    /// No more pages will be read.
+    fn stop(&mut self) {
+        if !self.done {
+            self.done = true;
+            self.members.send_modify(|m| m.stopped = true);
+        }
+    }
+}
+
 /// Runs one scan. `shutdown` turning true stops new accounts from starting; accounts in
 /// flight get `[scan] grace_period` to finish, then the scan is marked `interrupted`. A
 /// finding that cannot be written stops new accounts too, and the scan is marked `failed`.
+///
+/// The organization is listed page by page while the accounts already listed are judged, so
+/// a scan of ten thousand accounts does not wait for five hundred pages before it starts.
 pub async fn run_scan<R: AwsReads>(reads: &R, store: &Store, config: &Config, clock: &dyn Clock, mut shutdown: watch::Receiver<bool>) -> Result<ScanReport, ScanError> {
     let started = Instant::now();
     let scan_id = store.begin_scan(clock.now()).await?;
     let span = info_span!("scan", scan_id);
     async move {
         info!(concurrency = config.scan.concurrency, controls = config.scan.controls.len(), "Scan started");
-        let organization = match list_organization(reads).await {
-            Ok(org) => org,
-            Err(e) => {
+        // The organization and the first page of its accounts together.
+        let first = match tokio::join!(reads.describe_organization(), reads.list_accounts_page(None)) {
+            (Ok(management), Ok(first)) => {
+                info!(management_account = management.as_deref().unwrap_or("unknown"), "Organization found");
+                first
+            }
+            (Err(e), _) | (_, Err(e)) => {
                 let message = format!("the organization's accounts could not be listed: {e}");
                 store.finish_scan(scan_id, ScanStatus::Failed, Some(&message), clock.now()).await?;
                 error!(error = %e, "Scan failed: the organization could not be listed");
                 return Err(ScanError::Organization(e));
             }
         };
-        let members: BTreeSet<String> = organization.accounts.iter().map(|a| a.id.clone()).collect();
-        let accounts: Vec<OrgAccount> = organization.accounts.iter().filter(|a| audited(config, a)).cloned().collect();
-        let records: Vec<AccountRecord> =
-            accounts.iter().map(|a| AccountRecord { account_id: a.id.clone(), account_name: a.name.clone(), state: a.state.clone() }).collect();
-        store.record_accounts(scan_id, &records).await?;
         let selected: Vec<&'static Control> = config.scan.controls.iter().filter_map(|id| controls::find(id)).collect();
-        info!(accounts = accounts.len(), members = members.len(), management_account = organization.management_account_id.as_deref().unwrap_or("unknown"), "Organization listed");
 
-        // One writer, off the judging path: findings are written in the order accounts finish,
-        // whatever has arrived meanwhile in one transaction.
-        let (to_writer, written) = mpsc::unbounded_channel::<Judged>();
+        // One writer, off the judging path: accounts and findings are written in the order
+        // they come, whatever has arrived meanwhile in one transaction.
+        let (to_writer, written) = mpsc::unbounded_channel::<Write>();
         let write_failed = Arc::new(AtomicBool::new(false));
         let writer = tokio::spawn(write_findings(store.clone(), scan_id, written, write_failed.clone()));
+
+        let mut listing = Listing { members: watch::channel(Members::default()).0, queue: VecDeque::new(), audited: 0, done: false, error: None };
+        let mut pages = std::pin::pin!(futures::stream::unfold(first.next_token.clone(), |token| async move {
+            let page = reads.list_accounts_page(Some(token?)).await;
+            let next = page.as_ref().ok().and_then(|p| p.next_token.clone());
+            Some((page, next))
+        }));
+        listing.admit(config, first, &to_writer);
 
         // A role is assumed again before it could expire during an account's judgement.
         let session = sdk_settings(config).session_duration;
         let carrier = Carrier::new(reads).refresh_sessions_after(session.saturating_sub(config.scan.account_timeout));
         let detections = DetectionCache::new();
-        let scope = Scope { region: &config.aws.region, members: &members };
-        let mut queue = accounts.iter();
         let mut in_flight = FuturesUnordered::new();
         let mut interrupted = *shutdown.borrow();
         let mut grace_deadline: Option<Instant> = None;
         loop {
-            // A database that cannot take findings stops new accounts: their work would be lost.
-            while !interrupted && !write_failed.load(Ordering::Relaxed) && in_flight.len() < config.scan.concurrency {
-                let Some(account) = queue.next() else { break };
-                let audit = Audit { account_id: &account.id, controls: &selected, scope, waivers: &config.waivers, now: clock.now(), detections: &detections };
-                in_flight.push(judge_account(&carrier, audit, config.scan.account_timeout));
+            let stopping = interrupted || write_failed.load(Ordering::Relaxed) || listing.error.is_some();
+            if stopping {
+                listing.stop();
             }
-            if in_flight.is_empty() {
+            // A database that cannot take findings stops new accounts: their work would be lost.
+            while !stopping && in_flight.len() < config.scan.concurrency {
+                let Some(account) = listing.queue.pop_front() else { break };
+                let judge = Judge { account_id: account.id, controls: &selected, region: &config.aws.region, waivers: &config.waivers, now: clock.now(), detections: &detections };
+                in_flight.push(judge_account(&carrier, judge, listing.members.subscribe(), config.scan.account_timeout));
+            }
+            if in_flight.is_empty() && (listing.done || stopping) {
                 break;
             }
             let deadline = grace_deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(365 * 24 * 3600));
@@ -130,8 +198,16 @@ pub async fn run_scan<R: AwsReads>(reads: &R, store: &Store, config: &Config, cl
                     for f in &findings {
                         debug!(account_id = %f.account_id, control_id = %f.control_id, status = %f.status, reason = %f.reason, "Finding");
                     }
-                    let _ = to_writer.send(Judged { account_id, findings, at: clock.now() });
+                    let _ = to_writer.send(Write::Findings(Judged { account_id, findings, at: clock.now() }));
                 }
+                page = pages.next(), if !listing.done => match page {
+                    Some(Ok(page)) => listing.admit(config, page, &to_writer),
+                    Some(Err(e)) => {
+                        error!(error = %e, listed = listing.audited, "The organization's listing failed: no new accounts start");
+                        listing.error = Some(e);
+                    }
+                    None => listing.done = true,
+                },
                 Ok(_) = shutdown.wait_for(|stop| *stop), if !interrupted => {
                     interrupted = true;
                     grace_deadline = Some(Instant::now() + config.scan.grace_period);
@@ -148,16 +224,22 @@ pub async fn run_scan<R: AwsReads>(reads: &R, store: &Store, config: &Config, cl
         let writes = writer.await.unwrap_or_else(|e| Writes { error: Some(format!("the writer stopped: {e}")), ..Writes::default() });
         let (judged, write_error) = (writes.accounts, writes.error);
 
-        let (status, error) = if let Some(e) = write_error {
+        let (status, error) = if let Some(e) = &listing.error {
+            (ScanStatus::Failed, Some(format!("the organization's accounts could not be listed: {e}")))
+        } else if let Some(e) = write_error {
             (ScanStatus::Failed, Some(format!("findings could not be written: {e}")))
-        } else if interrupted || judged < accounts.len() {
-            (ScanStatus::Interrupted, Some(format!("interrupted after {judged} of {} accounts", accounts.len())))
+        } else if interrupted || judged < listing.audited || !listing.done {
+            (ScanStatus::Interrupted, Some(format!("interrupted after {judged} of {} accounts", listing.audited)))
         } else {
             (ScanStatus::Completed, None)
         };
         let counts = store.finish_scan(scan_id, status, error.as_deref(), clock.now()).await?;
+        if let Some(e) = listing.error {
+            return Err(ScanError::Organization(e));
+        }
         let drift = if status == ScanStatus::Completed { store.drift_of_scan(scan_id).await? } else { Vec::new() };
-        let report = ScanReport { scan_id, status, counts, accounts_total: accounts.len(), accounts_judged: judged, duration: started.elapsed(), write_time: writes.time, drift };
+        let report =
+            ScanReport { scan_id, status, counts, accounts_total: listing.audited, accounts_judged: judged, duration: started.elapsed(), write_time: writes.time, drift };
         info!(
             status = status.as_str(),
             accounts = judged,
@@ -188,48 +270,103 @@ struct Writes {
 /// Most accounts written in one transaction.
 const WRITE_BATCH: usize = 256;
 
-/// Writes judged accounts as they come, batching what has queued up meanwhile.
-async fn write_findings(store: Store, scan_id: i64, mut judged: mpsc::UnboundedReceiver<Judged>, failed: Arc<AtomicBool>) -> Writes {
+/// Writes accounts and findings as they come, batching what has queued up meanwhile.
+async fn write_findings(store: Store, scan_id: i64, mut incoming: mpsc::UnboundedReceiver<Write>, failed: Arc<AtomicBool>) -> Writes {
     let mut writes = Writes::default();
     let mut batch = Vec::with_capacity(WRITE_BATCH);
-    while judged.recv_many(&mut batch, WRITE_BATCH).await > 0 {
+    while incoming.recv_many(&mut batch, WRITE_BATCH).await > 0 {
         let started = Instant::now();
-        let rows: Vec<(&[Finding], chrono::DateTime<chrono::Utc>)> = batch.iter().map(|j| (j.findings.as_slice(), j.at)).collect();
-        match store.record_findings_batch(scan_id, &rows).await {
-            Ok(()) => writes.accounts += batch.len(),
-            Err(e) => {
-                let accounts: Vec<&str> = batch.iter().map(|j| j.account_id.as_str()).collect();
-                error!(accounts = %accounts.join(","), error = %orgwatch_core::error_chain(&e), "Findings could not be written");
-                writes.error.get_or_insert_with(|| orgwatch_core::error_chain(&e));
-                failed.store(true, Ordering::Relaxed);
+        let mut records = Vec::new();
+        let mut judged = Vec::new();
+        for write in batch.drain(..) {
+            match write {
+                Write::Accounts(page) => records.extend(page),
+                Write::Findings(j) => judged.push(j),
+            }
+        }
+        let mut fail = |what: &str, e: &orgwatch_store::StoreError| {
+            error!(what, error = %orgwatch_core::error_chain(e), "Could not write to the database");
+            writes.error.get_or_insert_with(|| orgwatch_core::error_chain(e));
+            failed.store(true, Ordering::Relaxed);
+        };
+        if !records.is_empty()
+            && let Err(e) = store.record_accounts(scan_id, &records).await
+        {
+            fail("accounts", &e);
+        }
+        if !judged.is_empty() {
+            let rows: Vec<(&[Finding], chrono::DateTime<chrono::Utc>)> = judged.iter().map(|j| (j.findings.as_slice(), j.at)).collect();
+            match store.record_findings_batch(scan_id, &rows).await {
+                Ok(()) => writes.accounts += judged.len(),
+                Err(e) => {
+                    let accounts: Vec<&str> = judged.iter().map(|j| j.account_id.as_str()).collect();
+                    fail(&format!("findings of {}", accounts.join(",")), &e);
+                }
             }
         }
         writes.time += started.elapsed();
-        batch.clear();
     }
     writes
+}
+
+/// What judging one account takes, apart from the members listed so far.
+struct Judge<'a> {
+    account_id: String,
+    controls: &'a [&'static Control],
+    region: &'a str,
+    waivers: &'a [Waiver],
+    now: chrono::DateTime<chrono::Utc>,
+    detections: &'a DetectionCache,
+}
+
+impl Judge<'_> {
+    fn audit<'m>(&'m self, members: &'m Members) -> Audit<'m> {
+        Audit {
+            account_id: &self.account_id,
+            controls: self.controls,
+            scope: Scope { region: self.region, members: &members.listed, members_complete: members.complete },
+            waivers: self.waivers,
+            now: self.now,
+            detections: self.detections,
+        }
+    }
 }
 
 /// Most rounds a judgement may take; the chain has six links, so this only stops a loop.
 const MAX_ROUNDS: usize = 32;
 
 /// Judges one account: asks the core, carries out every read it needs at once, and asks
-/// again. Out of time (`[scan] account_timeout`), it concludes from what it has.
-async fn judge_account<R: AwsReads>(carrier: &Carrier<'_, R>, audit: Audit<'_>, timeout: Duration) -> (String, Vec<Finding>) {
-    let account_id = audit.account_id.to_owned();
+/// again; when the core waits for a link's owner to be listed, waits for the listing. Out of
+/// time (`[scan] account_timeout`), it concludes from what it has.
+async fn judge_account<R: AwsReads>(carrier: &Carrier<'_, R>, judge: Judge<'_>, mut members: watch::Receiver<Members>, timeout: Duration) -> (String, Vec<Finding>) {
+    let account_id = judge.account_id.clone();
     let mut facts = Facts::new();
     let conversation = async {
-        for _ in 0..MAX_ROUNDS {
-            let needs = match audit.step(&facts) {
+        let mut rounds = 0;
+        loop {
+            let step = judge.audit(&members.borrow_and_update()).step(&facts);
+            let needs = match step {
                 Step::Done(findings) => return Ok(findings),
                 Step::Need(needs) => needs,
             };
+            if needs.is_empty() {
+                // A link's owner is not listed yet (no lock is held across the wait).
+                let stopped = members.borrow().stopped;
+                if stopped || members.changed().await.is_err() {
+                    return Err(Unobserved::api_error("organizations:ListAccounts", "the organization's listing stopped before the account owning a link was listed"));
+                }
+                continue;
+            }
+            rounds += 1;
+            if rounds > MAX_ROUNDS {
+                return Err(Unobserved::api_error("collection", format!("no verdict after {MAX_ROUNDS} rounds of reads")));
+            }
             if let Some(repeat) = needs.iter().find(|n| facts.get(&n.request).is_some()) {
                 return Err(Unobserved::api_error(repeat.request.operation(), "asked for again after it was answered"));
             }
             // Every read of the round at once; each answer is kept as it comes, so a round cut
             // short by the timeout still counts what it learnt.
-            let requester = audit.account_id;
+            let requester = judge.account_id.as_str();
             let mut round: FuturesUnordered<_> = needs
                 .into_iter()
                 .map(|need| async move {
@@ -241,18 +378,18 @@ async fn judge_account<R: AwsReads>(carrier: &Carrier<'_, R>, audit: Audit<'_>, 
                 facts.insert(request, answer);
             }
         }
-        Err(Unobserved::api_error("collection", format!("no verdict after {MAX_ROUNDS} rounds of reads")))
     };
     let outcome = tokio::time::timeout(timeout, conversation).await;
+    let conclude = |unobserved: &Unobserved| judge.audit(&members.borrow()).conclude(&facts, unobserved);
     let findings = match outcome {
         Ok(Ok(findings)) => findings,
         Ok(Err(unobserved)) => {
             error!(account_id, reason = %unobserved.message, "The judgement did not converge");
-            audit.conclude(&facts, &unobserved)
+            conclude(&unobserved)
         }
         Err(_) => {
             warn!(account_id, seconds = timeout.as_secs(), "Account judgement timed out");
-            audit.conclude(&facts, &Unobserved::api_error("collection", format!("timed out after {} s", timeout.as_secs())))
+            conclude(&Unobserved::api_error("collection", format!("timed out after {} s", timeout.as_secs())))
         }
     };
     (account_id, findings)

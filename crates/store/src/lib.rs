@@ -161,7 +161,8 @@ impl Store {
         Ok(row.try_get(0)?)
     }
 
-    /// Records the accounts a scan sets out to judge.
+    /// Records accounts a scan sets out to judge; called once per page of the listing, so
+    /// `scans.accounts_total` counts every account recorded so far.
     pub async fn record_accounts(&self, scan_id: i64, accounts: &[AccountRecord]) -> Result<(), StoreError> {
         let mut conn = self.connection().await?;
         let mut tx = conn.begin().await?;
@@ -182,7 +183,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("UPDATE scans SET accounts_total = ?2 WHERE id = ?1").bind(scan_id).bind(accounts.len() as i64).execute(&mut *tx).await?;
+        sqlx::query("UPDATE scans SET accounts_total = (SELECT COUNT(*) FROM scan_accounts WHERE scan_id = ?1) WHERE id = ?1").bind(scan_id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! `bench`: scans synthetic organizations with the real `orgwatch` binary and prints figures.
 //!
 //!     bench [--accounts 1000,10000] [--concurrency 16,64,256] [--latency-ms 50] [--family]
-//!           [--orgwatch PATH] [--throttle-every N]
+//!           [--orgwatch PATH] [--throttle-every N] [--repeat N]
 //!
 //! For each (accounts, concurrency) it starts the synthetic server (in this process, on
 //! 127.0.0.1), runs `orgwatch scan` as a child process against it, and prints: wall time; the
@@ -9,6 +9,13 @@
 //! it; API calls per account (all accounts, and one compliant account); orgwatch's peak RSS;
 //! the time orgwatch spent writing SQLite; and how many findings matched the server's expected
 //! ones. Exit status 1 when any finding differs: the figures of a wrong scan mean nothing.
+//!
+//! With `--repeat N`, each (accounts, concurrency) is scanned N times into one database, as the
+//! daemon does on its schedule, with the organization drifting between scans
+//! ([`Organization::at_epoch`]: ~1% of the compliant accounts regress and as many recover each
+//! scan). It prints the figures of scans 1, 2, 10, 25, 50, 75 and N (each scan's findings are
+//! checked), the drift events each recorded, the database's size, and the ratio of the last
+//! scan's own duration to the first's.
 
 use clap::Parser;
 use orgwatch_synthetic::{Kind, OrgSpec, Organization, Server, ServerSettings};
@@ -40,11 +47,18 @@ struct Args {
     orgwatch: Option<PathBuf>,
     #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// Scan each organization this many times into one database, with drift between scans.
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
 }
 
 /// One scan's figures.
 struct Figures {
     wall: Duration,
+    /// The scan's own duration, as orgwatch logs it (without process start-up).
+    scan_seconds: f64,
+    /// Drift events the scan recorded.
+    drift_events: i64,
     calls: u64,
     compliant_calls: u64,
     peak_rss_kib: i64,
@@ -70,20 +84,30 @@ fn main() -> ExitCode {
     };
     let latency = Duration::from_millis(args.latency_ms);
     println!("latency {} ms, {}", args.latency_ms, if args.family { "whole CIS family (15 controls)" } else { "CIS 3.1 only" });
+    if args.repeat > 1 {
+        return repeated(&args, &orgwatch, &runtime);
+    }
     println!("{:>8} {:>6} {:>9} {:>9} {:>6} {:>10} {:>10} {:>8} {:>8} {:>12}", "accounts", "conc", "wall_s", "bound_s", "ratio", "calls/acct", "compliant", "rss_MiB", "write_s", "verdicts");
     let mut all_matched = true;
     for &accounts in &args.accounts {
         let org = Organization::generate(&OrgSpec { accounts, family: args.family, seed: args.seed });
         for &concurrency in &args.concurrency {
             let settings = ServerSettings { latency, throttle_every: args.throttle_every };
-            let figures = match runtime.block_on(run(&orgwatch, org.clone(), settings, concurrency)) {
+            let dir = match tempfile::tempdir() {
+                Ok(d) => d,
+                Err(e) => {
+                    eprintln!("error: no temporary directory: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            let figures = match runtime.block_on(run(&orgwatch, org.clone(), settings, concurrency, dir.path())) {
                 Ok(f) => f,
                 Err(e) => {
                     eprintln!("error: {e}");
                     return ExitCode::from(1);
                 }
             };
-            let bound = (2.0 + accounts as f64 * 5.0 / concurrency as f64) * latency.as_secs_f64();
+            let bound = critical_path_bound(accounts, concurrency, latency);
             let ratio = if bound > 0.0 { format!("{:.2}", figures.wall.as_secs_f64() / bound) } else { "-".into() };
             println!(
                 "{:>8} {:>6} {:>9.2} {:>9.2} {:>6} {:>10.1} {:>10} {:>8.1} {:>8.2} {:>12}",
@@ -98,10 +122,74 @@ fn main() -> ExitCode {
                 figures.write_seconds,
                 format!("{}/{}", figures.matched, figures.expected),
             );
-            if !figures.mismatches.is_empty() {
-                all_matched = false;
-                for m in figures.mismatches.iter().take(10) {
-                    eprintln!("mismatch: {m}");
+            all_matched &= report_mismatches(&figures);
+        }
+    }
+    if all_matched { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+/// The critical-path bound in seconds: the organization's listing and its first page (2
+/// latencies), then every account's five dependent waves of calls, `concurrency` accounts at a
+/// time.
+fn critical_path_bound(accounts: usize, concurrency: usize, latency: Duration) -> f64 {
+    (2.0 + accounts as f64 * 5.0 / concurrency as f64) * latency.as_secs_f64()
+}
+
+/// Prints the first mismatches; true when there were none.
+fn report_mismatches(figures: &Figures) -> bool {
+    for m in figures.mismatches.iter().take(10) {
+        eprintln!("mismatch: {m}");
+    }
+    figures.mismatches.is_empty()
+}
+
+/// `--repeat`: scans each organization `repeat` times into one database, drifting between
+/// scans, and prints the figures of a few of them.
+fn repeated(args: &Args, orgwatch: &Path, runtime: &tokio::runtime::Runtime) -> ExitCode {
+    let latency = Duration::from_millis(args.latency_ms);
+    println!("{:>8} {:>6} {:>6} {:>9} {:>9} {:>8} {:>8} {:>7} {:>8} {:>12}", "accounts", "conc", "scan", "wall_s", "scan_s", "write_s", "rss_MiB", "drift", "db_MiB", "verdicts");
+    let mut all_matched = true;
+    for &accounts in &args.accounts {
+        let org = Organization::generate(&OrgSpec { accounts, family: args.family, seed: args.seed });
+        for &concurrency in &args.concurrency {
+            let dir = match tempfile::tempdir() {
+                Ok(d) => d,
+                Err(e) => {
+                    eprintln!("error: no temporary directory: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            let mut first: Option<f64> = None;
+            for scan in 1..=args.repeat {
+                let settings = ServerSettings { latency, throttle_every: args.throttle_every };
+                let figures = match runtime.block_on(run(orgwatch, org.at_epoch(scan as u64 - 1), settings, concurrency, dir.path())) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        eprintln!("error: scan {scan}: {e}");
+                        return ExitCode::from(1);
+                    }
+                };
+                all_matched &= report_mismatches(&figures);
+                let first_seconds = *first.get_or_insert(figures.scan_seconds);
+                if [1, 2, 10, 25, 50, 75, args.repeat].contains(&scan) {
+                    let db_bytes = std::fs::metadata(dir.path().join("orgwatch.db")).map(|m| m.len()).unwrap_or(0)
+                        + std::fs::metadata(dir.path().join("orgwatch.db-wal")).map(|m| m.len()).unwrap_or(0);
+                    println!(
+                        "{:>8} {:>6} {:>6} {:>9.2} {:>9.2} {:>8.2} {:>8.1} {:>7} {:>8.1} {:>12}",
+                        accounts,
+                        concurrency,
+                        scan,
+                        figures.wall.as_secs_f64(),
+                        figures.scan_seconds,
+                        figures.write_seconds,
+                        figures.peak_rss_kib as f64 / 1024.0,
+                        figures.drift_events,
+                        db_bytes as f64 / (1024.0 * 1024.0),
+                        format!("{}/{}", figures.matched, figures.expected),
+                    );
+                }
+                if scan == args.repeat {
+                    println!("scan {scan} took {:.2} × the first scan's time", figures.scan_seconds / first_seconds);
                 }
             }
         }
@@ -109,13 +197,13 @@ fn main() -> ExitCode {
     if all_matched { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }
 
-async fn run(orgwatch: &Path, org: Organization, settings: ServerSettings, concurrency: usize) -> Result<Figures, String> {
+/// Scans `org` once with the orgwatch binary into `dir/orgwatch.db` and checks its findings.
+async fn run(orgwatch: &Path, org: Organization, settings: ServerSettings, concurrency: usize, dir: &Path) -> Result<Figures, String> {
     let compliant = org.account_ids().into_iter().find(|id| org.kind(id) == Some(Kind::Compliant));
     let controls = org.controls();
     let server = Server::start(org, settings).await.map_err(|e| format!("the synthetic server did not start: {e}"))?;
-    let dir = tempfile::tempdir().map_err(|e| format!("no temporary directory: {e}"))?;
-    let db = dir.path().join("orgwatch.db");
-    let config = dir.path().join("orgwatch.toml");
+    let db = dir.join("orgwatch.db");
+    let config = dir.join("orgwatch.toml");
     let list = controls.iter().map(|c| format!("{c:?}")).collect::<Vec<_>>().join(", ");
     std::fs::write(
         &config,
@@ -150,12 +238,9 @@ async fn run(orgwatch: &Path, org: Organization, settings: ServerSettings, concu
     if !status {
         return Err(format!("orgwatch scan failed:\n{}", log.lines().rev().take(5).collect::<Vec<_>>().join("\n")));
     }
-    let write_seconds = log
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["message"] == "Scan finished")
-        .and_then(|v| v["write_seconds"].as_f64())
-        .unwrap_or(f64::NAN);
+    let finished = log.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).find(|v| v["message"] == "Scan finished");
+    let logged = |field: &str| finished.as_ref().and_then(|v| v[field].as_f64()).unwrap_or(f64::NAN);
+    let (write_seconds, scan_seconds) = (logged("write_seconds"), logged("seconds"));
 
     let calls = server.total_calls();
     let compliant_calls = compliant.as_ref().and_then(|id| server.calls_by_account().get(id).copied()).unwrap_or(0);
@@ -164,6 +249,8 @@ async fn run(orgwatch: &Path, org: Organization, settings: ServerSettings, concu
 
     let store = orgwatch_store::Store::open_read_only(&db).await.map_err(|e| orgwatch_core::error_chain(&e))?;
     let table = store.latest_findings(None, None).await.map_err(|e| orgwatch_core::error_chain(&e))?;
+    let drift = store.query("SELECT COUNT(*) FROM drift WHERE scan_id = (SELECT MAX(id) FROM scans)").await.map_err(|e| orgwatch_core::error_chain(&e))?;
+    let drift_events = drift.rows.first().and_then(|r| r.first()).and_then(serde_json::Value::as_i64).unwrap_or(-1);
     store.close().await;
     let column = |name: &str| table.columns.iter().position(|c| c == name);
     let (Some(a), Some(c), Some(s), Some(r)) = (column("account_id"), column("control_id"), column("status"), column("reason")) else {
@@ -186,7 +273,7 @@ async fn run(orgwatch: &Path, org: Organization, settings: ServerSettings, concu
             }
         }
     }
-    Ok(Figures { wall, calls, compliant_calls, peak_rss_kib, write_seconds, matched: expected - mismatches.len(), expected, mismatches })
+    Ok(Figures { wall, scan_seconds, drift_events, calls, compliant_calls, peak_rss_kib, write_seconds, matched: expected - mismatches.len(), expected, mismatches })
 }
 
 /// Waits for the child, reading its log, and returns (log, success, peak RSS in KiB).

@@ -159,7 +159,7 @@ struct Driven {
 /// again; facts an account does not hold are never collected, and the core then concludes.
 fn drive(accounts: &[AccountFacts], subject: &str, controls: &[&Control], waivers: &[Waiver]) -> Driven {
     let members: BTreeSet<String> = accounts.iter().map(|a| a.account_id.clone()).collect();
-    let audit = Audit { account_id: subject, controls, scope: Scope { region: REGION, members: &members }, waivers, now: now(), detections: &DetectionCache::new() };
+    let audit = Audit { account_id: subject, controls, scope: Scope { region: REGION, members: &members, members_complete: true }, waivers, now: now(), detections: &DetectionCache::new() };
     let mut facts = Facts::new();
     let mut rounds = Vec::new();
     loop {
@@ -681,7 +681,7 @@ fn an_organization_trail_chain_is_asked_of_its_owner_and_marked_shared() {
 fn a_scan_out_of_time_concludes_with_what_it_has() {
     let members: BTreeSet<String> = [ACCOUNT.to_owned()].into();
     let control = controls::find(UNAUTHORIZED_API_CALLS).unwrap();
-    let audit = Audit { account_id: ACCOUNT, controls: &[control], scope: Scope { region: REGION, members: &members }, waivers: &[], now: now(), detections: &DetectionCache::new() };
+    let audit = Audit { account_id: ACCOUNT, controls: &[control], scope: Scope { region: REGION, members: &members, members_complete: true }, waivers: &[], now: now(), detections: &DetectionCache::new() };
     let timed_out = Unobserved::api_error("collection", "timed out after 60 s");
     let finding = audit.conclude(&Facts::new(), &timed_out).remove(0);
     assert_eq!(finding.reason, Reason::ApiError);
@@ -702,4 +702,58 @@ fn a_scan_out_of_time_concludes_with_what_it_has() {
     assert_eq!(finding.reason, Reason::ApiError);
     assert!(finding.message.contains("alarms on metric"), "{}", finding.message);
     assert_eq!(finding.evidence.links.last().map(|l| l.kind), Some(LinkKind::Metric));
+}
+
+#[test]
+fn an_owner_not_listed_yet_is_waited_for_not_judged_outside_the_organization() {
+    // The member's alarm notifies the security account's topic; the listing has not reached
+    // the security account yet.
+    let mut member = compliant(ACCOUNT);
+    the_alarm(&mut member).alarm_actions = vec![topic_arn(SECURITY)];
+    member.topics.clear();
+    let security = compliant(SECURITY);
+    let control = controls::find(UNAUTHORIZED_API_CALLS).unwrap();
+    let detections = DetectionCache::new();
+    let audit_with = |members: &BTreeSet<String>, complete: bool, facts: &Facts| {
+        let audit = Audit { account_id: ACCOUNT, controls: &[control], scope: Scope { region: REGION, members, members_complete: complete }, waivers: &[], now: now(), detections: &detections };
+        (audit.step(facts), audit.conclude(facts, &Unobserved::api_error("collection", "timed out after 60 s")))
+    };
+    let listed_so_far: BTreeSet<String> = [ACCOUNT.to_owned()].into();
+    let mut facts = Facts::new();
+    let waited = loop {
+        match audit_with(&listed_so_far, false, &facts).0 {
+            Step::Done(findings) => panic!("judged before its topic's owner was listed: {findings:?}"),
+            Step::Need(needs) if needs.is_empty() => break facts.clone(),
+            Step::Need(needs) => {
+                for need in needs {
+                    assert_eq!(need.request.account_id(), ACCOUNT, "nothing is asked of an account not listed yet");
+                    facts.insert(need.request.clone(), member.answer(&need.request).unwrap());
+                }
+            }
+        }
+    };
+    // Out of time before the listing got there: unseen, not outside the organization.
+    let (_, concluded) = audit_with(&listed_so_far, false, &waited);
+    assert_eq!(concluded[0].reason, Reason::ApiError, "{}", concluded[0].message);
+    // The whole organization listed without the owner: outside it.
+    let (step, _) = audit_with(&listed_so_far, true, &waited);
+    assert!(matches!(&step, Step::Done(f) if f[0].reason == Reason::OutsideOrganization), "{step:?}");
+    // Once listed, the topic is asked of its owner and the account passes.
+    let listed: BTreeSet<String> = [ACCOUNT.to_owned(), SECURITY.to_owned()].into();
+    let mut facts = waited;
+    loop {
+        match audit_with(&listed, false, &facts).0 {
+            Step::Done(findings) => {
+                assert_eq!(findings[0].reason, Reason::Compliant, "{}", findings[0].message);
+                break;
+            }
+            Step::Need(needs) => {
+                assert!(!needs.is_empty());
+                for need in needs {
+                    let owner = if need.request.account_id() == SECURITY { &security } else { &member };
+                    facts.insert(need.request.clone(), owner.answer(&need.request).unwrap());
+                }
+            }
+        }
+    }
 }

@@ -281,3 +281,37 @@ async fn a_role_kept_for_a_long_scan_is_assumed_again_before_it_could_expire() {
     let expected = 1 + (report.duration.as_secs() - 1) / 840;
     assert!(assumed >= 2 && assumed as u64 <= expected + 1, "assumed {assumed} times in {:?}", report.duration);
 }
+
+#[tokio::test(start_paused = true)]
+async fn accounts_are_judged_while_the_listing_goes_on_and_an_owner_listed_later_is_waited_for() {
+    // Sixty accounts, three pages of twenty; the security account, whose topic member 0's
+    // alarm notifies, sorts last and is listed on the last page.
+    const LATE_SECURITY: &str = "900000000000";
+    let mut org = MemoryOrg::new(MANAGEMENT).with_latency(LATENCY);
+    org.account_mut(MANAGEMENT).deploy_chain(MANAGEMENT, REGION, &[UNAUTHORIZED], None, false);
+    let topic = org.add_account(LATE_SECURITY, "security").add_topic(LATE_SECURITY, REGION, "security-alerts", true);
+    org.account_mut(LATE_SECURITY).deploy_chain(LATE_SECURITY, REGION, &[UNAUTHORIZED], Some(&topic), false);
+    for i in 0..58 {
+        let id = member(i);
+        org.add_account(&id, &format!("member-{i}")).deploy_chain(&id, REGION, &[UNAUTHORIZED], (i == 0).then_some(topic.as_str()), false);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&dir.path().join("orgwatch.db"), "concurrency = 16", "");
+    let (store, report) = scan(&org, &config, never()).await;
+    assert_eq!((report.status, report.accounts_total, report.accounts_judged), (ScanStatus::Completed, 60, 60));
+    let found = findings(&store).await;
+    assert_eq!(found.len(), 60);
+    for (account, (_, reason, message)) in &found {
+        assert_eq!(reason, "COMPLIANT", "{account}: {message}");
+    }
+
+    let calls = org.calls();
+    let started = |account: &str, operation: &str| calls.iter().filter(|c| c.account_id == account && c.operation == operation).map(|c| c.started).min().expect("called");
+    let pages: Vec<Instant> = calls.iter().filter(|c| c.operation == "organizations:ListAccounts").map(|c| c.started).collect();
+    assert_eq!(pages.len(), 3, "twenty accounts a page");
+    assert!(started(&member(0), "sts:AssumeRole") < pages[2], "the first page's accounts are judged before the last page is read");
+    assert!(started(LATE_SECURITY, "sns:GetTopicAttributes") >= pages[2] + LATENCY, "the topic is read once its owner is listed");
+    assert_eq!(org.call_count(LATE_SECURITY, "sns:GetTopicAttributes"), 1);
+    let recorded = store.query("SELECT accounts_total, (SELECT COUNT(*) FROM scan_accounts) FROM scans").await.unwrap();
+    assert_eq!(recorded.rows[0], vec![serde_json::json!(60), serde_json::json!(60)]);
+}
