@@ -27,7 +27,7 @@ mod sdk;
 mod stats;
 
 pub use errors::AwsError;
-pub use publish::SnsPublisher;
+pub use publish::{PUBLISH_OPERATION, SnsPublisher};
 pub use reads::{AUDIT_OPERATIONS, AccountsPage, AwsReads, OrgAccount};
 pub use sdk::{SdkReads, SdkSession, SdkSettings};
 pub use stats::{ApiStats, ServiceCounts};

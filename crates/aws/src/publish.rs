@@ -9,6 +9,10 @@ use aws_config::Region;
 use orgwatch_core::facts::arn_region;
 use std::time::Duration;
 
+/// The one write, as IAM names it: what orgwatch's own identity needs for `[notify]
+/// sns_topic_arn`, besides the organization and STS operations of [`crate::AUDIT_OPERATIONS`].
+pub const PUBLISH_OPERATION: &str = "sns:Publish";
+
 /// Attempts per publish in standard retry mode.
 const MAX_ATTEMPTS: u32 = 3;
 /// Bound on one publish, retries included.
@@ -42,6 +46,6 @@ impl SnsPublisher {
             aws_sdk_sns::Client::from_conf(config)
         };
         let result = client.publish().topic_arn(topic_arn).subject(subject).message(message).send().await;
-        result.map(|_| ()).map_err(|e| CallError::from_sdk(&e).into_aws_error("sns:Publish"))
+        result.map(|_| ()).map_err(|e| CallError::from_sdk(&e).into_aws_error(PUBLISH_OPERATION))
     }
 }

@@ -179,7 +179,7 @@ pub fn run() -> ExitCode {
             })
         }),
         Command::Healthcheck { config } => with_config(&config, |config| {
-            let Some(addr) = config.http_listen else {
+            let Some(addr) = config.http_probe_address() else {
                 return Err(usage("[http] listen is not set, so there is no /healthz to ask".into()));
             };
             runtime()?.block_on(async {

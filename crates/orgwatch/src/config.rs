@@ -167,17 +167,49 @@ pub struct LogConfig {
 
 pub const DEFAULT_CONCURRENCY: usize = 16;
 
+/// Sets `[organization] external_id`, over the file's value: for a secret injected as an
+/// environment variable (a Kubernetes Secret, ECS task secrets), so the file can be a plain
+/// ConfigMap. Never logged.
+pub const EXTERNAL_ID_ENV: &str = "ORGWATCH_EXTERNAL_ID";
+
 impl Config {
     /// Reads and validates a configuration file. Relative store paths are kept relative to
     /// the working directory, as users expect from a command-line tool.
     pub fn load(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the configuration file {}", path.display()))?;
-        Config::parse(&text).with_context(|| format!("invalid configuration in {}", path.display()))
+        let external_id = match std::env::var(EXTERNAL_ID_ENV) {
+            Ok(value) => Some(value),
+            Err(std::env::VarError::NotPresent) => None,
+            Err(std::env::VarError::NotUnicode(_)) => bail!("{EXTERNAL_ID_ENV} is not valid UTF-8"),
+        };
+        Config::parse_with_external_id(&text, external_id).with_context(|| format!("invalid configuration in {}", path.display()))
     }
 
     pub fn parse(text: &str) -> anyhow::Result<Config> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))?;
+        Config::parse_with_external_id(text, None)
+    }
+
+    /// Parses `text`, with the value of [`EXTERNAL_ID_ENV`] (when set) as the external ID.
+    pub fn parse_with_external_id(text: &str, external_id: Option<String>) -> anyhow::Result<Config> {
+        let mut raw: RawConfig = toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))?;
+        if let Some(value) = external_id {
+            if value.len() < 2 || value.len() > 1224 {
+                bail!("{EXTERNAL_ID_ENV} must be 2 to 1224 characters long (it is {} long)", value.len());
+            }
+            raw.organization.external_id = Some(value);
+        }
         validate(raw)
+    }
+
+    /// Where a local client reaches `[http] listen`: an unspecified address (`0.0.0.0`, `[::]`,
+    /// as in a container) is asked on the loopback address of its family.
+    pub fn http_probe_address(&self) -> Option<SocketAddr> {
+        self.http_listen.map(|mut addr| {
+            if addr.ip().is_unspecified() {
+                addr.set_ip(if addr.is_ipv4() { std::net::Ipv4Addr::LOCALHOST.into() } else { std::net::Ipv6Addr::LOCALHOST.into() });
+            }
+            addr
+        })
     }
 }
 
@@ -385,6 +417,31 @@ path = "orgwatch.db"
         assert!(err.contains("organization"), "{err}");
         let err = format!("{:#}", Config::parse(&MINIMAL.replace("[organization]", "[organization]\ninclude_accounts = [\"12\"]")).unwrap_err());
         assert!(err.contains("include_accounts"), "{err}");
+    }
+
+    #[test]
+    fn the_external_id_from_the_environment_wins_over_the_file() {
+        let with_file = MINIMAL.replace("[organization]", "[organization]\nexternal_id = \"from-the-file\"");
+        assert_eq!(Config::parse(&with_file).unwrap().organization.external_id.as_deref(), Some("from-the-file"));
+        let config = Config::parse_with_external_id(&with_file, Some("from-the-secret".into())).unwrap();
+        assert_eq!(config.organization.external_id.as_deref(), Some("from-the-secret"));
+        assert_eq!(Config::parse_with_external_id(MINIMAL, Some("only-env".into())).unwrap().organization.external_id.as_deref(), Some("only-env"));
+        for bad in ["", "x", &"x".repeat(1225)] {
+            let err = format!("{:#}", Config::parse_with_external_id(MINIMAL, Some(bad.to_owned())).unwrap_err());
+            assert!(err.contains(EXTERNAL_ID_ENV) && err.contains("2 to 1224"), "{err}");
+        }
+        let err = format!("{:#}", Config::parse_with_external_id(MINIMAL, Some("s".into())).unwrap_err());
+        assert!(!err.contains("\"s\""), "the value is not printed: {err}");
+    }
+
+    #[test]
+    fn the_health_probe_asks_an_unspecified_listen_address_on_loopback() {
+        let probe = |listen: &str| Config::parse(&format!("{MINIMAL}\n[http]\nlisten = \"{listen}\"\n")).unwrap().http_probe_address().unwrap().to_string();
+        assert_eq!(probe("0.0.0.0:9417"), "127.0.0.1:9417");
+        assert_eq!(probe("[::]:9417"), "[::1]:9417");
+        assert_eq!(probe("127.0.0.1:9000"), "127.0.0.1:9000");
+        assert_eq!(probe("127.0.0.2:9417"), "127.0.0.2:9417");
+        assert!(Config::parse(MINIMAL).unwrap().http_probe_address().is_none());
     }
 
     #[test]
