@@ -129,8 +129,12 @@ pub fn run() -> ExitCode {
                         "id": c.id,
                         "title": c.title,
                         "cis_v1_2": c.references.cis_v1_2,
-                        "cis_v1_4": c.references.cis_v1_4,
+                        "cis_v1_4": c.references.cis_v1_4_to_v5_0,
+                        "cis_v1_4_to_v5_0": c.references.cis_v1_4_to_v5_0,
+                        "cis_v6_0_to_v7_0": c.references.cis_v6_0_to_v7_0,
                         "security_hub": c.references.security_hub,
+                        "references": c.references.summary(),
+                        "cis_requirements": c.references.cis_requirements(),
                         "pattern": c.published_patterns.first().map(|p| p.pattern.as_str()),
                         "published_patterns": c.published_patterns.iter().map(|p| serde_json::json!({"source": p.source, "pattern": p.pattern})).collect::<Vec<_>>(),
                     })
@@ -140,9 +144,10 @@ pub fn run() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Controls { format: ControlsFormat::Table } => {
+            println!("{:<34} {:<9} {:<14} {:<14} {:<14} TITLE", "CONTROL", "CIS V1.2", "CIS V1.4–V5.0", "CIS V6.0–V7.0", "SECURITY HUB");
             for c in controls::all() {
-                let v12 = c.references.cis_v1_2.unwrap_or("-");
-                println!("{:<36} CIS {:<5} / {:<5} {:<14} {}", c.id, v12, c.references.cis_v1_4, c.references.security_hub.unwrap_or("-"), c.title);
+                let r = c.references;
+                println!("{:<34} {:<9} {:<14} {:<14} {:<14} {}", c.id, r.cis_v1_2.unwrap_or("-"), r.cis_v1_4_to_v5_0, r.cis_v6_0_to_v7_0, r.security_hub.unwrap_or("-"), c.title);
             }
             ExitCode::SUCCESS
         }
