@@ -4,6 +4,7 @@
 
 use crate::config::Config;
 use crate::output::{Format, render};
+use crate::export::{self, FindingsFormat};
 use crate::{filter_check, scan, telemetry};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -40,8 +41,10 @@ enum Command {
     Findings {
         #[command(flatten)]
         config: ConfigArg,
+        /// `table`, `json`, `csv`, or an export: `ocsf` (OCSF Compliance Findings), `asff`
+        /// (Security Hub's BatchImportFindings); see docs/FORMATS.md.
         #[arg(long, value_enum, default_value = "table")]
-        format: Format,
+        format: FindingsFormat,
         /// Only findings with this status (PASS, FAIL, ERROR, NOT_APPLICABLE).
         #[arg(long)]
         status: Option<String>,
@@ -78,8 +81,9 @@ enum Command {
         /// A duration back from now (30m, 12h, 7d, 2w) or a date (2026-11-01). Default: 7d.
         #[arg(long, default_value = "7d")]
         since: String,
+        /// `table`, `json`, `csv`, or each event as a finding of its new status: `ocsf`, `asff`.
         #[arg(long, value_enum, default_value = "table")]
-        format: Format,
+        format: FindingsFormat,
     },
     /// Run one read-only SQL statement against the history; writes are refused.
     Query {
@@ -166,8 +170,10 @@ pub fn run() -> ExitCode {
             let since = parse_since(&since, chrono::Utc::now()).map_err(usage)?;
             runtime()?.block_on(async {
                 let store = Store::open_read_only(&config.store.path).await?;
-                let table = store.drift_since(since).await?;
-                print!("{}", render(&table, format, &[]));
+                match format.table() {
+                    Some(format) => print!("{}", render(&store.drift_since(since).await?, format, &[])),
+                    None => print!("{}", export::drift(&store.stored_drift_since(since).await?, format, &export::Context::new(&config.aws.region))),
+                }
                 Ok(ExitCode::SUCCESS)
             })
         }),
@@ -213,8 +219,10 @@ pub fn run() -> ExitCode {
             };
             runtime()?.block_on(async {
                 let store = Store::open_read_only(&config.store.path).await?;
-                let table = store.latest_findings(status, account.as_deref()).await?;
-                print!("{}", render(&table, format, &["evidence", "observed_at", "scan_id"]));
+                match format.table() {
+                    Some(format) => print!("{}", render(&store.latest_findings(status, account.as_deref()).await?, format, &["evidence", "observed_at", "scan_id"])),
+                    None => print!("{}", export::findings(&store.latest_stored_findings(status, account.as_deref()).await?, format, &export::Context::new(&config.aws.region))),
+                }
                 Ok(ExitCode::SUCCESS)
             })
         }),
