@@ -38,6 +38,10 @@ the role belongs to.
      topic exists. Reading through the owner account's credentials works as before. The fault
      layer applies first (a rule's latency and counting include refused calls).
 
+4. What Security Hub's BatchImportFindings refuses and moto takes (securityhub_rules.py): a
+   finding of another account than the caller's or under another product than the caller's
+   default one, and values outside ASFF's enumerations and limits, in FailedFindings.
+
 Binds to 127.0.0.1 on a free port (or --port) and prints "READY <port>" when it listens.
 It never listens on anything but loopback.
 """
@@ -54,6 +58,7 @@ import urllib.parse
 from xml.sax.saxutils import escape as xml_escape
 
 import cbor2
+import securityhub_rules
 from moto.cloudtrail.models import cloudtrail_backends
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.organizations.models import organizations_backends
@@ -194,7 +199,15 @@ class Emulator:
             parts = topic_arn.split(":")
             if len(parts) > 4 and parts[4] != account:
                 return self.sns_not_authorized(start_response, self.faults.principal_of(access_key), operation, topic_arn)
+        refused = []
+        if service == "securityhub" and path.rstrip("/") == "/findings/import":
+            error, body, refused = securityhub_rules.screen(body, account, found.group("region") if found else "us-east-1")
+            if error:
+                return self.reply(start_response, "400 Bad Request", {"Code": "InvalidInputException", "Message": error}, [("x-amzn-ErrorType", "InvalidInputException")])
         status, headers, payload = self.call_moto(environ, body)
+        if refused and status.startswith("200"):
+            payload = securityhub_rules.merge(payload, refused)
+            headers = [(k, v) for k, v in headers if k.lower() != "content-length"] + [("Content-Length", str(len(payload)))]
         if service == "sts" and operation == "AssumeRole" and status.startswith("200"):
             key = re.search(rb"<AccessKeyId>([^<]+)</AccessKeyId>", payload)
             principal = re.search(rb"<AssumedRoleUser>.*?<Arn>([^<]+)</Arn>", payload, re.S)
@@ -351,9 +364,9 @@ class Emulator:
         return self.reply(start_response, "200 OK", {"rules": self.faults.snapshot()})
 
     @staticmethod
-    def reply(start_response, status, value):
+    def reply(start_response, status, value, extra_headers=()):
         payload = json.dumps(value).encode()
-        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload))), *extra_headers])
         return [payload]
 
 

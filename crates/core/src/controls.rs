@@ -25,17 +25,74 @@ pub struct Control {
     pub benign: Vec<Sample>,
 }
 
-/// Where the control is numbered in the benchmark's versions and in Security Hub.
-#[derive(Clone, Copy, Debug)]
+/// Where the control is numbered in the benchmark's versions and in Security Hub: the ids users
+/// look the control up by. The control keeps its position across versions (3.n in v1.2 is 4.n
+/// in v1.4–v5.0 and 5.n in v6.0–v7.0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct References {
     /// CIS AWS Foundations v1.2 (section 3); `None` where the control came later.
     pub cis_v1_2: Option<&'static str>,
-    /// CIS v1.4 through v5.0 (section 4), v3.0 included.
-    pub cis_v1_4: &'static str,
-    /// CIS v3.0 (same numbering as v1.4).
-    pub cis_v3_0: &'static str,
-    /// AWS Security Hub control id.
+    /// CIS v1.4 through v5.0 (section 4).
+    pub cis_v1_4_to_v5_0: &'static str,
+    /// CIS v6.0 and v7.0 (section 5).
+    pub cis_v6_0_to_v7_0: &'static str,
+    /// AWS Security Hub control id (`CloudWatch.n`); `None` where Security Hub has none.
     pub security_hub: Option<&'static str>,
+}
+
+/// The CIS benchmark's name, as Security Hub spells it in `RelatedRequirements`.
+pub const CIS_BENCHMARK: &str = "CIS AWS Foundations Benchmark";
+
+/// The benchmark versions a requirement is named in, by numbering: v1.2's section 3, v1.4–v5.0's
+/// section 4, v6.0–v7.0's section 5. The versions Security Hub offers as standards (v1.2.0,
+/// v1.4.0, v3.0.0, v5.0.0) and the ends of each range are named, so the ids match what users
+/// filter on.
+const VERSIONS_V1_2: &[&str] = &["v1.2.0"];
+const VERSIONS_V1_4_TO_V5_0: &[&str] = &["v1.4.0", "v3.0.0", "v5.0.0"];
+const VERSIONS_V6_0_TO_V7_0: &[&str] = &["v6.0.0", "v7.0.0"];
+
+impl References {
+    /// `(versions, id)` pairs as people say them: `("CIS v1.2", "3.1")`, `("CIS v1.4–v5.0",
+    /// "4.1")`, `("CIS v6.0–v7.0", "5.1")`, `("Security Hub", "CloudWatch.2")`.
+    pub fn labelled(&self) -> Vec<(&'static str, &'static str)> {
+        let mut out = Vec::with_capacity(4);
+        if let Some(id) = self.cis_v1_2 {
+            out.push(("CIS v1.2", id));
+        }
+        out.push(("CIS v1.4–v5.0", self.cis_v1_4_to_v5_0));
+        out.push(("CIS v6.0–v7.0", self.cis_v6_0_to_v7_0));
+        if let Some(id) = self.security_hub {
+            out.push(("Security Hub", id));
+        }
+        out
+    }
+
+    /// One line: `CIS v1.2 3.1, CIS v1.4–v5.0 4.1, CIS v6.0–v7.0 5.1, Security Hub CloudWatch.2`.
+    pub fn summary(&self) -> String {
+        self.labelled().iter().map(|(what, id)| format!("{what} {id}")).collect::<Vec<_>>().join(", ")
+    }
+
+    /// The CIS requirement ids, one per benchmark version, as Security Hub names them:
+    /// `CIS AWS Foundations Benchmark v1.2.0/3.1`, `… v1.4.0/4.1`, …, `… v7.0.0/5.1`.
+    pub fn cis_requirements(&self) -> Vec<String> {
+        let numbered = [(VERSIONS_V1_2, self.cis_v1_2), (VERSIONS_V1_4_TO_V5_0, Some(self.cis_v1_4_to_v5_0)), (VERSIONS_V6_0_TO_V7_0, Some(self.cis_v6_0_to_v7_0))];
+        numbered
+            .iter()
+            .filter_map(|(versions, id)| id.map(|id| (versions, id)))
+            .flat_map(|(versions, id)| versions.iter().map(move |v| format!("{CIS_BENCHMARK} {v}/{id}")))
+            .collect()
+    }
+
+    /// The benchmark versions the control is part of: `CIS AWS Foundations Benchmark v1.2.0`, ….
+    pub fn cis_standards(&self) -> Vec<String> {
+        let mut versions: Vec<&str> = Vec::new();
+        if self.cis_v1_2.is_some() {
+            versions.extend(VERSIONS_V1_2);
+        }
+        versions.extend(VERSIONS_V1_4_TO_V5_0);
+        versions.extend(VERSIONS_V6_0_TO_V7_0);
+        versions.iter().map(|v| format!("{CIS_BENCHMARK} {v}")).collect()
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -216,8 +273,8 @@ fn call_list_control(
     }
 }
 
-fn refs(v12: Option<&'static str>, v14: &'static str, hub: Option<&'static str>) -> References {
-    References { cis_v1_2: v12, cis_v1_4: v14, cis_v3_0: v14, security_hub: hub }
+fn refs(v1_2: Option<&'static str>, v1_4_to_v5_0: &'static str, v6_0_to_v7_0: &'static str, hub: Option<&'static str>) -> References {
+    References { cis_v1_2: v1_2, cis_v1_4_to_v5_0: v1_4_to_v5_0, cis_v6_0_to_v7_0: v6_0_to_v7_0, security_hub: hub }
 }
 
 fn build() -> Vec<Control> {
@@ -226,7 +283,7 @@ fn build() -> Vec<Control> {
     controls.push(Control {
         id: UNAUTHORIZED_API_CALLS,
         title: "Unauthorized API calls are monitored",
-        references: refs(Some("3.1"), "4.1", Some("CloudWatch.2")),
+        references: refs(Some("3.1"), "4.1", "5.1", Some("CloudWatch.2")),
         published_patterns: vec![
             PublishedPattern { source: "CIS v1.2", pattern: r#"{ ($.errorCode = "*UnauthorizedOperation") || ($.errorCode = "AccessDenied*") }"#.into() },
             PublishedPattern { source: "CIS v1.4", pattern: r#"{ ($.errorCode = "*UnauthorizedOperation") || ($.errorCode = "AccessDenied*") || ($.sourceIPAddress!="delivery.logs.amazonaws.com") || ($.eventName!="HeadBucket") }"#.into() },
@@ -259,7 +316,7 @@ fn build() -> Vec<Control> {
     controls.push(Control {
         id: "console-signin-without-mfa",
         title: "Management console sign-in without MFA is monitored",
-        references: refs(Some("3.2"), "4.2", Some("CloudWatch.3")),
+        references: refs(Some("3.2"), "4.2", "5.2", Some("CloudWatch.3")),
         published_patterns: vec![
             PublishedPattern { source: "CIS v1.2", pattern: r#"{ ($.eventName = "ConsoleLogin") && ($.additionalEventData.MFAUsed != "Yes") }"#.into() },
             PublishedPattern { source: "CIS v1.4 variant", pattern: r#"{ ($.eventName = "ConsoleLogin") && ($.additionalEventData.MFAUsed != "Yes") && ($.userIdentity.type = "IAMUser") && ($.responseElements.ConsoleLogin = "Success") }"#.into() },
@@ -279,7 +336,7 @@ fn build() -> Vec<Control> {
     controls.push(Control {
         id: "root-account-usage",
         title: "Usage of the root account is monitored",
-        references: refs(Some("3.3"), "4.3", Some("CloudWatch.1")),
+        references: refs(Some("3.3"), "4.3", "5.3", Some("CloudWatch.1")),
         published_patterns: vec![PublishedPattern {
             source: "CIS v1.2–v5.0",
             pattern: r#"{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }"#.into(),
@@ -303,7 +360,7 @@ fn build() -> Vec<Control> {
     controls.push(call_list_control(
         "iam-policy-changes",
         "IAM policy changes are monitored",
-        refs(Some("3.4"), "4.4", Some("CloudWatch.4")),
+        refs(Some("3.4"), "4.4", "5.4", Some("CloudWatch.4")),
         "iam.amazonaws.com",
         &["DeleteGroupPolicy", "DeleteRolePolicy", "DeleteUserPolicy", "PutGroupPolicy", "PutRolePolicy", "PutUserPolicy", "CreatePolicy", "DeletePolicy",
           "CreatePolicyVersion", "DeletePolicyVersion", "AttachRolePolicy", "DetachRolePolicy", "AttachUserPolicy", "DetachUserPolicy", "AttachGroupPolicy", "DetachGroupPolicy"],
@@ -315,7 +372,7 @@ fn build() -> Vec<Control> {
     controls.push(call_list_control(
         "cloudtrail-configuration-changes",
         "CloudTrail configuration changes are monitored",
-        refs(Some("3.5"), "4.5", Some("CloudWatch.5")),
+        refs(Some("3.5"), "4.5", "5.5", Some("CloudWatch.5")),
         "cloudtrail.amazonaws.com",
         &["CreateTrail", "UpdateTrail", "DeleteTrail", "StartLogging", "StopLogging"],
         false,
@@ -326,7 +383,7 @@ fn build() -> Vec<Control> {
     controls.push(Control {
         id: "console-authentication-failures",
         title: "Management console authentication failures are monitored",
-        references: refs(Some("3.6"), "4.6", Some("CloudWatch.6")),
+        references: refs(Some("3.6"), "4.6", "5.6", Some("CloudWatch.6")),
         published_patterns: vec![PublishedPattern {
             source: "CIS v1.2–v5.0",
             pattern: r#"{ ($.eventName = ConsoleLogin) && ($.errorMessage = "Failed authentication") }"#.into(),
@@ -346,7 +403,7 @@ fn build() -> Vec<Control> {
     controls.push(call_list_control(
         "kms-key-disable-or-deletion",
         "Disabling or scheduled deletion of customer-managed KMS keys is monitored",
-        refs(Some("3.7"), "4.7", Some("CloudWatch.7")),
+        refs(Some("3.7"), "4.7", "5.7", Some("CloudWatch.7")),
         "kms.amazonaws.com",
         &["DisableKey", "ScheduleKeyDeletion"],
         true,
@@ -357,7 +414,7 @@ fn build() -> Vec<Control> {
     controls.push(call_list_control(
         "s3-bucket-policy-changes",
         "S3 bucket policy changes are monitored",
-        refs(Some("3.8"), "4.8", Some("CloudWatch.8")),
+        refs(Some("3.8"), "4.8", "5.8", Some("CloudWatch.8")),
         "s3.amazonaws.com",
         &["PutBucketAcl", "PutBucketPolicy", "PutBucketCors", "PutBucketLifecycle", "PutBucketReplication", "DeleteBucketPolicy", "DeleteBucketCors",
           "DeleteBucketLifecycle", "DeleteBucketReplication"],
@@ -369,7 +426,7 @@ fn build() -> Vec<Control> {
     controls.push(call_list_control(
         "aws-config-changes",
         "AWS Config configuration changes are monitored",
-        refs(Some("3.9"), "4.9", Some("CloudWatch.9")),
+        refs(Some("3.9"), "4.9", "5.9", Some("CloudWatch.9")),
         "config.amazonaws.com",
         &["StopConfigurationRecorder", "DeleteDeliveryChannel", "PutDeliveryChannel", "PutConfigurationRecorder"],
         true,
@@ -383,7 +440,7 @@ fn build() -> Vec<Control> {
     controls.push(call_list_control(
         "security-group-changes",
         "Security group changes are monitored",
-        refs(Some("3.10"), "4.10", Some("CloudWatch.10")),
+        refs(Some("3.10"), "4.10", "5.10", Some("CloudWatch.10")),
         "ec2.amazonaws.com",
         &sg,
         false,
@@ -394,7 +451,7 @@ fn build() -> Vec<Control> {
     controls.push(call_list_control(
         "network-acl-changes",
         "Network ACL changes are monitored",
-        refs(Some("3.11"), "4.11", Some("CloudWatch.11")),
+        refs(Some("3.11"), "4.11", "5.11", Some("CloudWatch.11")),
         "ec2.amazonaws.com",
         &["CreateNetworkAcl", "CreateNetworkAclEntry", "DeleteNetworkAcl", "DeleteNetworkAclEntry", "ReplaceNetworkAclEntry", "ReplaceNetworkAclAssociation"],
         false,
@@ -405,7 +462,7 @@ fn build() -> Vec<Control> {
     controls.push(call_list_control(
         "network-gateway-changes",
         "Network gateway changes are monitored",
-        refs(Some("3.12"), "4.12", Some("CloudWatch.12")),
+        refs(Some("3.12"), "4.12", "5.12", Some("CloudWatch.12")),
         "ec2.amazonaws.com",
         &["CreateCustomerGateway", "DeleteCustomerGateway", "AttachInternetGateway", "CreateInternetGateway", "DeleteInternetGateway", "DetachInternetGateway"],
         false,
@@ -416,7 +473,7 @@ fn build() -> Vec<Control> {
     controls.push(call_list_control(
         "route-table-changes",
         "Route table changes are monitored",
-        refs(Some("3.13"), "4.13", Some("CloudWatch.13")),
+        refs(Some("3.13"), "4.13", "5.13", Some("CloudWatch.13")),
         "ec2.amazonaws.com",
         &["CreateRoute", "CreateRouteTable", "ReplaceRoute", "ReplaceRouteTableAssociation", "DeleteRouteTable", "DeleteRoute", "DisassociateRouteTable"],
         false,
@@ -427,7 +484,7 @@ fn build() -> Vec<Control> {
     controls.push(call_list_control(
         "vpc-changes",
         "VPC changes are monitored",
-        refs(Some("3.14"), "4.14", Some("CloudWatch.14")),
+        refs(Some("3.14"), "4.14", "5.14", Some("CloudWatch.14")),
         "ec2.amazonaws.com",
         &["CreateVpc", "DeleteVpc", "ModifyVpcAttribute", "AcceptVpcPeeringConnection", "CreateVpcPeeringConnection", "DeleteVpcPeeringConnection",
           "RejectVpcPeeringConnection", "AttachClassicLinkVpc", "DetachClassicLinkVpc", "DisableVpcClassicLink", "EnableVpcClassicLink"],
@@ -439,7 +496,7 @@ fn build() -> Vec<Control> {
     controls.push(call_list_control(
         "organizations-changes",
         "AWS Organizations changes are monitored",
-        refs(None, "4.15", None),
+        refs(None, "4.15", "5.15", None),
         "organizations.amazonaws.com",
         &["AcceptHandshake", "AttachPolicy", "CreateAccount", "CreateOrganizationalUnit", "CreatePolicy", "DeclineHandshake", "DeleteOrganization",
           "DeleteOrganizationalUnit", "DeletePolicy", "DetachPolicy", "DisablePolicyType", "EnablePolicyType", "InviteAccountToOrganization",
@@ -454,6 +511,63 @@ fn build() -> Vec<Control> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// The numbering of shared/reference/cis-monitoring-controls.md: (v1.2, v1.4–v5.0,
+    /// Security Hub) by control, in benchmark order.
+    const PUBLISHED: [(&str, Option<&str>, &str, Option<&str>); 15] = [
+        ("unauthorized-api-calls", Some("3.1"), "4.1", Some("CloudWatch.2")),
+        ("console-signin-without-mfa", Some("3.2"), "4.2", Some("CloudWatch.3")),
+        ("root-account-usage", Some("3.3"), "4.3", Some("CloudWatch.1")),
+        ("iam-policy-changes", Some("3.4"), "4.4", Some("CloudWatch.4")),
+        ("cloudtrail-configuration-changes", Some("3.5"), "4.5", Some("CloudWatch.5")),
+        ("console-authentication-failures", Some("3.6"), "4.6", Some("CloudWatch.6")),
+        ("kms-key-disable-or-deletion", Some("3.7"), "4.7", Some("CloudWatch.7")),
+        ("s3-bucket-policy-changes", Some("3.8"), "4.8", Some("CloudWatch.8")),
+        ("aws-config-changes", Some("3.9"), "4.9", Some("CloudWatch.9")),
+        ("security-group-changes", Some("3.10"), "4.10", Some("CloudWatch.10")),
+        ("network-acl-changes", Some("3.11"), "4.11", Some("CloudWatch.11")),
+        ("network-gateway-changes", Some("3.12"), "4.12", Some("CloudWatch.12")),
+        ("route-table-changes", Some("3.13"), "4.13", Some("CloudWatch.13")),
+        ("vpc-changes", Some("3.14"), "4.14", Some("CloudWatch.14")),
+        ("organizations-changes", None, "4.15", None),
+    ];
+
+    #[test]
+    fn references_follow_the_published_numbering_in_every_version() {
+        assert_eq!(all().len(), PUBLISHED.len());
+        for (i, (control, (id, v1_2, v1_4, hub))) in all().iter().zip(PUBLISHED).enumerate() {
+            let r = control.references;
+            assert_eq!((control.id, r.cis_v1_2, r.cis_v1_4_to_v5_0, r.security_hub), (id, v1_2, v1_4, hub));
+            // v6.0 moved the section from 4 to 5 and kept the order.
+            assert_eq!(r.cis_v6_0_to_v7_0, format!("5.{}", i + 1), "{id}");
+            assert_eq!(r.cis_v1_4_to_v5_0, format!("4.{}", i + 1), "{id}");
+        }
+    }
+
+    #[test]
+    fn references_read_as_users_look_them_up() {
+        let r = find(UNAUTHORIZED_API_CALLS).unwrap().references;
+        assert_eq!(r.summary(), "CIS v1.2 3.1, CIS v1.4–v5.0 4.1, CIS v6.0–v7.0 5.1, Security Hub CloudWatch.2");
+        assert_eq!(
+            r.cis_requirements(),
+            [
+                "CIS AWS Foundations Benchmark v1.2.0/3.1",
+                "CIS AWS Foundations Benchmark v1.4.0/4.1",
+                "CIS AWS Foundations Benchmark v3.0.0/4.1",
+                "CIS AWS Foundations Benchmark v5.0.0/4.1",
+                "CIS AWS Foundations Benchmark v6.0.0/5.1",
+                "CIS AWS Foundations Benchmark v7.0.0/5.1",
+            ]
+        );
+        assert_eq!(r.cis_standards().len(), 6);
+        // Organizations changes came with v1.4 and has no Security Hub control.
+        let r = find("organizations-changes").unwrap().references;
+        assert_eq!(r.summary(), "CIS v1.4–v5.0 4.15, CIS v6.0–v7.0 5.15");
+        assert!(r.cis_requirements().iter().all(|req| !req.contains("v1.2.0")));
+        assert!(!r.cis_standards().iter().any(|s| s.ends_with("v1.2.0")));
+    }
+
     #[test]
     fn metric_names_are_the_control_id_in_camel_case() {
         assert_eq!(super::metric_name("unauthorized-api-calls"), "UnauthorizedApiCalls");

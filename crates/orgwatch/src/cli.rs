@@ -4,6 +4,7 @@
 
 use crate::config::Config;
 use crate::output::{Format, render};
+use crate::export::{self, FindingsFormat};
 use crate::{filter_check, scan, telemetry};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -40,8 +41,10 @@ enum Command {
     Findings {
         #[command(flatten)]
         config: ConfigArg,
+        /// `table`, `json`, `csv`, or an export: `ocsf` (OCSF Compliance Findings), `asff`
+        /// (Security Hub's BatchImportFindings); see docs/FORMATS.md.
         #[arg(long, value_enum, default_value = "table")]
-        format: Format,
+        format: FindingsFormat,
         /// Only findings with this status (PASS, FAIL, ERROR, NOT_APPLICABLE).
         #[arg(long)]
         status: Option<String>,
@@ -78,8 +81,9 @@ enum Command {
         /// A duration back from now (30m, 12h, 7d, 2w) or a date (2026-11-01). Default: 7d.
         #[arg(long, default_value = "7d")]
         since: String,
+        /// `table`, `json`, `csv`, or each event as a finding of its new status: `ocsf`, `asff`.
         #[arg(long, value_enum, default_value = "table")]
-        format: Format,
+        format: FindingsFormat,
     },
     /// Run one read-only SQL statement against the history; writes are refused.
     Query {
@@ -129,8 +133,12 @@ pub fn run() -> ExitCode {
                         "id": c.id,
                         "title": c.title,
                         "cis_v1_2": c.references.cis_v1_2,
-                        "cis_v1_4": c.references.cis_v1_4,
+                        "cis_v1_4": c.references.cis_v1_4_to_v5_0,
+                        "cis_v1_4_to_v5_0": c.references.cis_v1_4_to_v5_0,
+                        "cis_v6_0_to_v7_0": c.references.cis_v6_0_to_v7_0,
                         "security_hub": c.references.security_hub,
+                        "references": c.references.summary(),
+                        "cis_requirements": c.references.cis_requirements(),
                         "pattern": c.published_patterns.first().map(|p| p.pattern.as_str()),
                         "published_patterns": c.published_patterns.iter().map(|p| serde_json::json!({"source": p.source, "pattern": p.pattern})).collect::<Vec<_>>(),
                     })
@@ -140,9 +148,10 @@ pub fn run() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Controls { format: ControlsFormat::Table } => {
+            println!("{:<34} {:<9} {:<14} {:<14} {:<14} TITLE", "CONTROL", "CIS V1.2", "CIS V1.4–V5.0", "CIS V6.0–V7.0", "SECURITY HUB");
             for c in controls::all() {
-                let v12 = c.references.cis_v1_2.unwrap_or("-");
-                println!("{:<36} CIS {:<5} / {:<5} {:<14} {}", c.id, v12, c.references.cis_v1_4, c.references.security_hub.unwrap_or("-"), c.title);
+                let r = c.references;
+                println!("{:<34} {:<9} {:<14} {:<14} {:<14} {}", c.id, r.cis_v1_2.unwrap_or("-"), r.cis_v1_4_to_v5_0, r.cis_v6_0_to_v7_0, r.security_hub.unwrap_or("-"), c.title);
             }
             ExitCode::SUCCESS
         }
@@ -161,8 +170,10 @@ pub fn run() -> ExitCode {
             let since = parse_since(&since, chrono::Utc::now()).map_err(usage)?;
             runtime()?.block_on(async {
                 let store = Store::open_read_only(&config.store.path).await?;
-                let table = store.drift_since(since).await?;
-                print!("{}", render(&table, format, &[]));
+                match format.table() {
+                    Some(format) => print!("{}", render(&store.drift_since(since).await?, format, &[])),
+                    None => print!("{}", export::drift(&store.stored_drift_since(since).await?, format, &export::Context::new(&config.aws.region))),
+                }
                 Ok(ExitCode::SUCCESS)
             })
         }),
@@ -208,8 +219,10 @@ pub fn run() -> ExitCode {
             };
             runtime()?.block_on(async {
                 let store = Store::open_read_only(&config.store.path).await?;
-                let table = store.latest_findings(status, account.as_deref()).await?;
-                print!("{}", render(&table, format, &["evidence", "observed_at", "scan_id"]));
+                match format.table() {
+                    Some(format) => print!("{}", render(&store.latest_findings(status, account.as_deref()).await?, format, &["evidence", "observed_at", "scan_id"])),
+                    None => print!("{}", export::findings(&store.latest_stored_findings(status, account.as_deref()).await?, format, &export::Context::new(&config.aws.region))),
+                }
                 Ok(ExitCode::SUCCESS)
             })
         }),

@@ -28,16 +28,7 @@ pub fn check(control: &Control, source: &str) -> (String, u8) {
             return (out, EXIT_INVALID);
         }
     };
-    let r = &control.references;
-    let mut refs = Vec::new();
-    if let Some(v) = r.cis_v1_2 {
-        refs.push(format!("CIS v1.2 {v}"));
-    }
-    refs.push(format!("CIS v1.4–v5.0 {}", r.cis_v1_4));
-    if let Some(hub) = r.security_hub {
-        refs.push(format!("Security Hub {hub}"));
-    }
-    let _ = writeln!(out, "Control: {} — {} ({})", control.id, control.title, refs.join(", "));
+    let _ = writeln!(out, "Control: {} — {} ({})", control.id, control.title, control.references.summary());
     let detection = detect(&pattern, control);
     let _ = writeln!(out, "Must-match events ({} of {} caught):", detection.caught.len(), control.must_match.len());
     for sample in &control.must_match {

@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod export;
 pub mod filter_check;
 pub mod output;
 pub mod scan;

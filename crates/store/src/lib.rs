@@ -430,3 +430,6 @@ fn json_value(row: &sqlx::sqlite::SqliteRow, index: usize) -> serde_json::Value 
 
 #[cfg(test)]
 mod tests;
+
+mod export;
+pub use export::{StoredDrift, StoredFinding};
