@@ -11,6 +11,7 @@ pub mod config;
 pub mod daemon;
 pub mod filter_check;
 pub mod output;
+pub mod plan_check;
 pub mod scan;
 pub mod schedule;
 pub mod shutdown;

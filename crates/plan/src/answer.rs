@@ -239,6 +239,19 @@ impl PlanFacts {
         self.notes.get(id).map_or(&[], Vec::as_slice)
     }
 
+    /// Planned alarms that watch a metric of this name in another namespace, or another metric
+    /// of this namespace: the likely cause of `NO_ALARM_ON_METRIC`.
+    pub fn near_misses(&self, namespace: &str, name: &str) -> Vec<String> {
+        self.alarms
+            .iter()
+            .filter_map(|(_, a)| {
+                let (ns, metric) = (a.namespace.as_deref()?, a.metric_name.as_deref()?);
+                let near = (ns == namespace) != (metric == name);
+                near.then(|| format!("{} watches {ns}/{metric}, not {namespace}/{name}", self.address_of(&a.arn).unwrap_or(&a.name)))
+            })
+            .collect()
+    }
+
     /// The planned metric filters on a log group (by name), for locating a finding.
     pub fn filters_on(&self, log_group_name: &str) -> Vec<&str> {
         self.filters.iter().filter(|f| f.log_group == log_group_name).map(|f| f.address.as_str()).collect()
@@ -312,13 +325,13 @@ impl PlanFacts {
             )),
             Request::Topic { topic_arn, .. } => match self.topic(topic_arn) {
                 Some(topic) => Ok(Answer::Topic(Topic::Found { kms_master_key_id: topic.kms_master_key_id.clone() })),
-                None => Err(Unobserved::not_in_plan(op, format!("no aws_sns_topic of the plan has ARN {topic_arn}, so whether it exists cannot be seen"))),
+                None => Err(Unobserved::not_in_plan(op, topic_not_in_plan(topic_arn))),
             },
             Request::Subscriptions { topic_arn, .. } => match self.topic(topic_arn) {
                 Some(topic) => Ok(Answer::Subscriptions(
                     self.subscriptions.iter().filter(|s| s.topic_arn.as_deref().is_some_and(|arn| self.same_topic(topic, arn))).map(|s| s.subscription.clone()).collect(),
                 )),
-                None => Err(Unobserved::not_in_plan(op, format!("topic {topic_arn} is not in the plan, so its subscriptions cannot be seen"))),
+                None => Err(Unobserved::not_in_plan(op, topic_not_in_plan(topic_arn))),
             },
         }
     }
@@ -349,6 +362,10 @@ impl PlanFacts {
         let parts: Vec<&str> = arn.split(':').collect();
         !topic.arn_known && parts.len() == 6 && parts[2] == "sns" && may_equal(parts[3], &topic.region) && topic.name.as_deref() == Some(parts[5]) && may_equal(parts[4], &self.account)
     }
+}
+
+fn topic_not_in_plan(arn: &str) -> String {
+    format!("topic {arn} is no aws_sns_topic of the plan, so whether it exists and who subscribes to it cannot be seen")
 }
 
 /// `event_selector` and `advanced_event_selector` blocks of an `aws_cloudtrail`.

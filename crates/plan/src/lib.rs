@@ -149,7 +149,11 @@ fn settle(facts: &PlanFacts, mut finding: Finding, assume_trail: bool) -> Findin
             finding.evidence.notes.push(format!("the plan manages no aws_cloudtrail: the chain was judged from log group {group} on, as if a trail outside the plan delivered to it"));
         }
     }
-    let notes: Vec<String> = finding.evidence.links.iter().flat_map(|l| facts.notes_of(&l.id).iter().cloned()).collect();
+    let mut notes: Vec<String> = finding.evidence.links.iter().flat_map(|l| facts.notes_of(&l.id).iter().cloned()).collect();
+    if finding.reason == Reason::NoAlarmOnMetric {
+        let metric = finding.evidence.links.iter().rev().find(|l| l.kind == LinkKind::Metric).and_then(|l| l.id.split_once('/'));
+        notes.extend(metric.map(|(namespace, name)| facts.near_misses(namespace, name)).unwrap_or_default());
+    }
     for note in notes {
         if !finding.evidence.notes.contains(&note) {
             finding.evidence.notes.push(note);
