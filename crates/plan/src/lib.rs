@@ -119,10 +119,11 @@ fn drive(facts: &PlanFacts, controls: &[&Control], assume_trail: bool) -> (Vec<F
         }
         for need in needs {
             let answer = facts.answer(&need.request, assume_trail);
-            if let Err(unseen) = &answer {
-                if unseen.kind == UnobservedKind::NotInPlan && !not_in_plan.contains(&unseen.message) {
-                    not_in_plan.push(unseen.message.clone());
-                }
+            if let Err(unseen) = &answer
+                && unseen.kind == UnobservedKind::NotInPlan
+                && !not_in_plan.contains(&unseen.message)
+            {
+                not_in_plan.push(unseen.message.clone());
             }
             known.insert(need.request, answer);
         }

@@ -143,12 +143,10 @@ impl Plan {
             Some(Value::Array(items)) => items.iter().any(|i| i == &Value::Bool(true)),
             _ => false,
         };
-        if unknown {
-            if let Some(expression) = self.expression(resource, attribute) {
-                for value in self.evaluate(&resource.module, expression, accept, 0) {
-                    if !out.contains(&value) {
-                        out.push(value);
-                    }
+        if unknown && let Some(expression) = self.expression(resource, attribute) {
+            for value in self.evaluate(&resource.module, expression, accept, 0) {
+                if !out.contains(&value) {
+                    out.push(value);
                 }
             }
         }
@@ -243,10 +241,8 @@ impl Plan {
             if references.iter().any(|other| other.len() > reference.len() && other.starts_with(reference) && other[reference.len()..].starts_with(['.', '['])) {
                 continue;
             }
-            if let Some(value) = self.reference(module, reference, accept, depth + 1).filter(|v| accept(v)) {
-                if !out.contains(&value) {
-                    out.push(value);
-                }
+            if let Some(value) = self.reference(module, reference, accept, depth + 1).filter(|v| accept(v) && !out.contains(v)) {
+                out.push(value);
             }
         }
         out
