@@ -346,6 +346,7 @@ impl<'f> Walk<'_, 'f> {
             ),
             UnobservedKind::AccessDenied => (Reason::AccessDenied, format!("Could not see {what}: {operation} was denied: {message}")),
             UnobservedKind::ApiError => (Reason::ApiError, format!("Could not see {what}: {operation} failed: {message}")),
+            UnobservedKind::NotInPlan => (Reason::NotInPlan, format!("Could not see {what}: {message}")),
         };
         self.end(reached, reason, text);
     }

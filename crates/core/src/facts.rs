@@ -30,6 +30,9 @@ pub enum UnobservedKind {
     ApiError,
     /// The audit role of the account the request was addressed to could not be assumed.
     RoleAssumptionFailed,
+    /// The facts come from a Terraform plan that does not show this (a resource that exists
+    /// outside the plan, or a value it cannot name).
+    NotInPlan,
 }
 
 impl Unobserved {
@@ -39,6 +42,10 @@ impl Unobserved {
 
     pub fn api_error(operation: impl Into<String>, message: impl Into<String>) -> Self {
         Unobserved { kind: UnobservedKind::ApiError, operation: operation.into(), message: message.into() }
+    }
+
+    pub fn not_in_plan(operation: impl Into<String>, message: impl Into<String>) -> Self {
+        Unobserved { kind: UnobservedKind::NotInPlan, operation: operation.into(), message: message.into() }
     }
 
     pub fn role_assumption_failed(message: impl Into<String>) -> Self {

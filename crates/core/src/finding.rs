@@ -82,6 +82,7 @@ reasons! {
     AccessDenied => "ACCESS_DENIED", Error;
     ApiError => "API_ERROR", Error;
     OutsideOrganization => "OUTSIDE_ORGANIZATION", Error;
+    NotInPlan => "NOT_IN_PLAN", Error;
     Waived => "WAIVED", NotApplicable;
 }
 

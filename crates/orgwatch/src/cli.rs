@@ -5,7 +5,7 @@
 use crate::config::Config;
 use crate::output::{Format, render};
 use crate::export::{self, FindingsFormat};
-use crate::{filter_check, scan, telemetry};
+use crate::{filter_check, plan_check, scan, telemetry};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use orgwatch_core::{Status, controls};
@@ -60,6 +60,17 @@ enum Command {
         control: String,
         /// The filter pattern, as given to CloudWatch Logs.
         pattern: String,
+    },
+    /// Judge the chain a Terraform plan builds (`terraform show -json PLANFILE`). Exit 0: it
+    /// holds; 1: it does not, or the plan does not show a link; 2: the input is not a plan.
+    PlanCheck {
+        /// The plan as JSON.
+        plan: PathBuf,
+        /// A control to judge (repeatable).
+        #[arg(long, default_value = controls::UNAUTHORIZED_API_CALLS)]
+        control: Vec<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: plan_check::PlanFormat,
     },
     /// List the controls orgwatch judges.
     Controls {
@@ -123,6 +134,20 @@ pub fn run() -> ExitCode {
             };
             let (report, code) = filter_check::check(control, &pattern);
             print!("{report}");
+            ExitCode::from(code)
+        }
+        Command::PlanCheck { plan, control, format } => {
+            let mut selected = Vec::new();
+            for id in &control {
+                let Some(found) = controls::find(id) else {
+                    eprintln!("error: unknown control {id:?}; run `orgwatch controls` for the list");
+                    return ExitCode::from(plan_check::EXIT_UNREADABLE);
+                };
+                selected.push(found);
+            }
+            let (out, err, code) = plan_check::run(&plan, &selected, format);
+            print!("{out}");
+            eprint!("{err}");
             ExitCode::from(code)
         }
         Command::Controls { format: ControlsFormat::Json } => {

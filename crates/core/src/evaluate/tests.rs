@@ -322,6 +322,9 @@ fn every_link_of_the_chain_has_its_reason() {
             *the_topic(f) = Ok(Topic::Found { kms_master_key_id: None, subscriptions: Err(Unobserved::api_error("sns:ListSubscriptionsByTopic", "Throttling")) });
         }, Reason::ApiError),
         ("a link never collected", |f| { f.topics.clear(); }, Reason::ApiError),
+        ("subscriptions outside a plan", |f| {
+            *the_topic(f) = Ok(Topic::Found { kms_master_key_id: None, subscriptions: Err(Unobserved::not_in_plan("sns:ListSubscriptionsByTopic", "the plan manages no such topic")) });
+        }, Reason::NotInPlan),
     ];
     for (what, mutate, expected) in cases {
         let mut facts = compliant(ACCOUNT);
