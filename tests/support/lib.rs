@@ -1,7 +1,7 @@
 //! Test support: the emulator (moto behind our adapter and fault layer) on a free loopback
 //! port, organizations built in it, and the `orgwatch` binary run against it.
 //!
-//! The emulator's Python comes from `ORGWATCH_PYTHON`, else the repository's `.venv`
+//! The emulator's Python (also the one of the test tools, `python()`) comes from `ORGWATCH_PYTHON`, else the repository's `.venv`
 //! (`scripts/test` creates it).
 
 use serde_json::Value;
@@ -16,7 +16,7 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("ORGWATCH_PYTHON") {
         return PathBuf::from(p);
     }

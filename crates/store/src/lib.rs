@@ -46,6 +46,9 @@ pub enum ScanStatus {
 }
 
 impl ScanStatus {
+    /// Every way a scan can end (all but `Running`).
+    pub const OUTCOMES: [ScanStatus; 4] = [ScanStatus::Completed, ScanStatus::Failed, ScanStatus::Interrupted, ScanStatus::Abandoned];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ScanStatus::Running => "running",
@@ -352,6 +355,9 @@ impl Store {
         rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
     }
 }
+
+/// Every kind of drift event (`drift.change`), as the drift computation writes them.
+pub const DRIFT_CHANGES: [&str; 5] = ["NEW", "REGRESSION", "RECOVERY", "CHANGE", "LEFT_ORGANIZATION"];
 
 /// One drift event.
 #[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow)]
