@@ -91,14 +91,16 @@ async fn metrics_parse_with_prometheus_and_count_what_the_scan_did() {
     assert!(output.status.success(), "{}", describe(&output));
     emulator.build(json!({"changes": [{"account_id": org.id("drifting"), "setup": "no-alarm"}]}));
     faults(true);
-    // A completed scan of an account no longer in the organization, with a control id that needs
-    // escaping, then a scan a crash left running (the daemon marks it abandoned).
+    // A completed scan: a finding of a control id that needs escaping for a member, and one of
+    // an account no longer in the organization (it leaves: not counted in orgwatch_accounts); then
+    // a scan a crash left running (the daemon marks it abandoned).
     let store = Store::open(&db).await.unwrap();
-    let gone = store.begin_scan(chrono::Utc::now()).await.unwrap();
-    store.record_accounts(gone, &[AccountRecord { account_id: "999999999999".into(), account_name: "gone".into(), state: "ACTIVE".into() }]).await.unwrap();
-    let finding = Finding { account_id: "999999999999".into(), control_id: ODD_CONTROL.into(), status: Reason::NoAlarmOnMetric.status(), reason: Reason::NoAlarmOnMetric, message: "x".into(), evidence: Evidence::default() };
-    store.record_findings(gone, &[finding], chrono::Utc::now()).await.unwrap();
-    store.finish_scan(gone, ScanStatus::Completed, None, chrono::Utc::now()).await.unwrap();
+    let extra = store.begin_scan(chrono::Utc::now()).await.unwrap();
+    let record = |id: &str| AccountRecord { account_id: id.into(), account_name: id.into(), state: "ACTIVE".into() };
+    store.record_accounts(extra, &[record(org.id("steady")), record("999999999999")]).await.unwrap();
+    let failing = |account: &str, control: &str| Finding { account_id: account.into(), control_id: control.into(), status: Reason::NoAlarmOnMetric.status(), reason: Reason::NoAlarmOnMetric, message: "x".into(), evidence: Evidence::default() };
+    store.record_findings(extra, &[failing(org.id("steady"), ODD_CONTROL), failing("999999999999", "unauthorized-api-calls")], chrono::Utc::now()).await.unwrap();
+    store.finish_scan(extra, ScanStatus::Completed, None, chrono::Utc::now()).await.unwrap();
     store.begin_scan(chrono::Utc::now()).await.unwrap();
     store.close().await;
 
@@ -152,7 +154,7 @@ async fn metrics_parse_with_prometheus_and_count_what_the_scan_did() {
     // from the data that round-trips through the escaping.
     let control = "unauthorized-api-calls";
     assert_eq!(value("orgwatch_accounts", &[("control", control), ("status", "PASS")]), 3.0, "management, steady, flaky");
-    assert_eq!(value("orgwatch_accounts", &[("control", control), ("status", "FAIL")]), 1.0, "drifting");
+    assert_eq!(value("orgwatch_accounts", &[("control", control), ("status", "FAIL")]), 1.0, "drifting, and not the account that left");
     assert_eq!(value("orgwatch_accounts", &[("control", control), ("status", "ERROR")]), 2.0, "throttled, denied");
     assert_eq!(value("orgwatch_accounts", &[("control", control), ("status", "NOT_APPLICABLE")]), 0.0);
     assert_eq!(value("orgwatch_accounts", &[("control", ODD_CONTROL), ("status", "FAIL")]), 1.0);

@@ -8,9 +8,10 @@
 //!   failed and interrupted scans; an abandoned scan's duration is unknown).
 //! - `orgwatch_last_scan_duration_seconds`, `orgwatch_last_scan_timestamp_seconds`,
 //!   `orgwatch_last_completed_scan_timestamp_seconds` (0 until there is one).
-//! - `orgwatch_accounts{control,status}`: the latest finding's status of each account, per
-//!   control, as of the end of the last scan (read from the database at start and after each
-//!   scan); every status of every configured control is present, at 0 where none.
+//! - `orgwatch_accounts{control,status}`: the latest finding's status of each account of the
+//!   latest completed scan, per control, as of the end of the last scan (read from the database
+//!   at start and after each scan); every status of every configured control is present, at 0
+//!   where none.
 //! - `orgwatch_aws_api_calls_total`, `orgwatch_aws_api_errors_total`,
 //!   `orgwatch_aws_api_throttles_total` `{service,operation}`: read at each scrape from the AWS
 //!   crate's counters; a call counts once, with its final answer after the SDK's retries.

@@ -347,9 +347,16 @@ impl Store {
         Ok(row.try_get(0)?)
     }
 
-    /// Latest status counts per control, for metrics.
+    /// Latest status counts per control, for metrics: the accounts of the latest completed scan
+    /// (an account that left the organization no longer counts), or every account seen before
+    /// any scan completed.
     pub async fn latest_counts_by_control(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
-        let rows = sqlx::query("SELECT control_id, status, COUNT(*) FROM latest_findings GROUP BY control_id, status ORDER BY control_id, status")
+        let rows = sqlx::query(
+            "SELECT control_id, status, COUNT(*) FROM latest_findings
+             WHERE NOT EXISTS (SELECT 1 FROM scans WHERE status = 'completed')
+                OR account_id IN (SELECT account_id FROM scan_accounts WHERE scan_id = (SELECT MAX(id) FROM scans WHERE status = 'completed'))
+             GROUP BY control_id, status ORDER BY control_id, status",
+        )
             .fetch_all(&mut *self.connection().await?)
             .await?;
         rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()

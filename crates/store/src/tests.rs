@@ -263,3 +263,21 @@ async fn a_read_only_query_answers_selects_with_ctes_json_views_and_introspectio
         assert!(err.to_string().starts_with("the query is not valid SQL: ") && err.to_string().contains(expected), "{statement}: {err}");
     }
 }
+
+#[tokio::test]
+async fn counts_by_control_are_of_the_accounts_still_in_the_organization() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).await.unwrap();
+    let first = store.begin_scan(at(1)).await.unwrap();
+    store.record_accounts(first, &accounts(&["111", "222"])).await.unwrap();
+    store.record_findings(first, &[finding("111", Reason::Compliant), finding("222", Reason::NoAlarmOnMetric)], at(1)).await.unwrap();
+    // Before any scan completes, every account seen counts.
+    assert_eq!(store.latest_counts_by_control().await.unwrap(), vec![("unauthorized-api-calls".into(), "FAIL".into(), 1), ("unauthorized-api-calls".into(), "PASS".into(), 1)]);
+    store.finish_scan(first, ScanStatus::Completed, None, at(1)).await.unwrap();
+    // 222 left the organization: its last finding stays in latest_findings, not in the counts.
+    scan(&store, 2, &[finding("111", Reason::TrailNotLogging)], ScanStatus::Completed).await;
+    assert_eq!(store.latest_findings(None, None).await.unwrap().rows.len(), 2);
+    assert_eq!(store.latest_counts_by_control().await.unwrap(), vec![("unauthorized-api-calls".into(), "FAIL".into(), 1)]);
+    let reasons = store.query("SELECT reason FROM latest_findings WHERE account_id = '111'").await.unwrap();
+    assert_eq!(reasons.rows, vec![vec![serde_json::json!("TRAIL_NOT_LOGGING")]]);
+}
