@@ -183,4 +183,28 @@ async fn metrics_parse_with_prometheus_and_count_what_the_scan_did() {
         assert_eq!(value("orgwatch_drift_events_total", &[("change", change)]), 0.0, "{change}");
     }
     assert_eq!(value("orgwatch_build_info", &[("version", env!("CARGO_PKG_VERSION"))]), 1.0);
+
+    // The operator's reference names every family, and its queries and alert rules parse and
+    // name only metrics that exist.
+    let doc = orgwatch_tests::repo_root().join("docs/METRICS.md");
+    let reference = std::fs::read_to_string(&doc).unwrap();
+    let families: std::collections::BTreeSet<&str> = text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split(' ').next()).collect();
+    assert_eq!(families.len(), 11, "{families:?}");
+    for family in &families {
+        assert!(reference.contains(&format!("`{family}`")), "docs/METRICS.md does not describe {family}");
+    }
+    let names: std::collections::BTreeSet<&str> = samples.keys().map(|(name, _)| name.as_str()).collect();
+    let mut check = std::process::Command::new(python())
+        .arg(orgwatch_tests::repo_root().join("tests/emulator/check_promql.py"))
+        .arg(&doc)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    check.stdin.take().unwrap().write_all(serde_json::to_string(&names).unwrap().as_bytes()).unwrap();
+    let output = check.wait_with_output().unwrap();
+    assert!(output.status.success(), "docs/METRICS.md: {}", String::from_utf8_lossy(&output.stderr));
+    let checked: usize = String::from_utf8_lossy(&output.stdout).trim().parse().unwrap();
+    assert!(checked >= 20, "only {checked} expressions checked");
 }
