@@ -72,3 +72,66 @@ async fn orgwatch_query_refuses_every_statement_that_could_write_and_leaves_no_f
     let output = query(&config, "SELECT COUNT(*) AS n FROM findings");
     assert_eq!(String::from_utf8_lossy(&output.stdout), "n\n1\n", "{}", describe(&output));
 }
+
+/// Findings of one account with an organization trail in another account, and a note.
+fn judged(account: &str, reason: Reason) -> Finding {
+    use orgwatch_core::{EvidenceLink, LinkKind};
+    let mut evidence = Evidence::default();
+    evidence.links = vec![
+        EvidenceLink::with_detail(LinkKind::Trail, "arn:aws:cloudtrail:us-east-1:111111111111:trail/org", "multi-region organization trail").in_account("111111111111"),
+        EvidenceLink::new(LinkKind::Alarm, format!("arn:aws:cloudwatch:us-east-1:{account}:alarm:unauthorized")).in_account(account),
+        EvidenceLink::new(LinkKind::Topic, "arn:aws:sns:us-east-1:333333333333:security").in_account("333333333333"),
+    ];
+    evidence.chains_examined = 1;
+    evidence.notes = vec!["metric filter \"cis\" is over-broad".into()];
+    Finding { account_id: account.into(), control_id: "unauthorized-api-calls".into(), status: reason.status(), reason, message: format!("{reason}"), evidence }
+}
+
+#[tokio::test]
+async fn every_worked_query_of_the_sql_reference_runs_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("orgwatch.db");
+    let store = Store::open(&db).await.unwrap();
+    let now = chrono::Utc::now();
+    // 222 flaps and fails now; 444 is waived, then cannot be seen, then leaves; 555 joins, waived.
+    let history: [(i64, &[(&str, Reason)]); 4] = [
+        (72, &[("111111111111", Reason::Compliant), ("222222222222", Reason::Compliant), ("444444444444", Reason::Waived)]),
+        (48, &[("111111111111", Reason::Compliant), ("222222222222", Reason::NoAlarmOnMetric), ("444444444444", Reason::Waived)]),
+        (24, &[("111111111111", Reason::Compliant), ("222222222222", Reason::Compliant), ("444444444444", Reason::AccessDenied)]),
+        (1, &[("111111111111", Reason::Compliant), ("222222222222", Reason::NoAlarmOnMetric), ("555555555555", Reason::Waived)]),
+    ];
+    for (hours, accounts) in history {
+        let at = now - chrono::Duration::hours(hours);
+        let scan = store.begin_scan(at).await.unwrap();
+        let records: Vec<AccountRecord> = accounts.iter().map(|(id, _)| AccountRecord { account_id: (*id).into(), account_name: format!("name-{id}"), state: "ACTIVE".into() }).collect();
+        store.record_accounts(scan, &records).await.unwrap();
+        let findings: Vec<Finding> = accounts.iter().map(|(id, reason)| judged(id, *reason)).collect();
+        store.record_findings(scan, &findings, at).await.unwrap();
+        store.finish_scan(scan, ScanStatus::Completed, None, at + chrono::Duration::minutes(5)).await.unwrap();
+    }
+    store.begin_scan(now).await.unwrap();
+    store.mark_abandoned(now).await.unwrap();
+    store.close().await;
+
+    let reference = std::fs::read_to_string(orgwatch_tests::repo_root().join("docs/SQL.md")).unwrap();
+    let reader = Store::open_read_only(&db).await.unwrap();
+    let mut statements = 0;
+    let mut answered = 0;
+    for block in reference.split("```sql\n").skip(1) {
+        let block = block.split("```").next().unwrap();
+        for statement in block.split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
+            let table = reader.query(statement).await.unwrap_or_else(|e| panic!("docs/SQL.md: {statement}\n{e}"));
+            statements += 1;
+            if table.rows.is_empty() {
+                eprintln!("no rows: {statement}");
+            }
+            answered += usize::from(!table.rows.is_empty());
+        }
+    }
+    assert!(statements >= 20, "only {statements} statements in docs/SQL.md");
+    assert_eq!(answered, statements, "every worked query answers rows on a history that has them");
+    // The evidence example is evidence as orgwatch writes it.
+    let example = reference.split("```json\n").nth(1).and_then(|b| b.split("```").next()).unwrap();
+    let evidence: Evidence = serde_json::from_str(example).unwrap();
+    assert_eq!(evidence.links.len(), 2);
+}
