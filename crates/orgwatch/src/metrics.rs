@@ -255,11 +255,17 @@ mod tests {
         text.lines().collect()
     }
 
+    fn assert_lines(text: &str, expected: &[&str]) {
+        for line in expected {
+            assert!(lines(text).contains(line), "missing {line:?} in\n{text}");
+        }
+    }
+
     #[test]
     fn every_family_is_rendered_with_outcomes_and_drift_kinds_at_zero() {
         let metrics = Metrics::new(Arc::new(ApiStats::default()));
         let text = metrics.render(Format::Prometheus);
-        for line in [
+        assert_lines(&text, &[
             "orgwatch_scans_total{outcome=\"completed\"} 0",
             "orgwatch_scans_total{outcome=\"failed\"} 0",
             "orgwatch_scans_total{outcome=\"interrupted\"} 0",
@@ -269,9 +275,7 @@ mod tests {
             "orgwatch_last_completed_scan_timestamp_seconds 0",
             "# TYPE orgwatch_accounts gauge",
             "# TYPE orgwatch_aws_api_calls_total counter",
-        ] {
-            assert!(lines(&text).contains(&line), "missing {line:?} in\n{text}");
-        }
+        ]);
         assert!(text.contains(&format!("orgwatch_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"))), "{text}");
         assert!(!text.contains("outcome=\"running\""), "running is not an outcome: {text}");
         assert!(!text.contains("orgwatch_scan_duration_seconds_count{outcome=\"abandoned\"}"), "{text}");
@@ -298,7 +302,7 @@ mod tests {
         metrics.record_drift(&[event("REGRESSION"), event("REGRESSION"), event("NEW")]);
         metrics.set_accounts(&["unauthorized-api-calls".into()], &[("unauthorized-api-calls".into(), "FAIL".into(), 3), ("odd \"id\" \\ with\nnewline".into(), "PASS".into(), 1)]);
         let text = metrics.render(Format::Prometheus);
-        for line in [
+        assert_lines(&text, &[
             "orgwatch_scans_total{outcome=\"abandoned\"} 2",
             "orgwatch_scans_total{outcome=\"completed\"} 1",
             "orgwatch_scans_total{outcome=\"interrupted\"} 1",
@@ -318,9 +322,7 @@ mod tests {
             "orgwatch_accounts{control=\"unauthorized-api-calls\",status=\"PASS\"} 0",
             "orgwatch_accounts{control=\"unauthorized-api-calls\",status=\"NOT_APPLICABLE\"} 0",
             "orgwatch_accounts{control=\"odd \\\"id\\\" \\\\ with\\nnewline\",status=\"PASS\"} 1",
-        ] {
-            assert!(lines(&text).contains(&line), "missing {line:?} in\n{text}");
-        }
+        ]);
         // A later scan's counts replace the earlier ones whole.
         metrics.set_accounts(&[], &[("unauthorized-api-calls".into(), "PASS".into(), 4)]);
         let text = metrics.render(Format::Prometheus);
