@@ -97,7 +97,7 @@ async fn sigterm_during_a_scan_interrupts_it_cleanly_and_keeps_what_was_judged()
     wait_for("two accounts judged", Duration::from_secs(60), || count_findings(&db) >= 2);
     let (status, metrics) = http_get(port, "/metrics").unwrap();
     assert_eq!(status, 200);
-    assert!(metrics.contains("orgwatch_aws_api_calls_total{service=\"cloudtrail\"}"), "{metrics}");
+    assert!(metrics.contains("orgwatch_aws_api_calls_total{service=\"cloudtrail\",operation=\"DescribeTrails\"}"), "{metrics}");
     assert!(metrics.contains("orgwatch_scans_total{outcome=\"completed\"} 0"), "{metrics}");
 
     let kill = std::process::Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status().unwrap();

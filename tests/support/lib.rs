@@ -1,7 +1,7 @@
 //! Test support: the emulator (moto behind our adapter and fault layer) on a free loopback
 //! port, organizations built in it, and the `orgwatch` binary run against it.
 //!
-//! The emulator's Python comes from `ORGWATCH_PYTHON`, else the repository's `.venv`
+//! The emulator's Python (also the one of the test tools, `python()`) comes from `ORGWATCH_PYTHON`, else the repository's `.venv`
 //! (`scripts/test` creates it).
 
 use serde_json::Value;

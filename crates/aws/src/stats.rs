@@ -29,6 +29,11 @@ impl ServiceCounts {
 }
 
 impl ApiStats {
+    /// Lists an operation with no calls yet, so that its counters exist from the start.
+    pub(crate) fn expect(&self, service: &'static str, operation: &'static str) {
+        self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).entry((service, operation)).or_default();
+    }
+
     /// Counts one call of `operation` (e.g. `GetTrailStatus`) to `service` (e.g. `cloudtrail`).
     pub(crate) fn record(&self, service: &'static str, operation: &'static str, error: bool, throttled: bool) {
         let mut counts = self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -64,13 +69,17 @@ mod tests {
         stats.record("cloudtrail", "GetTrailStatus", true, true);
         stats.record("cloudtrail", "DescribeTrails", true, false);
         stats.record("sns", "GetTopicAttributes", false, false);
+        stats.expect("sns", "GetTopicAttributes");
+        stats.expect("sts", "AssumeRole");
 
         let by_operation = stats.snapshot_by_operation();
         assert_eq!(by_operation[&("cloudtrail", "GetTrailStatus")], ServiceCounts { calls: 2, errors: 1, throttles: 1 });
         assert_eq!(by_operation[&("cloudtrail", "DescribeTrails")], ServiceCounts { calls: 1, errors: 1, throttles: 0 });
+        assert_eq!(by_operation[&("sns", "GetTopicAttributes")], ServiceCounts { calls: 1, errors: 0, throttles: 0 }, "expecting an operation keeps its counts");
+        assert_eq!(by_operation[&("sts", "AssumeRole")], ServiceCounts::default());
 
         let by_service = stats.snapshot();
-        assert_eq!(by_service.len(), 2);
+        assert_eq!(by_service.len(), 3);
         assert_eq!(by_service["cloudtrail"], ServiceCounts { calls: 3, errors: 2, throttles: 1 });
         assert_eq!(by_service["sns"], ServiceCounts { calls: 1, errors: 0, throttles: 0 });
     }

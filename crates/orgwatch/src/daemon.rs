@@ -2,23 +2,22 @@
 //! clean stop on SIGTERM or SIGINT.
 
 use crate::config::Config;
+use crate::metrics::{self, Metrics};
 use crate::scan::{self, ScanReport};
 use crate::shutdown;
 use crate::schedule::{self, Schedule, SystemClock};
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use chrono::{DateTime, Utc};
-use orgwatch_aws::{ApiStats, SdkReads, SnsPublisher};
+use orgwatch_aws::{SdkReads, SnsPublisher};
 use orgwatch_store::{DriftEvent, ScanStatus, Store};
-use std::collections::BTreeMap;
-use std::fmt::Write;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tracing::{error, info, warn};
 
-/// What `/healthz` and `/metrics` report, updated by the loop.
+/// What `/healthz` reports, updated by the loop.
 #[derive(Default)]
 pub struct Health {
     inner: Mutex<HealthState>,
@@ -30,8 +29,6 @@ struct HealthState {
     scheduler_alive: bool,
     last_scan_finished: Option<DateTime<Utc>>,
     last_scan_status: Option<&'static str>,
-    last_scan_seconds: f64,
-    scans_by_outcome: BTreeMap<&'static str, u64>,
     /// Longest time allowed since the last scan (or start) before unhealthy.
     stale_after: Option<chrono::Duration>,
 }
@@ -61,11 +58,9 @@ impl Health {
         (healthy, body)
     }
 
-    fn record_scan(&self, status: &'static str, seconds: f64, at: DateTime<Utc>) {
+    fn record_scan(&self, status: &'static str, at: DateTime<Utc>) {
         self.update(|s| {
-            *s.scans_by_outcome.entry(status).or_default() += 1;
             s.last_scan_status = Some(status);
-            s.last_scan_seconds = seconds;
             s.last_scan_finished = Some(at);
         });
     }
@@ -74,8 +69,7 @@ impl Health {
 #[derive(Clone)]
 struct AppState {
     health: Arc<Health>,
-    stats: Arc<ApiStats>,
-    store: Store,
+    metrics: Arc<Metrics>,
 }
 
 /// The HTTP routes: `/healthz` and `/metrics`.
@@ -88,41 +82,18 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     (if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, axum::Json(body))
 }
 
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let by_control = state.store.latest_counts_by_control().await.unwrap_or_default();
-    let text = render_metrics(&state.health, &state.stats.snapshot(), &by_control);
-    ([("content-type", "text/plain; version=0.0.4")], text)
+/// `/metrics`: the Prometheus text format, or OpenMetrics when the scraper's `Accept` asks.
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
+    let format = metrics::Format::from_accept(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    ([(header::CONTENT_TYPE, format.content_type())], state.metrics.render(format))
 }
 
-/// The Prometheus text exposition of the daemon's counters.
-pub fn render_metrics(health: &Health, api: &BTreeMap<&'static str, orgwatch_aws::ServiceCounts>, by_control: &[(String, String, i64)]) -> String {
-    let s = health.inner.lock().unwrap_or_else(|p| p.into_inner());
-    let mut out = String::new();
-    let _ = writeln!(out, "# HELP orgwatch_scans_total Scans finished, by outcome.\n# TYPE orgwatch_scans_total counter");
-    for outcome in ["completed", "failed", "interrupted"] {
-        let _ = writeln!(out, "orgwatch_scans_total{{outcome=\"{outcome}\"}} {}", s.scans_by_outcome.get(outcome).copied().unwrap_or(0));
+/// The latest findings' counts into `orgwatch_accounts`; a database error leaves the last ones.
+async fn refresh_accounts(store: &Store, config: &Config, metrics: &Metrics) {
+    match store.latest_counts_by_control().await {
+        Ok(counts) => metrics.set_accounts(&config.scan.controls, &counts),
+        Err(e) => warn!(error = %orgwatch_core::error_chain(&e), "The account counts for /metrics could not be read"),
     }
-    let _ = writeln!(out, "# HELP orgwatch_last_scan_duration_seconds Wall time of the last scan.\n# TYPE orgwatch_last_scan_duration_seconds gauge");
-    let _ = writeln!(out, "orgwatch_last_scan_duration_seconds {}", s.last_scan_seconds);
-    let _ = writeln!(out, "# HELP orgwatch_last_scan_timestamp_seconds When the last scan finished.\n# TYPE orgwatch_last_scan_timestamp_seconds gauge");
-    let _ = writeln!(out, "orgwatch_last_scan_timestamp_seconds {}", s.last_scan_finished.map_or(0, |t| t.timestamp()));
-    let _ = writeln!(out, "# HELP orgwatch_accounts Accounts by latest status, per control.\n# TYPE orgwatch_accounts gauge");
-    for (control, status, n) in by_control {
-        let _ = writeln!(out, "orgwatch_accounts{{control=\"{control}\",status=\"{status}\"}} {n}");
-    }
-    let _ = writeln!(out, "# HELP orgwatch_aws_api_calls_total AWS API calls, by service.\n# TYPE orgwatch_aws_api_calls_total counter");
-    for (service, c) in api {
-        let _ = writeln!(out, "orgwatch_aws_api_calls_total{{service=\"{service}\"}} {}", c.calls);
-    }
-    let _ = writeln!(out, "# HELP orgwatch_aws_api_errors_total AWS API calls that failed after retries, by service.\n# TYPE orgwatch_aws_api_errors_total counter");
-    for (service, c) in api {
-        let _ = writeln!(out, "orgwatch_aws_api_errors_total{{service=\"{service}\"}} {}", c.errors);
-    }
-    let _ = writeln!(out, "# HELP orgwatch_aws_api_throttles_total AWS API calls that ended throttled, by service.\n# TYPE orgwatch_aws_api_throttles_total counter");
-    for (service, c) in api {
-        let _ = writeln!(out, "orgwatch_aws_api_throttles_total{{service=\"{service}\"}} {}", c.throttles);
-    }
-    out
 }
 
 /// Runs the daemon until a signal; returns once everything is closed.
@@ -134,6 +105,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let reads = SdkReads::new(scan::sdk_settings(&config)).await;
     let health = Arc::new(Health::default());
+    let metrics = Arc::new(Metrics::new(reads.stats()));
+    metrics.record_abandoned(abandoned);
+    refresh_accounts(&store, &config, &metrics).await;
     let schedule = config.scan.schedule.clone().map(|cron| Schedule { cron, timezone: config.scan.timezone });
     let stale_after = schedule.as_ref().and_then(|s| s.interval_near(Utc::now())).map(|i| {
         let seconds = i.num_seconds() as f64 * config.scan.stale_after_intervals;
@@ -152,7 +126,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("[http] listen: cannot listen on {addr}: {e}"))?;
             info!(address = %addr, "Serving /healthz and /metrics");
-            let app = router(AppState { health: health.clone(), stats: reads.stats(), store: store.clone() });
+            let app = router(AppState { health: health.clone(), metrics: metrics.clone() });
             let mut http_shutdown = shutdown.clone();
             Some(tokio::spawn(async move {
                 let served = axum::serve(listener, app)
@@ -170,18 +144,25 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let notifier = Notifier::new(&config).await;
     let step = || {
         let shutdown = shutdown.clone();
-        let (store, config, reads, health, notifier) = (&store, &config, &reads, &health, &notifier);
+        let (store, config, reads, health, metrics, notifier) = (&store, &config, &reads, &health, &metrics, &notifier);
         async move {
+            let started = Instant::now();
             match scan::run_scan(reads, store, config, &SystemClock, shutdown).await {
                 Ok(report) => {
-                    health.record_scan(report.status.as_str(), report.duration.as_secs_f64(), Utc::now());
+                    let now = Utc::now();
+                    health.record_scan(report.status.as_str(), now);
+                    metrics.record_scan(report.status, report.duration, now.timestamp());
+                    metrics.record_drift(&report.drift);
                     after_scan(store, config, &report, notifier).await;
                 }
                 Err(e) => {
-                    health.record_scan("failed", 0.0, Utc::now());
+                    let now = Utc::now();
+                    health.record_scan(ScanStatus::Failed.as_str(), now);
+                    metrics.record_scan(ScanStatus::Failed, started.elapsed(), now.timestamp());
                     error!(error = %orgwatch_core::error_chain(&e), "Scan failed");
                 }
             }
+            refresh_accounts(store, config, metrics).await;
         }
     };
     match &schedule {
@@ -310,31 +291,12 @@ mod tests {
         });
         assert!(health.check(t0 + chrono::Duration::minutes(10)).0, "fresh after start");
         assert!(!health.check(t0 + chrono::Duration::minutes(20)).0, "no scan for too long");
-        health.record_scan("completed", 1.5, t0 + chrono::Duration::minutes(19));
+        health.record_scan("completed", t0 + chrono::Duration::minutes(19));
         let (healthy, body) = health.check(t0 + chrono::Duration::minutes(20));
         assert!(healthy);
         assert_eq!(body["last_scan_status"], "completed");
         health.update(|s| s.scheduler_alive = false);
         assert!(!health.check(t0 + chrono::Duration::minutes(20)).0);
-    }
-
-    #[test]
-    fn metrics_are_prometheus_text_with_every_family() {
-        let health = Health::default();
-        health.record_scan("completed", 2.5, Utc::now());
-        let mut api = BTreeMap::new();
-        api.insert("cloudtrail", orgwatch_aws::ServiceCounts { calls: 10, errors: 2, throttles: 1 });
-        let text = render_metrics(&health, &api, &[("unauthorized-api-calls".into(), "FAIL".into(), 3)]);
-        for line in [
-            "orgwatch_scans_total{outcome=\"completed\"} 1",
-            "orgwatch_scans_total{outcome=\"interrupted\"} 0",
-            "orgwatch_last_scan_duration_seconds 2.5",
-            "orgwatch_accounts{control=\"unauthorized-api-calls\",status=\"FAIL\"} 3",
-            "orgwatch_aws_api_errors_total{service=\"cloudtrail\"} 2",
-            "orgwatch_aws_api_throttles_total{service=\"cloudtrail\"} 1",
-        ] {
-            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
-        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod config;
 pub mod daemon;
 pub mod export;
 pub mod filter_check;
+pub mod metrics;
 pub mod output;
 pub mod plan_check;
 pub mod scan;

@@ -3,13 +3,16 @@
 //! Architecture invariants: only this crate knows sqlx and SQL; it stores the core's findings
 //! as they are and never judges anything. One writer: [`Store::open`] holds a single
 //! connection in WAL mode, so readers (`orgwatch findings`, `orgwatch query`) never block it.
-#![forbid(unsafe_code)]
+//! The one `unsafe` is [`readonly`]'s FFI to SQLite, which asks SQLite whether a query may run.
+#![deny(unsafe_code)]
+
+mod readonly;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use orgwatch_core::{Finding, Status};
 use serde::Serialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{Column, ConnectOptions, Connection, Executor, Row, TypeInfo, ValueRef};
+use sqlx::{ConnectOptions, Connection, Row, TypeInfo, ValueRef};
 use std::sync::Arc;
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 use std::path::Path;
@@ -27,6 +30,8 @@ pub enum StoreError {
     Sql(#[from] sqlx::Error),
     #[error("the query was refused: {0}")]
     Refused(String),
+    #[error("the query is not valid SQL: {0}")]
+    Invalid(String),
 }
 
 /// A scan's outcome as stored.
@@ -41,6 +46,9 @@ pub enum ScanStatus {
 }
 
 impl ScanStatus {
+    /// Every way a scan can end (all but `Running`).
+    pub const OUTCOMES: [ScanStatus; 4] = [ScanStatus::Completed, ScanStatus::Failed, ScanStatus::Interrupted, ScanStatus::Abandoned];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ScanStatus::Running => "running",
@@ -280,16 +288,19 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// Runs one SQL statement and returns its rows; on a read-only store, writes are refused.
+    /// Runs one read-only SQL statement and returns its rows. Before anything runs, SQLite
+    /// compiles it and anything it does not report read-only is refused, as are `ATTACH`,
+    /// `DETACH`, pragma assignments, temporary objects, transaction control and a second
+    /// statement (see [`readonly`]); nothing is written and no file is created.
     pub async fn query(&self, sql: &str) -> Result<Table, StoreError> {
-        let trimmed = sql.trim().trim_end_matches(';').trim();
-        if trimmed.is_empty() {
-            return Err(StoreError::Refused("the query is empty".into()));
-        }
         let mut conn = self.connection().await?;
-        let description = conn.describe(trimmed).await?;
-        let columns: Vec<String> = description.columns().iter().map(|c| c.name().to_owned()).collect();
-        let rows = sqlx::query(trimmed).fetch_all(&mut *conn).await.map_err(|e| match &e {
+        let (statement, columns) = match readonly::check(&mut conn, sql).await? {
+            readonly::Verdict::Run { statement, columns } => (statement, columns),
+            readonly::Verdict::Refused(why) => return Err(StoreError::Refused(why)),
+            readonly::Verdict::Invalid(why) => return Err(StoreError::Invalid(why)),
+        };
+        let statement = statement.trim().trim_end_matches(';').trim_end();
+        let rows = sqlx::query(statement).fetch_all(&mut *conn).await.map_err(|e| match &e {
             sqlx::Error::Database(db) if db.message().contains("readonly") || db.message().contains("read-only") => {
                 StoreError::Refused(format!("the database is opened read-only, so this statement cannot change it ({})", db.message()))
             }
@@ -337,14 +348,24 @@ impl Store {
         Ok(row.try_get(0)?)
     }
 
-    /// Latest status counts per control, for metrics.
+    /// Latest status counts per control, for metrics: the accounts of the latest completed scan
+    /// (an account that left the organization no longer counts), or every account seen before
+    /// any scan completed.
     pub async fn latest_counts_by_control(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
-        let rows = sqlx::query("SELECT control_id, status, COUNT(*) FROM latest_findings GROUP BY control_id, status ORDER BY control_id, status")
+        let rows = sqlx::query(
+            "SELECT control_id, status, COUNT(*) FROM latest_findings
+             WHERE NOT EXISTS (SELECT 1 FROM scans WHERE status = 'completed')
+                OR account_id IN (SELECT account_id FROM scan_accounts WHERE scan_id = (SELECT MAX(id) FROM scans WHERE status = 'completed'))
+             GROUP BY control_id, status ORDER BY control_id, status",
+        )
             .fetch_all(&mut *self.connection().await?)
             .await?;
         rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
     }
 }
+
+/// Every kind of drift event (`drift.change`), as the drift computation writes them.
+pub const DRIFT_CHANGES: [&str; 5] = ["NEW", "REGRESSION", "RECOVERY", "CHANGE", "LEFT_ORGANIZATION"];
 
 /// One drift event.
 #[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow)]

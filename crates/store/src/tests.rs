@@ -130,3 +130,154 @@ async fn pruning_removes_old_findings_but_keeps_drift_and_the_latest_scan() {
     assert_eq!(store.latest_findings(None, None).await.unwrap().rows.len(), 1);
     assert_eq!(store.integrity_check().await.unwrap(), "ok");
 }
+
+/// A database with two completed scans, an alarm in the passing account's evidence, closed by
+/// its writer.
+async fn history(path: &std::path::Path) {
+    let store = Store::open(path).await.unwrap();
+    let mut passing = finding("111", Reason::Compliant);
+    passing.evidence.links = vec![
+        orgwatch_core::EvidenceLink::new(orgwatch_core::LinkKind::Trail, "arn:aws:cloudtrail:us-east-1:111:trail/org"),
+        orgwatch_core::EvidenceLink::new(orgwatch_core::LinkKind::Alarm, "arn:aws:cloudwatch:us-east-1:111:alarm:unauthorized"),
+    ];
+    scan(&store, 1, &[passing.clone(), finding("222", Reason::Compliant)], ScanStatus::Completed).await;
+    scan(&store, 2, &[passing, finding("222", Reason::NoAlarmOnMetric)], ScanStatus::Completed).await;
+    store.close().await;
+}
+
+/// The names in a directory.
+fn listing(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn a_read_only_query_refuses_before_it_runs_every_statement_that_could_write_or_create_a_file() {
+    let (_dir, path) = temp_db();
+    history(&path).await;
+    let outside = tempfile::tempdir().unwrap();
+    let elsewhere = |name: &str| outside.path().join(name).display().to_string().replace('\'', "''");
+    let reader = Store::open_read_only(&path).await.unwrap();
+    // A first read sets up SQLite's WAL index (the -shm and -wal files a reader of a WAL database
+    // uses); nothing else may appear.
+    assert_eq!(reader.query("SELECT COUNT(*) FROM scans").await.unwrap().rows, vec![vec![serde_json::json!(2)]]);
+    let before = std::fs::read(&path).unwrap();
+    let files_before = listing(path.parent().unwrap());
+
+    let refused: Vec<(String, &str)> = vec![
+        (format!("VACUUM INTO '{}'", elsewhere("copy.db")), "VACUUM statement can write"),
+        (format!("vacuum main into '{}';", elsewhere("copy2.db")), "VACUUM statement can write"),
+        ("VACUUM".into(), "can write"),
+        (format!("ATTACH DATABASE '{}' AS other", elsewhere("attached.db")), "ATTACH opens another database file"),
+        (format!("ATTACH 'file:{}?mode=rwc' AS other", elsewhere("uri.db")), "ATTACH"),
+        ("DETACH DATABASE main".into(), "DETACH"),
+        ("PRAGMA query_only = OFF".into(), "PRAGMA query_only with a value"),
+        ("PRAGMA journal_mode = DELETE".into(), "PRAGMA journal_mode with a value"),
+        ("PRAGMA user_version = 7".into(), "PRAGMA user_version with a value"),
+        ("pragma main.synchronous=0".into(), "PRAGMA synchronous with a value"),
+        ("PRAGMA wal_checkpoint(TRUNCATE)".into(), "PRAGMA wal_checkpoint with a value"),
+        ("PRAGMA optimize".into(), "PRAGMA optimize is not an introspection pragma"),
+        ("PRAGMA journal_mode".into(), "PRAGMA journal_mode is not an introspection pragma"),
+        ("CREATE TEMP TABLE t (x)".into(), "temporary objects"),
+        ("CREATE TEMPORARY TABLE t AS SELECT * FROM findings".into(), "temporary objects"),
+        ("CREATE TEMP VIEW v AS SELECT 1".into(), "temporary objects"),
+        ("CREATE TEMP TRIGGER tr AFTER INSERT ON findings BEGIN SELECT 1; END".into(), "temporary objects"),
+        ("CREATE INDEX i ON findings (reason)".into(), "CREATE statement can write"),
+        ("CREATE TABLE t (x)".into(), "CREATE statement can write"),
+        ("DELETE FROM findings".into(), "DELETE statement can write"),
+        ("WITH old AS (SELECT id FROM scans) DELETE FROM findings WHERE scan_id IN old".into(), "WITH statement can write"),
+        ("UPDATE scans SET status = 'failed'".into(), "can write"),
+        ("INSERT INTO scans (started_at, status) VALUES ('x', 'running')".into(), "can write"),
+        ("REPLACE INTO accounts VALUES ('1', 'x', 'ACTIVE', 1, 1)".into(), "can write"),
+        ("DROP VIEW latest_findings".into(), "can write"),
+        ("ALTER TABLE findings ADD COLUMN x".into(), "can write"),
+        ("REINDEX".into(), "can write"),
+        ("ANALYZE".into(), "can write"),
+        ("/* a comment first */ DELETE FROM drift".into(), "DELETE statement can write"),
+        ("BEGIN".into(), "transaction control"),
+        ("BEGIN IMMEDIATE".into(), "transaction control"),
+        ("SAVEPOINT s".into(), "transaction control"),
+        ("COMMIT".into(), "transaction control"),
+        ("SELECT 1; DELETE FROM findings".into(), "one statement at a time: more follows the first one, at character 11"),
+        ("SELECT 1; SELECT 2".into(), "one statement at a time"),
+        (format!("SELECT 1; ATTACH '{}' AS x", elsewhere("second.db")), "one statement at a time"),
+        (format!("SELECT 1;; VACUUM INTO '{}'", elsewhere("third.db")), "one statement at a time"),
+        ("SELECT 1; not sql at all".into(), "one statement at a time"),
+        ("SELECT 1\0; DELETE FROM findings".into(), "NUL character"),
+        ("".into(), "the query is empty"),
+        ("  ;; -- nothing\n".into(), "the query is empty"),
+    ];
+    for (statement, expected) in &refused {
+        let err = reader.query(statement).await.unwrap_err();
+        assert!(matches!(err, StoreError::Refused(_)), "{statement:?}: {err:?}");
+        let message = err.to_string();
+        assert!(message.starts_with("the query was refused: "), "{statement:?}: {message}");
+        assert!(message.contains(expected), "{statement:?}: {message}");
+    }
+    assert_eq!(listing(outside.path()), Vec::<String>::new(), "a refused statement created a file");
+    assert_eq!(listing(path.parent().unwrap()), files_before);
+    // Nothing ran: the connection still reads, and the file is as it was.
+    assert_eq!(reader.query("SELECT COUNT(*) FROM findings").await.unwrap().rows, vec![vec![serde_json::json!(4)]]);
+    reader.close().await;
+    assert!(std::fs::read(&path).unwrap() == before, "the database file changed");
+    let writer = Store::open(&path).await.unwrap();
+    assert_eq!(writer.integrity_check().await.unwrap(), "ok");
+    // The writer's queries go through the same gate.
+    let err = writer.query("DELETE FROM findings").await.unwrap_err();
+    assert!(matches!(err, StoreError::Refused(_)), "{err:?}");
+    assert_eq!(writer.query("SELECT COUNT(*) FROM findings").await.unwrap().rows, vec![vec![serde_json::json!(4)]]);
+}
+
+#[tokio::test]
+async fn a_read_only_query_answers_selects_with_ctes_json_views_and_introspection() {
+    let (_dir, path) = temp_db();
+    history(&path).await;
+    let reader = Store::open_read_only(&path).await.unwrap();
+    let rows = |sql: &'static str| {
+        let reader = reader.clone();
+        async move { reader.query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}")).rows }
+    };
+    use serde_json::json;
+    assert_eq!(rows("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3) SELECT SUM(i) FROM n").await, vec![vec![json!(6)]]);
+    assert_eq!(
+        rows("SELECT account_id, json_extract(value, '$.id') AS alarm FROM latest_findings, json_each(evidence, '$.links') WHERE status = 'PASS' AND json_extract(value, '$.kind') = 'alarm'").await,
+        vec![vec![json!("111"), json!("arn:aws:cloudwatch:us-east-1:111:alarm:unauthorized")]]
+    );
+    assert_eq!(rows("SELECT account_id, reason FROM failing_longest").await, vec![vec![json!("222"), json!("NO_ALARM_ON_METRIC")]]);
+    assert_eq!(rows("SELECT scan_id, pass, fail FROM posture_by_scan ORDER BY scan_id").await, vec![vec![json!(1), json!(2), json!(0)], vec![json!(2), json!(1), json!(1)]]);
+    assert_eq!(rows("SELECT change, COUNT(*) FROM drift_events GROUP BY change ORDER BY change").await, vec![vec![json!("NEW"), json!(2)], vec![json!("REGRESSION"), json!(1)]]);
+    assert_eq!(rows("-- posture\nSELECT COUNT(*) FROM latest_findings; -- done\n").await, vec![vec![json!(2)]]);
+    assert_eq!(rows("SELECT 1;;").await, vec![vec![json!(1)]]);
+    assert_eq!(rows("VALUES (7)").await, vec![vec![json!(7)]]);
+    assert_eq!(rows("SELECT name FROM pragma_table_info('scans') WHERE pk = 1").await, vec![vec![json!("id")]]);
+    assert!(rows("PRAGMA table_info(findings)").await.iter().any(|r| r[1] == "evidence"));
+    assert_eq!(rows("PRAGMA integrity_check").await, vec![vec![json!("ok")]]);
+    assert_eq!(rows("PRAGMA user_version").await, vec![vec![json!(0)]]);
+    assert!(!rows("EXPLAIN QUERY PLAN SELECT * FROM latest_findings").await.is_empty());
+    assert!(rows("SELECT name FROM sqlite_schema WHERE type = 'view'").await.iter().any(|r| r[0] == "mean_time_to_fix"));
+
+    for (statement, expected) in [("SELEKT nonsense", "syntax error"), ("SELECT * FROM nowhere", "no such table: nowhere"), ("SELECT nope FROM scans", "no such column: nope")] {
+        let err = reader.query(statement).await.unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)), "{statement}: {err:?}");
+        assert!(err.to_string().starts_with("the query is not valid SQL: ") && err.to_string().contains(expected), "{statement}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn counts_by_control_are_of_the_accounts_still_in_the_organization() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).await.unwrap();
+    let first = store.begin_scan(at(1)).await.unwrap();
+    store.record_accounts(first, &accounts(&["111", "222"])).await.unwrap();
+    store.record_findings(first, &[finding("111", Reason::Compliant), finding("222", Reason::NoAlarmOnMetric)], at(1)).await.unwrap();
+    // Before any scan completes, every account seen counts.
+    assert_eq!(store.latest_counts_by_control().await.unwrap(), vec![("unauthorized-api-calls".into(), "FAIL".into(), 1), ("unauthorized-api-calls".into(), "PASS".into(), 1)]);
+    store.finish_scan(first, ScanStatus::Completed, None, at(1)).await.unwrap();
+    // 222 left the organization: its last finding stays in latest_findings, not in the counts.
+    scan(&store, 2, &[finding("111", Reason::TrailNotLogging)], ScanStatus::Completed).await;
+    assert_eq!(store.latest_findings(None, None).await.unwrap().rows.len(), 2);
+    assert_eq!(store.latest_counts_by_control().await.unwrap(), vec![("unauthorized-api-calls".into(), "FAIL".into(), 1)]);
+    let reasons = store.query("SELECT reason FROM latest_findings WHERE account_id = '111'").await.unwrap();
+    assert_eq!(reasons.rows, vec![vec![serde_json::json!("TRAIL_NOT_LOGGING")]]);
+}

@@ -1,0 +1,210 @@
+//! `/metrics` end to end: the daemon scans the emulator, and its exposition is parsed with
+//! Prometheus's own parsers (the Python `prometheus-client` package's, for the text format and
+//! for OpenMetrics) and its values checked against what the scan did.
+
+use orgwatch_core::{Evidence, Finding, Reason};
+use orgwatch_store::{AccountRecord, ScanStatus, Store};
+use orgwatch_tests::{Emulator, describe, python};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// A control id that needs every escape the text formats have.
+const ODD_CONTROL: &str = "odd \"control\" \\ with\na newline";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// (status, content type, body) of a GET on the daemon.
+fn http_get(port: u16, path: &str, accept: Option<&str>) -> Option<(u16, String, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let accept = accept.map(|a| format!("Accept: {a}\r\n")).unwrap_or_default();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{accept}\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    let content_type = head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-type: ").map(str::to_owned)).unwrap_or_default();
+    Some((status, content_type, body.to_owned()))
+}
+
+/// Samples by (name, labels) as Prometheus's parser for `format` reads `text`.
+fn parse(format: &str, text: &str) -> BTreeMap<(String, BTreeMap<String, String>), Option<f64>> {
+    let mut child = std::process::Command::new(python())
+        .arg(orgwatch_tests::repo_root().join("tests/emulator/parse_metrics.py"))
+        .arg(format)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("parse_metrics.py");
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "Prometheus's {format} parser refused /metrics: {}\n{text}", String::from_utf8_lossy(&output.stderr));
+    let samples: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    samples
+        .iter()
+        .map(|s| {
+            // A bucket's bound is a number: OpenMetrics writes 1.0 where the text format writes 1.
+            let bound = |v: &str| v.parse::<f64>().ok().filter(|b| b.is_finite()).map_or_else(|| v.to_owned(), |b| b.to_string());
+            let labels = s["labels"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), if k == "le" { bound(v.as_str().unwrap()) } else { v.as_str().unwrap().to_owned() })).collect();
+            ((s["name"].as_str().unwrap().to_owned(), labels), s["value"].as_f64())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn metrics_parse_with_prometheus_and_count_what_the_scan_did() {
+    let emulator = Emulator::start();
+    let org = emulator.build(json!({"management": {"setup": "compliant"}, "accounts": [
+        {"name": "steady", "setup": "compliant"},
+        {"name": "drifting", "setup": "compliant"},
+        {"name": "throttled", "setup": "compliant"},
+        {"name": "denied", "setup": "compliant"},
+        {"name": "flaky", "setup": "compliant"},
+    ]}));
+    let faults = |flaky: bool| {
+        let mut rules = vec![
+            json!({"account": org.id("throttled"), "service": "cloudtrail", "operation": "GetTrailStatus", "fault": "throttle"}),
+            json!({"account": org.id("denied"), "service": "sns", "operation": "GetTopicAttributes", "fault": "access_denied"}),
+        ];
+        if flaky {
+            // Throttled twice, then answered: the SDK's retries absorb it, and it counts as one call.
+            rules.push(json!({"account": org.id("flaky"), "service": "cloudtrail", "operation": "DescribeTrails", "fault": "throttle", "times": 2}));
+        }
+        emulator.set_faults(Value::Array(rules));
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = emulator.write_config(dir.path(), "schedule = \"0 0 1 1 *\"\nrun_on_start = true", &format!("[http]\nlisten = \"127.0.0.1:{port}\""));
+    let config = config.to_str().unwrap();
+    let db = dir.path().join("orgwatch.db");
+
+    // History before the daemon: a one-shot scan, then the drifting account loses its alarm.
+    faults(false);
+    let output = emulator.run(&["scan", "--config", config]);
+    assert!(output.status.success(), "{}", describe(&output));
+    emulator.build(json!({"changes": [{"account_id": org.id("drifting"), "setup": "no-alarm"}]}));
+    faults(true);
+    // A completed scan: a finding of a control id that needs escaping for a member, and one of
+    // an account no longer in the organization (it leaves: not counted in orgwatch_accounts); then
+    // a scan a crash left running (the daemon marks it abandoned).
+    let store = Store::open(&db).await.unwrap();
+    let extra = store.begin_scan(chrono::Utc::now()).await.unwrap();
+    let record = |id: &str| AccountRecord { account_id: id.into(), account_name: id.into(), state: "ACTIVE".into() };
+    store.record_accounts(extra, &[record(org.id("steady")), record("999999999999")]).await.unwrap();
+    let failing = |account: &str, control: &str| Finding { account_id: account.into(), control_id: control.into(), status: Reason::NoAlarmOnMetric.status(), reason: Reason::NoAlarmOnMetric, message: "x".into(), evidence: Evidence::default() };
+    store.record_findings(extra, &[failing(org.id("steady"), ODD_CONTROL), failing("999999999999", "unauthorized-api-calls")], chrono::Utc::now()).await.unwrap();
+    store.finish_scan(extra, ScanStatus::Completed, None, chrono::Utc::now()).await.unwrap();
+    store.begin_scan(chrono::Utc::now()).await.unwrap();
+    store.close().await;
+
+    let started = chrono::Utc::now().timestamp();
+    let mut daemon = emulator.orgwatch().args(["daemon", "--config", config]).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let health = http_get(port, "/healthz", None).and_then(|(_, _, body)| serde_json::from_str::<Value>(&body).ok());
+        if health.as_ref().is_some_and(|h| h["last_scan_status"] == "completed") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no completed scan: {health:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, content_type, text) = http_get(port, "/metrics", None).unwrap();
+    let (om_status, om_content_type, om_text) = http_get(port, "/metrics", Some("application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")).unwrap();
+    let flaky_throttles = emulator.faults()["rules"][2]["fired"].as_u64();
+    let _ = std::process::Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status();
+    let exit = daemon.wait().unwrap();
+    let mut log = String::new();
+    daemon.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    assert!(exit.success(), "{exit:?}\n{log}");
+
+    assert_eq!((status, content_type.as_str()), (200, "text/plain; version=0.0.4; charset=utf-8"));
+    assert_eq!((om_status, om_content_type.as_str()), (200, "application/openmetrics-text; version=1.0.0; charset=utf-8"));
+    let samples = parse("prometheus", &text);
+    // Both formats say the same.
+    assert_eq!(parse("openmetrics", &om_text), samples, "OpenMetrics:\n{om_text}\nPrometheus text:\n{text}");
+
+    let value = |name: &str, labels: &[(&str, &str)]| -> f64 {
+        let labels: BTreeMap<String, String> = labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        samples.get(&(name.to_owned(), labels.clone())).copied().flatten().unwrap_or_else(|| panic!("no sample {name} {labels:?} in\n{text}"))
+    };
+    // Every outcome, abandoned included.
+    assert_eq!(value("orgwatch_scans_total", &[("outcome", "completed")]), 1.0);
+    assert_eq!(value("orgwatch_scans_total", &[("outcome", "abandoned")]), 1.0);
+    assert_eq!(value("orgwatch_scans_total", &[("outcome", "failed")]), 0.0);
+    assert_eq!(value("orgwatch_scans_total", &[("outcome", "interrupted")]), 0.0);
+    // The duration histogram.
+    assert_eq!(value("orgwatch_scan_duration_seconds_count", &[("outcome", "completed")]), 1.0);
+    assert_eq!(value("orgwatch_scan_duration_seconds_bucket", &[("outcome", "completed"), ("le", "+Inf")]), 1.0);
+    assert_eq!(value("orgwatch_scan_duration_seconds_bucket", &[("outcome", "completed"), ("le", "14400")]), 1.0);
+    let seconds = value("orgwatch_scan_duration_seconds_sum", &[("outcome", "completed")]);
+    assert!(seconds > 0.0 && seconds < 120.0, "{seconds}");
+    assert_eq!(value("orgwatch_last_scan_duration_seconds", &[]), seconds);
+    assert_eq!(value("orgwatch_scan_duration_seconds_count", &[("outcome", "interrupted")]), 0.0);
+    let finished = value("orgwatch_last_completed_scan_timestamp_seconds", &[]);
+    assert!(finished >= started as f64 && finished <= chrono::Utc::now().timestamp() as f64, "{finished}");
+    assert_eq!(value("orgwatch_last_scan_timestamp_seconds", &[]), finished);
+    // Accounts by control and status: every status of the configured control, and a control id
+    // from the data that round-trips through the escaping.
+    let control = "unauthorized-api-calls";
+    assert_eq!(value("orgwatch_accounts", &[("control", control), ("status", "PASS")]), 3.0, "management, steady, flaky");
+    assert_eq!(value("orgwatch_accounts", &[("control", control), ("status", "FAIL")]), 1.0, "drifting, and not the account that left");
+    assert_eq!(value("orgwatch_accounts", &[("control", control), ("status", "ERROR")]), 2.0, "throttled, denied");
+    assert_eq!(value("orgwatch_accounts", &[("control", control), ("status", "NOT_APPLICABLE")]), 0.0);
+    assert_eq!(value("orgwatch_accounts", &[("control", ODD_CONTROL), ("status", "FAIL")]), 1.0);
+    // API calls, errors and throttles by service and operation; each call once, after retries.
+    let api = |family: &str, service: &str, operation: &str| value(&format!("orgwatch_aws_api_{family}_total"), &[("service", service), ("operation", operation)]);
+    assert_eq!(api("calls", "organizations", "DescribeOrganization"), 1.0);
+    assert_eq!(api("calls", "organizations", "ListAccounts"), 1.0);
+    assert_eq!(api("calls", "sts", "AssumeRole"), 6.0, "one role per account");
+    assert_eq!(api("calls", "cloudtrail", "DescribeTrails"), 6.0);
+    assert_eq!(flaky_throttles, Some(2), "the flaky account was throttled twice");
+    assert_eq!(api("errors", "cloudtrail", "DescribeTrails"), 0.0, "retries absorbed the flaky throttles");
+    assert_eq!(api("throttles", "cloudtrail", "DescribeTrails"), 0.0);
+    assert_eq!(api("errors", "cloudtrail", "GetTrailStatus"), 1.0);
+    assert_eq!(api("throttles", "cloudtrail", "GetTrailStatus"), 1.0);
+    assert_eq!(api("errors", "sns", "GetTopicAttributes"), 1.0);
+    assert_eq!(api("throttles", "sns", "GetTopicAttributes"), 0.0);
+    assert_eq!(api("errors", "organizations", "ListAccounts"), 0.0);
+    for family in ["calls", "errors", "throttles"] {
+        let operations = samples.keys().filter(|(name, _)| *name == format!("orgwatch_aws_api_{family}_total")).count();
+        assert_eq!(operations, orgwatch_aws::AUDIT_OPERATIONS.len(), "every operation has its {family} series");
+    }
+    // Drift events by kind: drifting regressed, the gone account left.
+    assert_eq!(value("orgwatch_drift_events_total", &[("change", "REGRESSION")]), 1.0);
+    assert_eq!(value("orgwatch_drift_events_total", &[("change", "LEFT_ORGANIZATION")]), 1.0);
+    for change in ["NEW", "RECOVERY", "CHANGE"] {
+        assert_eq!(value("orgwatch_drift_events_total", &[("change", change)]), 0.0, "{change}");
+    }
+    assert_eq!(value("orgwatch_build_info", &[("version", env!("CARGO_PKG_VERSION"))]), 1.0);
+
+    // The operator's reference names every family, and its queries and alert rules parse and
+    // name only metrics that exist.
+    let doc = orgwatch_tests::repo_root().join("docs/METRICS.md");
+    let reference = std::fs::read_to_string(&doc).unwrap();
+    let families: std::collections::BTreeSet<&str> = text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split(' ').next()).collect();
+    assert_eq!(families.len(), 11, "{families:?}");
+    for family in &families {
+        assert!(reference.contains(&format!("`{family}`")), "docs/METRICS.md does not describe {family}");
+    }
+    let names: std::collections::BTreeSet<&str> = samples.keys().map(|(name, _)| name.as_str()).collect();
+    let mut check = std::process::Command::new(python())
+        .arg(orgwatch_tests::repo_root().join("tests/emulator/check_promql.py"))
+        .arg(&doc)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    check.stdin.take().unwrap().write_all(serde_json::to_string(&names).unwrap().as_bytes()).unwrap();
+    let output = check.wait_with_output().unwrap();
+    assert!(output.status.success(), "docs/METRICS.md: {}", String::from_utf8_lossy(&output.stderr));
+    let checked: usize = String::from_utf8_lossy(&output.stdout).trim().parse().unwrap();
+    assert!(checked >= 20, "only {checked} expressions checked");
+}
