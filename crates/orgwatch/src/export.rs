@@ -299,6 +299,7 @@ pub fn remediation(reason: Reason) -> Option<&'static str> {
         Reason::AccessDenied => "Grant the audit role the read-only actions of config/iam/audit-role-policy.json.",
         Reason::ApiError => "Scan again; if the error stays, check the service's quotas and the account's network path.",
         Reason::OutsideOrganization => "Keep the shared trail or topic in an account of the organization, or include that account in the scan.",
+        Reason::NotInPlan => "Add the missing link to the plan, or judge the deployed chain with `orgwatch scan`.",
     })
 }
 

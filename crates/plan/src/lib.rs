@@ -104,7 +104,7 @@ fn judge(facts: &PlanFacts, controls: &[&Control], deleted: Vec<String>) -> Repo
 fn drive(facts: &PlanFacts, controls: &[&Control], assume_trail: bool) -> (Vec<Finding>, Vec<String>) {
     let members = facts.accounts();
     let detections = DetectionCache::new();
-    let scope = Scope { region: &facts.region, members: &members };
+    let scope = Scope { region: &facts.region, members: &members, members_complete: true };
     let audit = Audit { account_id: &facts.account, controls, scope, waivers: &[], now: chrono::DateTime::UNIX_EPOCH, detections: &detections };
     let mut known = Facts::new();
     let mut not_in_plan = Vec::new();
