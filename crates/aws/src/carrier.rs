@@ -10,7 +10,7 @@
 
 use crate::reads::AwsReads;
 use orgwatch_core::{Answer, Need, Observed, Request, Unobserved};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -38,6 +38,10 @@ pub struct Carrier<'r, R: AwsReads> {
     reads: &'r R,
     sessions: Mutex<HashMap<String, SessionCell<R::Session>>>,
     answers: Mutex<HashMap<Request, Arc<Entry>>>,
+    /// Accounts that own a fact another account asked for (an organization trail's owner, a
+    /// central topic's): their roles are kept for the scan; every other account's role is
+    /// dropped with its judgement, so memory follows the accounts in flight.
+    serving: Mutex<HashSet<String>>,
     /// A role assumed longer ago than this is assumed again before its next read, so a long
     /// scan never reads with credentials about to expire.
     refresh_after: Duration,
@@ -49,7 +53,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl<'r, R: AwsReads> Carrier<'r, R> {
     pub fn new(reads: &'r R) -> Self {
-        Carrier { reads, sessions: Mutex::new(HashMap::new()), answers: Mutex::new(HashMap::new()), refresh_after: Duration::MAX }
+        Carrier { reads, sessions: Mutex::new(HashMap::new()), answers: Mutex::new(HashMap::new()), serving: Mutex::new(HashSet::new()), refresh_after: Duration::MAX }
     }
 
     /// Assumes a role again once it is older than `age` (see the field).
@@ -61,7 +65,11 @@ impl<'r, R: AwsReads> Carrier<'r, R> {
     /// The answer to `need`, asked on behalf of `requester` (the account being judged). Never
     /// fails: what could not be read is an `Err(Unobserved)` fact.
     pub async fn fetch(&self, requester: &str, need: &Need) -> Observed<Answer> {
-        let keep = need.shared || need.request.account_id() != requester;
+        let across = need.request.account_id() != requester;
+        if across {
+            lock(&self.serving).insert(need.request.account_id().to_owned());
+        }
+        let keep = need.shared || across;
         let entry = {
             let mut answers = lock(&self.answers);
             let entry = answers.entry(need.request.clone()).or_default().clone();
@@ -74,23 +82,26 @@ impl<'r, R: AwsReads> Carrier<'r, R> {
     }
 
     /// The judgement of `account_id` is over: forget its own facts and its role's session,
-    /// except what other accounts read or will read.
+    /// except what other accounts read or will read. The role stays when another account has
+    /// read through it; an account whose facts are only marked shared gives its role up (its
+    /// answers stay), and should another account need a fact of it not read yet, the role is
+    /// assumed again.
     pub fn release(&self, account_id: &str) {
-        let mut still_owns = false;
-        lock(&self.answers).retain(|request, entry| {
-            let own = request.account_id() == account_id;
-            let kept = entry.keep.load(Ordering::Relaxed);
-            still_owns |= own && kept;
-            !own || kept
-        });
+        lock(&self.answers).retain(|request, entry| request.account_id() != account_id || entry.keep.load(Ordering::Relaxed));
         // A refused role stays refused for the scan: its answer is kept and not asked again.
+        let serving = lock(&self.serving).contains(account_id);
         let mut sessions = lock(&self.sessions);
         let refused = sessions.get(account_id).is_some_and(|cell| cell.get().is_some_and(|s| s.role.is_err()));
-        if !still_owns && !refused {
+        if !serving && !refused {
             sessions.remove(account_id);
         }
     }
 
+
+    /// How many accounts' roles are held (assumed or refused).
+    pub fn sessions_held(&self) -> usize {
+        lock(&self.sessions).len()
+    }
 
     async fn session(&self, account_id: &str) -> Result<R::Session, String> {
         let cell = {
@@ -117,5 +128,41 @@ impl<'r, R: AwsReads> Carrier<'r, R> {
             Request::Topic { region, topic_arn, .. } => reads.get_topic_attributes(&session, region, topic_arn).await.map(Answer::Topic),
             Request::Subscriptions { region, topic_arn, .. } => reads.list_subscriptions_by_topic(&session, region, topic_arn).await.map(Answer::Subscriptions),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryOrg;
+
+    const MANAGEMENT: &str = "100000000000";
+    const SECURITY: &str = "200000000000";
+    const MEMBER: &str = "300000000000";
+
+    fn topic_need(owner: &str, arn: &str) -> Need {
+        Need { request: Request::Topic { account_id: owner.to_owned(), region: "us-east-1".into(), topic_arn: arn.to_owned() }, shared: true }
+    }
+
+    #[tokio::test]
+    async fn a_role_is_kept_only_while_it_serves_other_accounts() {
+        let mut org = MemoryOrg::new(MANAGEMENT);
+        let own = org.add_account(MEMBER, "member").add_topic(MEMBER, "us-east-1", "alerts", true);
+        let central = org.add_account(SECURITY, "security").add_topic(SECURITY, "us-east-1", "security-alerts", true);
+        let carrier = Carrier::new(&org);
+
+        // The member's own topic, marked shared by the core: its answer stays, its role goes.
+        assert!(carrier.fetch(MEMBER, &topic_need(MEMBER, &own)).await.is_ok());
+        carrier.release(MEMBER);
+        assert_eq!(carrier.sessions_held(), 0);
+        assert!(carrier.fetch(MEMBER, &topic_need(MEMBER, &own)).await.is_ok());
+        assert_eq!(org.call_count(MEMBER, "sns:GetTopicAttributes"), 1, "the kept answer is not read again");
+
+        // The security account's topic, read on behalf of the member: that role stays.
+        assert!(carrier.fetch(MEMBER, &topic_need(SECURITY, &central)).await.is_ok());
+        carrier.release(SECURITY);
+        carrier.release(MEMBER);
+        assert_eq!(carrier.sessions_held(), 1);
+        assert_eq!(org.call_count(SECURITY, "sts:AssumeRole"), 1);
     }
 }
