@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod filter_check;
+pub mod fix;
 pub mod output;
 pub mod scan;
 pub mod schedule;
