@@ -251,10 +251,10 @@ fn working_topics(facts: &Facts) -> Vec<WorkingTopic> {
         let (Request::Alarms(metric), Ok(Answer::Alarms(alarms))) = (request, answer) else { continue };
         for alarm in alarms.iter().filter(|a| a.actions_enabled) {
             for action in &alarm.alarm_actions {
-                if let Some(topic) = topics.get_mut(action.as_str()) {
-                    if !topic.notified_from.contains(&metric.account_id) {
-                        topic.notified_from.push(metric.account_id.clone());
-                    }
+                if let Some(topic) = topics.get_mut(action.as_str())
+                    && !topic.notified_from.contains(&metric.account_id)
+                {
+                    topic.notified_from.push(metric.account_id.clone());
                 }
             }
         }

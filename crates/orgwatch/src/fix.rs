@@ -56,10 +56,10 @@ pub async fn render(config: &Config, account: &str, control: Option<&str>, forma
     if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
         return Err(FixError::Usage(format!("--account: {account:?} is not a 12-digit account id")));
     }
-    if let Some(id) = control {
-        if controls::find(id).is_none() {
-            return Err(FixError::Usage(format!("--control: unknown control {id:?}; run `orgwatch controls` for the list")));
-        }
+    if let Some(id) = control
+        && controls::find(id).is_none()
+    {
+        return Err(FixError::Usage(format!("--control: unknown control {id:?}; run `orgwatch controls` for the list")));
     }
     let path = &config.store.path;
     if !path.exists() {

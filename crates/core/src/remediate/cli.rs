@@ -170,7 +170,7 @@ pub(crate) fn key_policy(partition: &str, account: &str) -> serde_json::Value {
 
 pub(crate) const DELIVERY_POLICY_NAME: &str = "cloudtrail-to-cloudwatch-logs";
 
-fn threshold(value: f64) -> String {
+pub(crate) fn threshold(value: f64) -> String {
     if value.fract() == 0.0 && value.abs() < 1e15 { format!("{}", value as i64) } else { format!("{value}") }
 }
 

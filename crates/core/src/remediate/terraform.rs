@@ -5,7 +5,7 @@
 //! taken over with an `import` block, and what orgwatch cannot see of it (a trail's bucket) is
 //! a variable. The provider's `allowed_account_ids` keeps the module to its account.
 
-use super::cli::{DELIVERY_POLICY_NAME, bucket_policy, delivery_role_policy, delivery_trust_policy, key_policy};
+use super::cli::{DELIVERY_POLICY_NAME, bucket_policy, threshold, delivery_role_policy, delivery_trust_policy, key_policy};
 use super::{Action, AlarmSpec, EMAIL_VARIABLE, Fix, MetricSpec, Remedy, RemedyKind, TopicRef, TrailRef, label};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -95,10 +95,6 @@ fn hcl(value: &Value, indent: usize) -> String {
             out
         }
     }
-}
-
-fn number(value: f64) -> String {
-    if value.fract() == 0.0 && value.abs() < 1e15 { format!("{}", value as i64) } else { format!("{value}") }
 }
 
 /// What a module says about one trail, merged over the fixes that change it.
@@ -348,10 +344,8 @@ fn alarm_resource(w: &mut Writer<'_>, alarm: &AlarmSpec, with_topic: bool) {
     let MetricSpec { namespace, name } = &alarm.metric;
     let statistic = if alarm.statistic.starts_with('p') || alarm.statistic.starts_with("tm") { "extended_statistic" } else { "statistic" };
     let mut actions: Vec<String> = alarm.kept_actions.iter().map(|a| string(a)).collect();
-    if with_topic {
-        if let Some(topic) = &alarm.topic {
-            actions.push(w.topic(topic));
-        }
+    if with_topic && let Some(topic) = &alarm.topic {
+        actions.push(w.topic(topic));
     }
     let _ = writeln!(w.out, "resource \"aws_cloudwatch_metric_alarm\" \"{l}\" {{\n  alarm_name          = {}", string(&alarm.name));
     if !alarm.description.is_empty() {
@@ -365,7 +359,7 @@ fn alarm_resource(w: &mut Writer<'_>, alarm: &AlarmSpec, with_topic: bool) {
         string(&alarm.statistic),
         AlarmSpec::PERIOD,
         AlarmSpec::EVALUATION_PERIODS,
-        number(alarm.threshold),
+        threshold(alarm.threshold),
         string(&alarm.comparison_operator),
         actions.join(", ")
     );
