@@ -18,7 +18,7 @@
 use crate::controls::Control;
 use crate::detect::{DetectionCache, Verdict};
 use crate::facts::{Alarm, EventSelectors, LogGroupRef, MetricRef, MetricTransformation, Topic, Trail, Unobserved, UnobservedKind, arn_account, arn_region};
-use crate::finding::{Evidence, EvidenceLink, Finding, LinkKind, Reason, Status};
+use crate::finding::{Evidence, EvidenceLink, Finding, LinkKind, Reason, Status, UnseenRead, WorkingTopic};
 use crate::request::{Answer, Facts, Request};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -68,6 +68,8 @@ struct Path {
     message: String,
     links: Vec<EvidenceLink>,
     notes: Vec<String>,
+    /// The read that could not be made, on a path ended by it.
+    unseen: Option<UnseenRead>,
 }
 
 impl Path {
@@ -175,12 +177,12 @@ impl Audit<'_> {
             } else {
                 let until = waiver.expires.map_or_else(|| "with no expiry".to_owned(), |d| format!("until {d}"));
                 let link = EvidenceLink::with_detail(LinkKind::Waiver, self.account_id, waiver.reason.clone());
-                return Judged::Finding(self.finding(control, Reason::Waived, format!("Waived {until}: {}", waiver.reason), Evidence { links: vec![link], chains_examined: 0, notes }));
+                return Judged::Finding(self.finding(control, Reason::Waived, format!("Waived {until}: {}", waiver.reason), Evidence { links: vec![link], chains_examined: 0, notes, ..Evidence::default() }));
             }
         }
 
         let mut walk =
-            Walk { audit: self, control, facts, missing, needs: BTreeMap::new(), awaiting_members: false, links: Vec::new(), notes: Vec::new(), pending: false, shared: false, out: Vec::new() };
+            Walk { audit: self, control, facts, missing, needs: BTreeMap::new(), awaiting_members: false, links: Vec::new(), notes: Vec::new(), unseen: None, pending: false, shared: false, out: Vec::new() };
         walk.account();
         let Walk { needs, awaiting_members, out: paths, .. } = walk;
         let has_pass = paths.iter().any(|p| p.status() == Status::Pass);
@@ -191,7 +193,9 @@ impl Audit<'_> {
         let chains_examined = judged.iter().filter(|p| p.reached > Link::Account).count();
         let chosen = choose(judged);
         notes.extend(chosen.notes);
-        self.finding(control, chosen.reason, chosen.message, Evidence { links: chosen.links, chains_examined, notes }).into()
+        let working_topics = if chosen.reason.status() == Status::Fail { working_topics(facts) } else { Vec::new() };
+        let evidence = Evidence { links: chosen.links, chains_examined, notes, working_topics, unseen: chosen.unseen };
+        self.finding(control, chosen.reason, chosen.message, evidence).into()
     }
 }
 
@@ -232,7 +236,38 @@ fn choose(paths: Vec<Path>) -> Path {
         message: "No trail could be judged.".into(),
         links: Vec::new(),
         notes: Vec::new(),
+        unseen: None,
     })
+}
+
+/// The topics the facts show working — found, with a confirmed subscription, not encrypted with
+/// the AWS-managed key — with the accounts whose enabled alarms notify them.
+fn working_topics(facts: &Facts) -> Vec<WorkingTopic> {
+    let mut topics: BTreeMap<&str, WorkingTopic> = BTreeMap::new();
+    for (request, answer) in facts.iter() {
+        let (Request::Topic { account_id, region, topic_arn }, Ok(Answer::Topic(Topic::Found { kms_master_key_id }))) = (request, answer) else { continue };
+        if kms_master_key_id.as_deref().is_some_and(is_aws_managed_sns_key) {
+            continue;
+        }
+        let subscriptions = Request::Subscriptions { account_id: account_id.clone(), region: region.clone(), topic_arn: topic_arn.clone() };
+        let confirmed = matches!(facts.get(&subscriptions), Some(Ok(Answer::Subscriptions(subs))) if subs.iter().any(|s| s.is_confirmed()));
+        if confirmed {
+            topics.insert(topic_arn, WorkingTopic { arn: topic_arn.clone(), account_id: account_id.clone(), region: region.clone(), notified_from: Vec::new() });
+        }
+    }
+    for (request, answer) in facts.iter() {
+        let (Request::Alarms(metric), Ok(Answer::Alarms(alarms))) = (request, answer) else { continue };
+        for alarm in alarms.iter().filter(|a| a.actions_enabled) {
+            for action in &alarm.alarm_actions {
+                if let Some(topic) = topics.get_mut(action.as_str())
+                    && !topic.notified_from.contains(&metric.account_id)
+                {
+                    topic.notified_from.push(metric.account_id.clone());
+                }
+            }
+        }
+    }
+    topics.into_values().map(|mut t| { t.notified_from.sort(); t }).collect()
 }
 
 /// What a look-up of one fact found.
@@ -257,6 +292,8 @@ struct Walk<'a, 'f> {
     awaiting_members: bool,
     links: Vec<EvidenceLink>,
     notes: Vec<String>,
+    /// The read that ends the current path, while `unseen` ends it.
+    unseen: Option<UnseenRead>,
     /// The current path went past a fact not known yet.
     pending: bool,
     /// The current path runs through an organization trail, whose chain every member reads.
@@ -269,7 +306,7 @@ impl<'f> Walk<'_, 'f> {
     /// has none until that fact is known.
     fn end(&mut self, reached: Link, reason: Reason, message: String) {
         if !self.pending {
-            self.out.push(Path { reached, reason, message, links: self.links.clone(), notes: self.notes.clone() });
+            self.out.push(Path { reached, reason, message, links: self.links.clone(), notes: self.notes.clone(), unseen: self.unseen.clone() });
         }
     }
 
@@ -303,7 +340,9 @@ impl<'f> Walk<'_, 'f> {
                 self.awaiting_members = true;
                 return Look::Pending;
             }
+            self.unseen = Some(UnseenRead { operation: request.operation().to_owned(), account_id: owner.clone() });
             self.end(reached, Reason::OutsideOrganization, format!("Could not see {what}: account {owner} owns it and is outside the organization."));
+            self.unseen = None;
             return Look::Ended;
         }
         match self.facts.get(&request) {
@@ -348,7 +387,9 @@ impl<'f> Walk<'_, 'f> {
             UnobservedKind::ApiError => (Reason::ApiError, format!("Could not see {what}: {operation} failed: {message}")),
             UnobservedKind::NotInPlan => (Reason::NotInPlan, format!("Could not see {what}: {message}")),
         };
+        self.unseen = Some(UnseenRead { operation: operation.clone(), account_id: owner.to_owned() });
         self.end(reached, reason, text);
+        self.unseen = None;
     }
 
     fn account(&mut self) {
@@ -369,7 +410,7 @@ impl<'f> Walk<'_, 'f> {
             } else {
                 format!("No multi-region trail: only single-region trails exist ({}).", single.join(", "))
             };
-            self.links = trails.iter().map(|t| EvidenceLink::with_detail(LinkKind::Trail, &t.arn, "single-region").in_account(t.owner_account().unwrap_or(account_id))).collect();
+            self.links = trails.iter().map(|t| trail_link(t, "single-region", t.owner_account().unwrap_or(account_id))).collect();
             self.end(Link::Account, Reason::NoMultiRegionTrail, message);
             self.links.clear();
             return;
@@ -386,7 +427,7 @@ impl<'f> Walk<'_, 'f> {
         // management account.
         let owner = trail.owner_account().unwrap_or(self.audit.account_id).to_owned();
         let detail = if trail.organization_trail { "multi-region organization trail" } else { "multi-region trail" };
-        let link = EvidenceLink::with_detail(LinkKind::Trail, &trail.arn, detail).in_account(&owner);
+        let link = trail_link(trail, detail, &owner);
         self.with(link, |walk| {
             let arn = &trail.arn;
             let region = trail.home_region.clone();
@@ -422,7 +463,8 @@ impl<'f> Walk<'_, 'f> {
         let Some(group) = LogGroupRef::from_arn(log_group_arn) else {
             return self.end(Link::LogGroup, Reason::TrailNotSendingToCloudwatch, format!("Trail {arn} names a CloudWatch Logs group ARN that cannot be read: {log_group_arn}."));
         };
-        self.with(EvidenceLink::new(LinkKind::LogGroup, log_group_arn).in_account(&group.account_id), |walk| {
+        let link = EvidenceLink::new(LinkKind::LogGroup, log_group_arn).in_account(&group.account_id).in_region(&group.region).with("name", group.name.as_str());
+        self.with(link, |walk| {
             if let Some(error) = delivery_error.filter(|e| !e.is_empty()) {
                 return walk.end(Link::Delivery, Reason::CloudwatchDeliveryFailing, format!("Trail {arn} fails to deliver to log group {}: {error}.", group.name));
             }
@@ -460,7 +502,7 @@ impl<'f> Walk<'_, 'f> {
             return;
         }
         for (filter, over_broad) in detecting {
-            let link = EvidenceLink::with_detail(LinkKind::MetricFilter, &filter.name, filter.pattern.clone()).in_account(&group.account_id);
+            let link = EvidenceLink::with_detail(LinkKind::MetricFilter, &filter.name, filter.pattern.clone()).in_account(&group.account_id).in_region(&group.region);
             self.with(link, |walk| {
                 if let Some(summary) = &over_broad {
                     walk.notes.push(format!("metric filter {:?} {summary}", filter.name));
@@ -481,7 +523,13 @@ impl<'f> Walk<'_, 'f> {
     fn metric(&mut self, group: &LogGroupRef, filter: &str, transformation: &MetricTransformation) {
         let metric = MetricRef { account_id: group.account_id.clone(), region: group.region.clone(), namespace: transformation.namespace.clone(), name: transformation.metric_name.clone() };
         let metric_id = format!("{}/{}", metric.namespace, metric.name);
-        let link = EvidenceLink::with_detail(LinkKind::Metric, &metric_id, format!("value {}", transformation.value)).in_account(&metric.account_id);
+        let link = EvidenceLink::with_detail(LinkKind::Metric, &metric_id, format!("value {}", transformation.value))
+            .in_account(&metric.account_id)
+            .in_region(&metric.region)
+            .with("namespace", metric.namespace.as_str())
+            .with("name", metric.name.as_str())
+            .with("value", transformation.value.as_str())
+            .with("has_dimensions", transformation.has_dimensions);
         self.with(link, |walk| {
             let value = match transformation.value.trim().parse::<f64>() {
                 Ok(v) if v.is_finite() && v > 0.0 => v,
@@ -509,7 +557,7 @@ impl<'f> Walk<'_, 'f> {
                 return walk.end(Link::Alarm, Reason::NoAlarmOnMetric, format!("No alarm watches metric {metric_id} in account {} region {}.", metric.account_id, metric.region));
             }
             for alarm in on_metric {
-                let link = EvidenceLink::new(LinkKind::Alarm, &alarm.arn).in_account(&metric.account_id);
+                let link = alarm_link(alarm, &metric.account_id, &metric.region);
                 walk.with(link, |walk| walk.alarm(&metric, alarm, transformation, value));
             }
         });
@@ -532,7 +580,8 @@ impl<'f> Walk<'_, 'f> {
             // A topic is read in the account and region its ARN names.
             let owner = arn_account(topic_arn).unwrap_or(&metric.account_id).to_owned();
             let region = arn_region(topic_arn).unwrap_or(&metric.region).to_owned();
-            self.with(EvidenceLink::new(LinkKind::Topic, topic_arn).in_account(&owner), |walk| walk.topic(alarm, topic_arn, owner, region));
+            let link = EvidenceLink::new(LinkKind::Topic, topic_arn).in_account(&owner).in_region(&region);
+            self.with(link, |walk| walk.topic(alarm, topic_arn, owner, region));
         }
     }
 
@@ -547,7 +596,7 @@ impl<'f> Walk<'_, 'f> {
             Look::Pending => None,
         };
         let subscriptions_of = |walk: &mut Self| {
-            let request = Request::Subscriptions { account_id: owner.clone(), region, topic_arn: topic_arn.to_owned() };
+            let request = Request::Subscriptions { account_id: owner.clone(), region: region.clone(), topic_arn: topic_arn.to_owned() };
             let what = format!("the subscriptions of topic {topic_arn}");
             let subscriptions = match walk.look(Link::Subscription, request, &what, |a| as_variant!(a, Answer::Subscriptions)) {
                 Look::Known(subscriptions) => subscriptions,
@@ -562,7 +611,7 @@ impl<'f> Walk<'_, 'f> {
                 };
                 return walk.end(Link::Subscription, Reason::NoConfirmedSubscription, message);
             };
-            let link = EvidenceLink::with_detail(LinkKind::Subscription, &first.subscription_arn, format!("{} ({} confirmed)", first.protocol, confirmed.len())).in_account(&owner);
+            let link = EvidenceLink::with_detail(LinkKind::Subscription, &first.subscription_arn, format!("{} ({} confirmed)", first.protocol, confirmed.len())).in_account(&owner).in_region(&region);
             walk.with(link, |walk| {
                 if let Some(key) = kms_key.flatten().filter(|k| is_aws_managed_sns_key(k)) {
                     return walk.end(
@@ -576,6 +625,32 @@ impl<'f> Walk<'_, 'f> {
         };
         if kms_key.is_some() { subscriptions_of(self) } else { self.pending(subscriptions_of) }
     }
+}
+
+/// A trail's evidence link: its home region and name.
+fn trail_link(trail: &Trail, detail: &str, owner: &str) -> EvidenceLink {
+    EvidenceLink::with_detail(LinkKind::Trail, &trail.arn, detail)
+        .in_account(owner)
+        .in_region(&trail.home_region)
+        .with("name", trail.name.as_str())
+        .with("organization_trail", trail.organization_trail)
+        .with("log_group_arn", trail.log_group_arn.clone().map_or(serde_json::Value::Null, serde_json::Value::from))
+}
+
+/// An alarm's evidence link: its name and what decides whether it can fire and whom it notifies.
+fn alarm_link(alarm: &Alarm, account_id: &str, region: &str) -> EvidenceLink {
+    let text = |v: &Option<String>| v.clone().map_or(serde_json::Value::Null, serde_json::Value::from);
+    EvidenceLink::new(LinkKind::Alarm, &alarm.arn)
+        .in_account(account_id)
+        .in_region(region)
+        .with("name", alarm.name.as_str())
+        .with("statistic", text(&alarm.statistic))
+        .with("extended_statistic", text(&alarm.extended_statistic))
+        .with("comparison_operator", text(&alarm.comparison_operator))
+        .with("threshold", alarm.threshold.map_or(serde_json::Value::Null, serde_json::Value::from))
+        .with("actions_enabled", alarm.actions_enabled)
+        .with("alarm_actions", alarm.alarm_actions.clone())
+        .with("has_dimensions", alarm.has_dimensions)
 }
 
 /// The value of one variant of an answer.

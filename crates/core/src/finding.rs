@@ -114,6 +114,36 @@ pub struct Evidence {
     /// Remarks that do not change the status: an over-broad filter, an expired waiver, …
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// On a FAIL: the topics this account's judgement saw working (they exist, have a confirmed
+    /// subscription and a key CloudWatch can use), so a fix can reuse one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub working_topics: Vec<WorkingTopic>,
+    /// On an ERROR: the read that could not be made, and in which account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unseen: Option<UnseenRead>,
+}
+
+/// A topic that works: it exists, has a confirmed subscription and is not encrypted with the
+/// AWS-managed key.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct WorkingTopic {
+    pub arn: String,
+    /// The account that owns the topic.
+    pub account_id: String,
+    pub region: String,
+    /// Accounts whose enabled alarms already notify it (so CloudWatch there may publish to it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notified_from: Vec<String>,
+}
+
+/// A read an `ERROR` finding could not make.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnseenRead {
+    /// The IAM action, e.g. `cloudtrail:GetTrailStatus` (`sts:AssumeRole` when the role could
+    /// not be assumed).
+    pub operation: String,
+    /// The account the read was addressed to.
+    pub account_id: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -126,6 +156,13 @@ pub struct EvidenceLink {
     pub account_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The region the link lives in (a trail's home region).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// What a fix needs to address the link by name: a trail's `name`, a log group's `name`, a
+    /// metric's `namespace`, `name` and `value`, an alarm's `name`, `statistic`, … (README).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub attributes: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,17 +181,34 @@ pub enum LinkKind {
 
 impl EvidenceLink {
     pub fn new(kind: LinkKind, id: impl Into<String>) -> Self {
-        EvidenceLink { kind, id: id.into(), account_id: None, detail: None }
+        EvidenceLink { kind, id: id.into(), account_id: None, detail: None, region: None, attributes: serde_json::Map::new() }
     }
 
     pub fn with_detail(kind: LinkKind, id: impl Into<String>, detail: impl Into<String>) -> Self {
-        EvidenceLink { kind, id: id.into(), account_id: None, detail: Some(detail.into()) }
+        EvidenceLink { kind, id: id.into(), account_id: None, detail: Some(detail.into()), region: None, attributes: serde_json::Map::new() }
     }
 
     /// The same link, naming the account it lives in.
     pub fn in_account(mut self, account_id: impl Into<String>) -> Self {
         self.account_id = Some(account_id.into());
         self
+    }
+
+    /// The same link, naming the region it lives in.
+    pub fn in_region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+
+    /// The same link with one more attribute.
+    pub fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.attributes.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// A text attribute.
+    pub fn attribute(&self, key: &str) -> Option<&str> {
+        self.attributes.get(key).and_then(serde_json::Value::as_str)
     }
 }
 

@@ -13,12 +13,13 @@ pub mod evaluate;
 pub mod facts;
 pub mod finding;
 pub mod pattern;
+pub mod remediate;
 pub mod request;
 
 pub use controls::Control;
 pub use evaluate::{Audit, Need, Scope, Step, Waiver, evaluate};
 pub use facts::{AccountId, Observed, Unobserved, UnobservedKind};
-pub use finding::{Evidence, EvidenceLink, Finding, LinkKind, Reason, Status};
+pub use finding::{Evidence, EvidenceLink, Finding, LinkKind, Reason, Status, UnseenRead, WorkingTopic};
 pub use request::{Answer, Facts, Request};
 
 /// An error and its causes on one line, each cause once: `a: b: c`. A cause whose text the line

@@ -101,6 +101,11 @@ impl Facts {
         self.answers.get(request)
     }
 
+    /// Every answer known, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Request, &Observed<Answer>)> {
+        self.answers.iter()
+    }
+
 }
 
 impl FromIterator<(Request, Observed<Answer>)> for Facts {

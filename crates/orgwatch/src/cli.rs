@@ -104,6 +104,20 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
+    /// Print what to run to mend the links an account's latest findings name: AWS CLI commands
+    /// (a shell script) or Terraform. Exit 1: no findings to work from; 2: bad input.
+    Fix {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The account whose findings are fixed.
+        #[arg(long)]
+        account: String,
+        /// Only this control.
+        #[arg(long)]
+        control: Option<String>,
+        #[arg(long, value_enum, default_value = "cli")]
+        format: crate::fix::FixFormat,
+    },
     /// Ask a running daemon's /healthz; exit 0 when healthy, 1 otherwise.
     Healthcheck {
         #[command(flatten)]
@@ -214,6 +228,9 @@ pub fn run() -> ExitCode {
                 }
             })
         }),
+        Command::Fix { config, account, control, format } => {
+            with_config(&config, |config| Ok(runtime()?.block_on(crate::fix::run(&config, &account, control.as_deref(), format))))
+        }
         Command::Healthcheck { config } => with_config(&config, |config| {
             let Some(addr) = config.http_probe_address() else {
                 return Err(usage("[http] listen is not set, so there is no /healthz to ask".into()));

@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod export;
 pub mod filter_check;
 pub mod metrics;
+pub mod fix;
 pub mod output;
 pub mod plan_check;
 pub mod scan;

@@ -759,4 +759,32 @@ fn an_owner_not_listed_yet_is_waited_for_not_judged_outside_the_organization() {
             }
         }
     }
+fn a_failing_finding_names_the_topics_the_account_was_seen_to_use() {
+    let controls = [controls::find(UNAUTHORIZED_API_CALLS).unwrap(), controls::find("root-account-usage").unwrap()];
+    let findings = drive(&[compliant(ACCOUNT)], ACCOUNT, &controls, &[]).findings;
+    assert_eq!((findings[0].reason, findings[1].reason), (Reason::Compliant, Reason::NoMatchingMetricFilter));
+    assert!(findings[0].evidence.working_topics.is_empty(), "a pass carries none");
+    let topics = &findings[1].evidence.working_topics;
+    assert_eq!(topics.len(), 1, "{topics:?}");
+    assert_eq!((topics[0].arn.as_str(), topics[0].account_id.as_str(), topics[0].region.as_str()), (topic_arn(ACCOUNT).as_str(), ACCOUNT, REGION));
+    assert_eq!(topics[0].notified_from, vec![ACCOUNT.to_owned()]);
+    // Links name their region and what a fix needs by name.
+    let trail = &findings[1].evidence.links[0];
+    assert_eq!((trail.region.as_deref(), trail.attribute("name")), (Some(REGION), Some("main")));
+
+    // An unsubscribed topic does not work.
+    let mut unsubscribed = compliant(ACCOUNT);
+    *the_topic(&mut unsubscribed) = Ok(Topic::Found { kms_master_key_id: None, subscriptions: Ok(vec![]) });
+    let findings = drive(&[unsubscribed], ACCOUNT, &controls, &[]).findings;
+    assert!(findings[1].evidence.working_topics.is_empty(), "{:?}", findings[1].evidence.working_topics);
+}
+
+#[test]
+fn an_error_finding_names_the_read_it_could_not_make() {
+    let mut denied = compliant(ACCOUNT);
+    denied.alarms.insert(metric(ACCOUNT), Err(Unobserved::access_denied("cloudwatch:DescribeAlarmsForMetric", "denied")));
+    let finding = judge(denied);
+    assert_eq!(finding.reason, Reason::AccessDenied);
+    assert_eq!(finding.evidence.unseen, Some(crate::finding::UnseenRead { operation: "cloudwatch:DescribeAlarmsForMetric".into(), account_id: ACCOUNT.into() }));
+    assert_eq!(judge(compliant(ACCOUNT)).evidence.unseen, None);
 }

@@ -1,0 +1,566 @@
+//! Remediation, pure and beside the judging: from a [`Finding`] — its reason and the real names
+//! in its evidence — to the steps that mend the link that broke, rendered as a shell script of
+//! AWS CLI commands ([`cli`]) or as a Terraform module per account and region ([`terraform`]).
+//!
+//! A fix mends the first broken link and what cannot exist without it (a new log group has no
+//! metric filter, a new metric has no alarm), nothing more: links after the broken one that
+//! the judgement never reached are not guessed at, and the fix says to scan again. A fix is
+//! addressed to the account that owns the broken link — the management account for an
+//! organization trail's chain, the topic's owner for a central topic — and says so. An alarm
+//! that needs a topic reuses one the judgement saw working for that account and region before
+//! a new one is created.
+
+use crate::controls::{self, Control};
+use crate::finding::{EvidenceLink, Finding, LinkKind, Reason, Status, WorkingTopic};
+
+pub mod cli;
+pub mod terraform;
+
+/// What a fix is rendered with besides the finding.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings<'a> {
+    /// The region the scan called DescribeTrails in: where a trail is created when none exists.
+    pub region: &'a str,
+    /// The audit role's name, for the fixes of `ERROR` findings.
+    pub audit_role_name: &'a str,
+}
+
+/// The IAM actions of the audit role, as `config/iam/audit-role-policy.json` grants them.
+pub const AUDIT_ACTIONS: [&str; 7] = [
+    "cloudtrail:DescribeTrails",
+    "cloudtrail:GetTrailStatus",
+    "cloudtrail:GetEventSelectors",
+    "logs:DescribeMetricFilters",
+    "cloudwatch:DescribeAlarmsForMetric",
+    "sns:GetTopicAttributes",
+    "sns:ListSubscriptionsByTopic",
+];
+
+/// Names orgwatch gives what it creates.
+pub const NAMESPACE: &str = "CISBenchmark";
+pub const TOPIC_NAME: &str = "security-alerts";
+/// The environment variable the CLI script reads the subscriber's address from.
+pub const EMAIL_VARIABLE: &str = "ORGWATCH_NOTIFY_EMAIL";
+
+/// The remedy of one finding.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Remedy {
+    pub account_id: String,
+    pub control_id: String,
+    pub status: Status,
+    pub reason: Reason,
+    pub message: String,
+    pub kind: RemedyKind,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum RemedyKind {
+    /// PASS or NOT_APPLICABLE: nothing to fix.
+    Nothing,
+    /// FAIL: steps to run in one account and region.
+    Fix(Fix),
+    /// ERROR: what the audit role is missing (or why nothing is), as sentences; `grant` when
+    /// the fix is to give the audit role in that account its read-only policy.
+    Audit { lines: Vec<String>, grant: Option<String> },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fix {
+    /// The account whose credentials run the fix: the owner of the broken link.
+    pub account_id: String,
+    pub region: String,
+    /// The ARN partition (`aws`, `aws-us-gov`, `aws-cn`).
+    pub partition: String,
+    /// Sentences printed above the steps: what broke, and where the fix goes and why.
+    pub notes: Vec<String>,
+    pub actions: Vec<Action>,
+    /// Links after the broken one were not judged: scan again once this is applied.
+    pub rescan: bool,
+}
+
+/// An existing trail, by ARN, name and home region.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrailRef {
+    pub arn: String,
+    pub name: String,
+    pub organization_trail: bool,
+    pub log_group_arn: Option<String>,
+}
+
+/// A metric a filter publishes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricSpec {
+    pub namespace: String,
+    pub name: String,
+}
+
+/// The topic an alarm notifies.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TopicRef {
+    /// An existing topic, by ARN.
+    Existing(String),
+    /// The topic a [`Action::CreateTopic`] of the same fix creates.
+    Created(String),
+}
+
+/// The settings an alarm is written with.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlarmSpec {
+    pub name: String,
+    pub description: String,
+    pub metric: MetricSpec,
+    pub statistic: String,
+    pub comparison_operator: String,
+    pub threshold: f64,
+    /// Actions kept from the alarm being rewritten.
+    pub kept_actions: Vec<String>,
+    pub topic: Option<TopicRef>,
+    /// The alarm exists and is rewritten: put-metric-alarm replaces its whole definition.
+    pub replaces: bool,
+    /// Settings orgwatch cannot see and writes with defaults (period, evaluation periods).
+    pub defaults_note: Option<String>,
+}
+
+impl AlarmSpec {
+    pub const PERIOD: u32 = 300;
+    pub const EVALUATION_PERIODS: u32 = 1;
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    StartLogging(TrailRef),
+    MakeMultiRegion(TrailRef),
+    CaptureAllManagementEvents(TrailRef),
+    /// An S3 bucket CloudTrail may write to, for a new trail.
+    CreateTrailBucket { bucket: String },
+    CreateLogGroup { name: String },
+    /// A role CloudTrail assumes to write into the log group.
+    CreateDeliveryRole { role_name: String, log_group: String },
+    /// A new multi-region trail, logging, delivering to the log group with the role.
+    CreateTrail { name: String, bucket: String, log_group: String, role_name: String },
+    /// An existing trail made to deliver to a log group with a role.
+    DeliverToLogs { trail: TrailRef, log_group: String, role_name: String },
+    PutMetricFilter { log_group: String, filter_name: String, pattern: String, metric: MetricSpec, replaces: bool },
+    CreateTopic { name: String },
+    Subscribe { topic: TopicRef },
+    PutAlarm(AlarmSpec),
+    /// The alarm's actions enabled; the alarm as the evidence shows it, for Terraform.
+    EnableAlarmActions { alarm: AlarmSpec },
+    /// A customer-managed key CloudWatch may use, set as the topic's key.
+    EncryptTopic { topic_arn: String, key_alias: String },
+}
+
+/// The remedy of a finding.
+pub fn remedy(finding: &Finding, settings: &Settings<'_>) -> Remedy {
+    let kind = match finding.status {
+        Status::Pass | Status::NotApplicable => RemedyKind::Nothing,
+        Status::Error => audit_remedy(finding, settings),
+        Status::Fail => RemedyKind::Fix(fix(finding, settings)),
+    };
+    Remedy { account_id: finding.account_id.clone(), control_id: finding.control_id.clone(), status: finding.status, reason: finding.reason, message: finding.message.clone(), kind }
+}
+
+/// The read-only policy of the audit role, as JSON.
+pub fn audit_policy() -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "OrgwatchReadOnlyAudit", "Effect": "Allow", "Action": AUDIT_ACTIONS, "Resource": "*"}]
+    })
+    .to_string()
+}
+
+fn audit_remedy(finding: &Finding, settings: &Settings<'_>) -> RemedyKind {
+    let role = settings.audit_role_name;
+    let unseen = finding.evidence.unseen.as_ref();
+    let (operation, owner) = unseen.map_or(("the read", finding.account_id.as_str()), |u| (u.operation.as_str(), u.account_id.as_str()));
+    match finding.reason {
+        Reason::AccessDenied => RemedyKind::Audit {
+            lines: vec![
+                format!("The audit role {role} in account {owner} may not call {operation}."),
+                format!("Give it orgwatch's read-only policy (config/iam/audit-role-policy.json: {}).", AUDIT_ACTIONS.join(", ")),
+                "A service control policy or a permissions boundary that denies the action must allow it too.".into(),
+            ],
+            grant: Some(owner.to_owned()),
+        },
+        Reason::RoleAssumptionFailed => RemedyKind::Audit {
+            lines: vec![
+                format!("The audit role arn:aws:iam::{owner}:role/{role} could not be assumed."),
+                format!("Create it in account {owner} with the trust policy config/iam/audit-role-trust-policy.json (orgwatch's identity, the external ID) and the policy config/iam/audit-role-policy.json;"),
+                "orgwatch's own identity needs sts:AssumeRole on it (config/iam/orgwatch-identity-policy.json).".into(),
+            ],
+            grant: None,
+        },
+        Reason::OutsideOrganization => RemedyKind::Audit {
+            lines: vec![
+                format!("Account {owner} owns a link of this chain and is outside the organization, so no audit role reads it ({operation})."),
+                "Move the link into an account of the organization (a topic of the security account, say), or audit that account too.".into(),
+            ],
+            grant: None,
+        },
+        _ => RemedyKind::Audit {
+            lines: vec![format!("The audit role is not missing a permission: {operation} in account {owner} failed (throttling, a 5xx or a timeout). Scan again.")],
+            grant: None,
+        },
+    }
+}
+
+/// The links of the evidence by kind: the last one of that kind.
+struct Links<'f> {
+    finding: &'f Finding,
+}
+
+impl<'f> Links<'f> {
+    fn last(&self, kind: LinkKind) -> Option<&'f EvidenceLink> {
+        self.finding.evidence.links.iter().rev().find(|l| l.kind == kind)
+    }
+
+    fn account_of(&self, link: &EvidenceLink) -> String {
+        link.account_id.clone().or_else(|| arn_field(&link.id, 4).map(str::to_owned)).unwrap_or_else(|| self.finding.account_id.clone())
+    }
+
+    fn region_of(&self, link: &EvidenceLink, default: &str) -> String {
+        link.region.clone().or_else(|| arn_field(&link.id, 3).map(str::to_owned)).unwrap_or_else(|| default.to_owned())
+    }
+}
+
+fn arn_field(arn: &str, index: usize) -> Option<&str> {
+    arn.strip_prefix("arn:")?;
+    arn.split(':').nth(index).filter(|f| !f.is_empty())
+}
+
+fn trail_ref(link: &EvidenceLink) -> TrailRef {
+    let name = link.attribute("name").map(str::to_owned).unwrap_or_else(|| link.id.rsplit('/').next().unwrap_or(&link.id).to_owned());
+    TrailRef {
+        arn: link.id.clone(),
+        name,
+        organization_trail: link.attributes.get("organization_trail").and_then(serde_json::Value::as_bool).unwrap_or(false),
+        log_group_arn: link.attribute("log_group_arn").map(str::to_owned),
+    }
+}
+
+fn log_group_name(link: &EvidenceLink) -> String {
+    link.attribute("name").map(str::to_owned).unwrap_or_else(|| crate::facts::LogGroupRef::from_arn(&link.id).map(|g| g.name).unwrap_or_else(|| link.id.clone()))
+}
+
+fn metric_spec(link: &EvidenceLink) -> MetricSpec {
+    match (link.attribute("namespace"), link.attribute("name")) {
+        (Some(namespace), Some(name)) => MetricSpec { namespace: namespace.into(), name: name.into() },
+        _ => {
+            let (namespace, name) = link.id.rsplit_once('/').unwrap_or((NAMESPACE, &link.id));
+            MetricSpec { namespace: namespace.into(), name: name.into() }
+        }
+    }
+}
+
+fn alarm_name(link: &EvidenceLink) -> String {
+    link.attribute("name").map(str::to_owned).unwrap_or_else(|| link.id.splitn(7, ':').nth(6).unwrap_or(&link.id).to_owned())
+}
+
+/// A topic that works for an alarm of `account` in `region`: owned there or already notified
+/// from there by an enabled alarm.
+pub fn reusable_topic<'t>(topics: &'t [WorkingTopic], account: &str, region: &str) -> Option<&'t WorkingTopic> {
+    let usable = |t: &&WorkingTopic| t.region == region && (t.account_id == account || t.notified_from.iter().any(|a| a == account));
+    topics.iter().filter(usable).find(|t| t.account_id == account).or_else(|| topics.iter().find(usable))
+}
+
+/// Where a fix goes and the sentences that say so.
+struct Target {
+    account_id: String,
+    region: String,
+    notes: Vec<String>,
+}
+
+fn target(finding: &Finding, owner: String, region: String, why: &str) -> Target {
+    let mut notes = Vec::new();
+    if owner != finding.account_id {
+        notes.push(format!("The broken link belongs to account {owner} ({why}), so this fix goes there, not to account {}.", finding.account_id));
+    }
+    Target { account_id: owner, region, notes }
+}
+
+fn fix(finding: &Finding, settings: &Settings<'_>) -> Fix {
+    let links = Links { finding };
+    let control = controls::find(&finding.control_id);
+    let partition = finding.evidence.links.iter().find_map(|l| arn_field(&l.id, 1).filter(|_| l.id.starts_with("arn:"))).unwrap_or("aws").to_owned();
+    let trail = links.last(LinkKind::Trail);
+    let owner_why = |link: &EvidenceLink| {
+        if trail.and_then(|t| t.attributes.get("organization_trail")).and_then(serde_json::Value::as_bool) == Some(true) {
+            format!("it owns the organization trail {} and its chain", trail.map(|t| t.id.as_str()).unwrap_or_default())
+        } else {
+            match link.kind {
+                LinkKind::Topic | LinkKind::Subscription => "it owns the topic".to_owned(),
+                _ => "it owns that part of the chain".to_owned(),
+            }
+        }
+    };
+    let at = |link: &EvidenceLink| target(finding, links.account_of(link), links.region_of(link, settings.region), &owner_why(link));
+    let mut rescan = false;
+    let (target, actions) = match finding.reason {
+        Reason::NoMultiRegionTrail => match trail {
+            Some(link) => {
+                rescan = true;
+                (at(link), vec![Action::MakeMultiRegion(trail_ref(link))])
+            }
+            None => {
+                let target = target(finding, finding.account_id.clone(), settings.region.to_owned(), "");
+                let name = "cis-multi-region";
+                let bucket = format!("cloudtrail-{}-{}", target.account_id, target.region);
+                let log_group = format!("CloudTrail/{name}");
+                let role_name = format!("CloudTrailToCloudWatchLogs-{name}");
+                let mut actions = vec![
+                    Action::CreateTrailBucket { bucket: bucket.clone() },
+                    Action::CreateLogGroup { name: log_group.clone() },
+                    Action::CreateDeliveryRole { role_name: role_name.clone(), log_group: log_group.clone() },
+                    Action::CreateTrail { name: name.into(), bucket, log_group: log_group.clone(), role_name },
+                ];
+                actions.extend(new_chain(finding, control, &target, &log_group));
+                (target, actions)
+            }
+        },
+        Reason::TrailNotLogging => match trail {
+            Some(link) => {
+                rescan = true;
+                (at(link), vec![Action::StartLogging(trail_ref(link))])
+            }
+            None => return missing(finding, settings, "trail"),
+        },
+        Reason::ManagementEventsNotCaptured => match trail {
+            Some(link) => {
+                rescan = true;
+                (at(link), vec![Action::CaptureAllManagementEvents(trail_ref(link))])
+            }
+            None => return missing(finding, settings, "trail"),
+        },
+        Reason::TrailNotSendingToCloudwatch => match trail {
+            Some(link) => {
+                let target = at(link);
+                let trail = trail_ref(link);
+                let log_group = format!("CloudTrail/{}", trail.name);
+                let role_name = format!("CloudTrailToCloudWatchLogs-{}", trail.name);
+                let mut actions = vec![
+                    Action::CreateLogGroup { name: log_group.clone() },
+                    Action::CreateDeliveryRole { role_name: role_name.clone(), log_group: log_group.clone() },
+                    Action::DeliverToLogs { trail, log_group: log_group.clone(), role_name },
+                ];
+                actions.extend(new_chain(finding, control, &target, &log_group));
+                (target, actions)
+            }
+            None => return missing(finding, settings, "trail"),
+        },
+        Reason::CloudwatchDeliveryFailing => match (trail, links.last(LinkKind::LogGroup)) {
+            (Some(trail_link), Some(group)) => {
+                rescan = true;
+                let trail = trail_ref(trail_link);
+                let log_group = log_group_name(group);
+                let role_name = format!("CloudTrailToCloudWatchLogs-{}", trail.name);
+                let mut target = at(group);
+                target.notes.push("CloudTrail gets a role that may write into the log group; the role the trail uses now is replaced.".into());
+                (target, vec![Action::CreateDeliveryRole { role_name: role_name.clone(), log_group: log_group.clone() }, Action::DeliverToLogs { trail, log_group, role_name }])
+            }
+            _ => return missing(finding, settings, "log group"),
+        },
+        Reason::NoMatchingMetricFilter => match links.last(LinkKind::LogGroup) {
+            Some(group) => {
+                let target = at(group);
+                let actions = new_chain(finding, control, &target, &log_group_name(group));
+                (target, actions)
+            }
+            None => return missing(finding, settings, "log group"),
+        },
+        Reason::MetricFilterNeverCounts => match (links.last(LinkKind::LogGroup), links.last(LinkKind::MetricFilter)) {
+            (Some(group), Some(filter)) => {
+                let target = at(group);
+                let log_group = log_group_name(group);
+                match links.last(LinkKind::Metric) {
+                    Some(metric) => {
+                        rescan = true;
+                        let pattern = filter.detail.clone().unwrap_or_default();
+                        (target, vec![Action::PutMetricFilter { log_group, filter_name: filter.id.clone(), pattern, metric: metric_spec(metric), replaces: true }])
+                    }
+                    // The filter publishes no metric: it gets the control's, and an alarm on it.
+                    None => {
+                        let pattern = filter.detail.clone().unwrap_or_default();
+                        let metric = MetricSpec { namespace: NAMESPACE.into(), name: controls::metric_name(&finding.control_id) };
+                        let mut actions = vec![Action::PutMetricFilter { log_group, filter_name: filter.id.clone(), pattern, metric: metric.clone(), replaces: true }];
+                        actions.extend(alarm_with_topic(finding, &target, new_alarm(finding, control, metric)));
+                        (target, actions)
+                    }
+                }
+            }
+            _ => return missing(finding, settings, "metric filter"),
+        },
+        Reason::NoAlarmOnMetric => match links.last(LinkKind::Metric) {
+            Some(metric) => {
+                let target = at(metric);
+                let actions = alarm_with_topic(finding, &target, new_alarm(finding, control, metric_spec(metric)));
+                (target, actions)
+            }
+            None => return missing(finding, settings, "metric"),
+        },
+        Reason::AlarmActionsDisabled => match links.last(LinkKind::Alarm) {
+            Some(alarm) => {
+                rescan = true;
+                let spec = existing_alarm(alarm, links.last(LinkKind::Metric).map(metric_spec).unwrap_or(MetricSpec { namespace: NAMESPACE.into(), name: String::new() }));
+                (at(alarm), vec![Action::EnableAlarmActions { alarm: spec }])
+            }
+            None => return missing(finding, settings, "alarm"),
+        },
+        Reason::AlarmCannotFire => match (links.last(LinkKind::Alarm), links.last(LinkKind::Metric)) {
+            (Some(alarm), Some(metric)) => {
+                rescan = true;
+                let mut target = at(alarm);
+                let spec = corrected_alarm(alarm, metric_spec(metric));
+                if metric.attributes.get("has_dimensions").and_then(serde_json::Value::as_bool) == Some(true) {
+                    target.notes.push("The metric filter publishes dimensions: name them in the alarm too (--dimensions), orgwatch does not read their values.".into());
+                }
+                (target, vec![Action::PutAlarm(spec)])
+            }
+            _ => return missing(finding, settings, "alarm"),
+        },
+        Reason::NoAlarmNotification | Reason::SnsTopicNotFound => match (links.last(LinkKind::Alarm), links.last(LinkKind::Metric)) {
+            (Some(alarm), Some(metric)) => {
+                let dead = (finding.reason == Reason::SnsTopicNotFound).then(|| links.last(LinkKind::Topic)).flatten();
+                let target = at(alarm);
+                let mut spec = existing_alarm(alarm, metric_spec(metric));
+                if let Some(dead) = dead {
+                    spec.kept_actions.retain(|a| *a != dead.id);
+                }
+                let reuse = reusable_topic(&finding.evidence.working_topics, &target.account_id, &target.region).is_some();
+                match dead {
+                    // The missing topic was the alarm's own account's: recreate it by name and
+                    // the alarm notifies it again, unchanged — unless a working topic exists.
+                    Some(dead) if !reuse && links.account_of(dead) == target.account_id && links.region_of(dead, &target.region) == target.region => {
+                        let name = dead.id.rsplit(':').next().unwrap_or(TOPIC_NAME).to_owned();
+                        let topic = TopicRef::Created(name.clone());
+                        (target, vec![Action::CreateTopic { name }, Action::Subscribe { topic }])
+                    }
+                    _ => {
+                        let actions = alarm_with_topic(finding, &target, spec);
+                        (target, actions)
+                    }
+                }
+            }
+            _ => return missing(finding, settings, "alarm"),
+        },
+        Reason::NoConfirmedSubscription => match links.last(LinkKind::Topic) {
+            Some(topic) => (at(topic), vec![Action::Subscribe { topic: TopicRef::Existing(topic.id.clone()) }]),
+            None => return missing(finding, settings, "topic"),
+        },
+        Reason::SnsTopicUnpublishable => match links.last(LinkKind::Topic) {
+            Some(topic) => (at(topic), vec![Action::EncryptTopic { topic_arn: topic.id.clone(), key_alias: "alias/sns-cloudwatch-alarms".into() }]),
+            None => return missing(finding, settings, "topic"),
+        },
+        // Not FAIL reasons; a FAIL finding never has them.
+        Reason::Compliant | Reason::Waived | Reason::RoleAssumptionFailed | Reason::AccessDenied | Reason::ApiError | Reason::OutsideOrganization => {
+            return missing(finding, settings, "link");
+        }
+    };
+    let Target { account_id, region, notes } = target;
+    Fix { account_id, region, partition, notes, actions, rescan }
+}
+
+/// A FAIL finding whose evidence lacks the link its fix is addressed to (stored by an older
+/// orgwatch, say): no steps, a sentence.
+fn missing(finding: &Finding, settings: &Settings<'_>, what: &str) -> Fix {
+    Fix {
+        account_id: finding.account_id.clone(),
+        region: settings.region.to_owned(),
+        partition: "aws".into(),
+        notes: vec![format!("The finding's evidence does not name the {what} to fix; scan again with this orgwatch and fix from the new finding.")],
+        actions: Vec::new(),
+        rescan: true,
+    }
+}
+
+/// The control's filter on the log group, an alarm on its metric and a topic for the alarm.
+fn new_chain(finding: &Finding, control: Option<&Control>, target: &Target, log_group: &str) -> Vec<Action> {
+    let pattern = control.and_then(|c| c.published_patterns.first()).map(|p| p.pattern.clone()).unwrap_or_default();
+    let metric = MetricSpec { namespace: NAMESPACE.into(), name: controls::metric_name(&finding.control_id) };
+    let mut actions = vec![Action::PutMetricFilter { log_group: log_group.into(), filter_name: metric.name.clone(), pattern, metric: metric.clone(), replaces: false }];
+    actions.extend(alarm_with_topic(finding, target, new_alarm(finding, control, metric)));
+    actions
+}
+
+fn new_alarm(finding: &Finding, control: Option<&Control>, metric: MetricSpec) -> AlarmSpec {
+    let reference = control.map_or("", |c| c.references.cis_v1_4);
+    let title = control.map_or(finding.control_id.as_str(), |c| c.title);
+    AlarmSpec {
+        name: if reference.is_empty() { format!("CIS-{}", metric.name) } else { format!("CIS-{reference}-{}", metric.name) },
+        description: format!("{title} (CIS {reference})").replace(" (CIS )", ""),
+        metric,
+        statistic: "Sum".into(),
+        comparison_operator: "GreaterThanOrEqualToThreshold".into(),
+        threshold: 1.0,
+        kept_actions: Vec::new(),
+        topic: None,
+        replaces: false,
+        defaults_note: None,
+    }
+}
+
+/// An alarm as the evidence shows it, to be written again.
+fn existing_alarm(link: &EvidenceLink, metric: MetricSpec) -> AlarmSpec {
+    let text = |key: &str| link.attribute(key).map(str::to_owned);
+    let statistic = text("extended_statistic").or_else(|| text("statistic")).unwrap_or_else(|| "Sum".into());
+    AlarmSpec {
+        name: alarm_name(link),
+        description: String::new(),
+        metric,
+        statistic,
+        comparison_operator: text("comparison_operator").unwrap_or_else(|| "GreaterThanOrEqualToThreshold".into()),
+        threshold: link.attributes.get("threshold").and_then(serde_json::Value::as_f64).unwrap_or(1.0),
+        kept_actions: link.attributes.get("alarm_actions").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default(),
+        topic: None,
+        replaces: true,
+        defaults_note: Some(format!(
+            "put-metric-alarm replaces the alarm's whole definition; orgwatch does not read its period, evaluation periods, description or OK actions, so {} s × {} and notBreaching are written: keep yours if they differ.",
+            AlarmSpec::PERIOD,
+            AlarmSpec::EVALUATION_PERIODS
+        )),
+    }
+}
+
+/// The alarm with what keeps it from firing corrected: the operator (a count that grows must
+/// be compared with `GreaterThan…`), the statistic (`Sum` grows with every call), the threshold.
+fn corrected_alarm(link: &EvidenceLink, metric: MetricSpec) -> AlarmSpec {
+    let mut spec = existing_alarm(link, metric);
+    if !spec.comparison_operator.starts_with("GreaterThan") {
+        spec.comparison_operator = "GreaterThanOrEqualToThreshold".into();
+    }
+    if !matches!(spec.statistic.as_str(), "Sum" | "SampleCount") {
+        spec.statistic = "Sum".into();
+    }
+    if link.attributes.get("threshold").and_then(serde_json::Value::as_f64).is_none_or(|t| !t.is_finite() || t < 1.0) {
+        spec.threshold = 1.0;
+    }
+    spec
+}
+
+/// The alarm, notifying a topic that works for its account and region, else a new topic with a
+/// subscription.
+fn alarm_with_topic(finding: &Finding, target: &Target, mut spec: AlarmSpec) -> Vec<Action> {
+    let mut actions = Vec::new();
+    let topic = match reusable_topic(&finding.evidence.working_topics, &target.account_id, &target.region) {
+        Some(topic) => TopicRef::Existing(topic.arn.clone()),
+        None => {
+            actions.push(Action::CreateTopic { name: TOPIC_NAME.into() });
+            actions.push(Action::Subscribe { topic: TopicRef::Created(TOPIC_NAME.into()) });
+            TopicRef::Created(TOPIC_NAME.into())
+        }
+    };
+    spec.topic = Some(topic);
+    actions.push(Action::PutAlarm(spec));
+    actions
+}
+
+/// A name usable as a Terraform label or shell variable: letters, digits and `_`.
+pub(crate) fn label(text: &str) -> String {
+    let mut out: String = text.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, 'x');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,412 @@
+use super::*;
+use crate::finding::{Evidence, UnseenRead};
+use serde_json::json;
+
+const ACCOUNT: &str = "111122223333";
+const MANAGEMENT: &str = "999988887777";
+const REGION: &str = "us-east-1";
+const GOOD: &str = r#"{ ($.errorCode = "*UnauthorizedOperation") || ($.errorCode = "AccessDenied*") }"#;
+
+fn settings() -> Settings<'static> {
+    Settings { region: REGION, audit_role_name: "OrgwatchAudit" }
+}
+
+fn trail(account: &str, organization: bool, log_group: bool) -> EvidenceLink {
+    let arn = format!("arn:aws:cloudtrail:{REGION}:{account}:trail/main");
+    let group = log_group.then(|| format!("arn:aws:logs:{REGION}:{account}:log-group:CloudTrail/Default:*"));
+    EvidenceLink::with_detail(LinkKind::Trail, arn, "multi-region trail")
+        .in_account(account)
+        .in_region(REGION)
+        .with("name", "main")
+        .with("organization_trail", organization)
+        .with("log_group_arn", group.map_or(serde_json::Value::Null, serde_json::Value::from))
+}
+
+fn log_group(account: &str) -> EvidenceLink {
+    EvidenceLink::new(LinkKind::LogGroup, format!("arn:aws:logs:{REGION}:{account}:log-group:CloudTrail/Default:*")).in_account(account).in_region(REGION).with("name", "CloudTrail/Default")
+}
+
+fn filter(account: &str) -> EvidenceLink {
+    EvidenceLink::with_detail(LinkKind::MetricFilter, "UnauthorizedAPICalls", GOOD).in_account(account).in_region(REGION)
+}
+
+fn metric(account: &str, value: &str) -> EvidenceLink {
+    EvidenceLink::with_detail(LinkKind::Metric, "Security/DeniedCalls", format!("value {value}"))
+        .in_account(account)
+        .in_region(REGION)
+        .with("namespace", "Security")
+        .with("name", "DeniedCalls")
+        .with("value", value)
+        .with("has_dimensions", false)
+}
+
+fn alarm(account: &str, statistic: &str, operator: &str, threshold: f64, actions: &[String]) -> EvidenceLink {
+    EvidenceLink::new(LinkKind::Alarm, format!("arn:aws:cloudwatch:{REGION}:{account}:alarm:denied-calls"))
+        .in_account(account)
+        .in_region(REGION)
+        .with("name", "denied-calls")
+        .with("statistic", statistic)
+        .with("extended_statistic", serde_json::Value::Null)
+        .with("comparison_operator", operator)
+        .with("threshold", threshold)
+        .with("actions_enabled", true)
+        .with("alarm_actions", actions.to_vec())
+        .with("has_dimensions", false)
+}
+
+fn topic_arn(account: &str, name: &str) -> String {
+    format!("arn:aws:sns:{REGION}:{account}:{name}")
+}
+
+fn topic(account: &str, name: &str) -> EvidenceLink {
+    EvidenceLink::new(LinkKind::Topic, topic_arn(account, name)).in_account(account).in_region(REGION)
+}
+
+fn finding(reason: Reason, links: Vec<EvidenceLink>) -> Finding {
+    Finding {
+        account_id: ACCOUNT.into(),
+        control_id: controls::UNAUTHORIZED_API_CALLS.into(),
+        status: reason.status(),
+        reason,
+        message: format!("{reason} happened."),
+        evidence: Evidence { links, chains_examined: 1, ..Evidence::default() },
+    }
+}
+
+/// The chain down to (and including) the alarm, in `account`.
+fn to_alarm(account: &str, alarm_link: EvidenceLink) -> Vec<EvidenceLink> {
+    vec![trail(account, false, true), log_group(account), filter(account), metric(account, "1"), alarm_link]
+}
+
+fn rendered(finding: &Finding) -> (Remedy, String, String) {
+    let remedy = remedy(finding, &settings());
+    let script = cli::script(ACCOUNT, std::slice::from_ref(&remedy));
+    let (modules, comments) = terraform::modules(ACCOUNT, std::slice::from_ref(&remedy));
+    let terraform = comments + &modules.iter().map(|m| m.text.as_str()).collect::<Vec<_>>().join("\n");
+    (remedy, script, terraform)
+}
+
+/// The commands of a script: its lines that start with `aws` or assign one's output.
+fn commands(script: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in script.lines().filter(|l| !l.trim_start().starts_with('#')) {
+        current.push_str(line.trim_end_matches('\\').trim());
+        current.push(' ');
+        if !line.ends_with('\\') {
+            let c = current.trim().to_owned();
+            if c.contains("aws ") {
+                out.push(c);
+            }
+            current.clear();
+        }
+    }
+    out
+}
+
+struct Case {
+    name: &'static str,
+    finding: Finding,
+    /// Every command of the script, each by its opening words and something it must name.
+    commands: &'static [(&'static str, &'static str)],
+    terraform: &'static [&'static str],
+}
+
+fn cases() -> Vec<Case> {
+    let actions = [topic_arn(ACCOUNT, "alerts")];
+    vec![
+        Case {
+            name: "a single-region trail is made multi-region in its home region",
+            finding: finding(Reason::NoMultiRegionTrail, vec![trail(ACCOUNT, false, true)]),
+            commands: &[("aws cloudtrail update-trail --region us-east-1 --name arn:aws:cloudtrail:us-east-1:111122223333:trail/main", "--is-multi-region-trail")],
+            terraform: &["import {", "to = aws_cloudtrail.main", "is_multi_region_trail         = true", "var.main_s3_bucket_name"],
+        },
+        Case {
+            name: "no trail at all: the whole chain is created",
+            finding: finding(Reason::NoMultiRegionTrail, vec![]),
+            commands: &[
+                ("aws s3api create-bucket --region us-east-1", "cloudtrail-111122223333-us-east-1"),
+                ("aws s3api put-bucket-policy", "AWSCloudTrailWrite"),
+                ("aws logs describe-log-groups", "CloudTrail/cis-multi-region"),
+                ("aws logs create-log-group", "CloudTrail/cis-multi-region"),
+                ("aws iam get-role", "cloudtrail.amazonaws.com"),
+                ("aws iam put-role-policy", "logs:PutLogEvents"),
+                ("aws cloudtrail create-trail", "--is-multi-region-trail"),
+                ("aws cloudtrail start-logging", "cis-multi-region"),
+                ("aws logs put-metric-filter", "AccessDenied"),
+                ("topic_security_alerts=$(aws sns create-topic", "security-alerts"),
+                ("aws sns subscribe", "$ORGWATCH_NOTIFY_EMAIL"),
+                ("aws cloudwatch put-metric-alarm", "CIS-4.1-UnauthorizedApiCalls"),
+            ],
+            terraform: &["resource \"aws_s3_bucket\"", "resource \"aws_cloudtrail\" \"cis_multi_region\"", "resource \"aws_cloudwatch_log_group\"", "resource \"aws_cloudwatch_metric_alarm\""],
+        },
+        Case {
+            name: "a trail that is not logging is started, nothing more",
+            finding: finding(Reason::TrailNotLogging, vec![trail(ACCOUNT, false, true)]),
+            commands: &[("aws cloudtrail start-logging --region us-east-1", "trail/main")],
+            terraform: &["enable_logging                = true", "cloud_watch_logs_group_arn    = \"arn:aws:logs:us-east-1:111122223333:log-group:CloudTrail/Default:*\""],
+        },
+        Case {
+            name: "management events: event selectors with ReadWriteType All",
+            finding: finding(Reason::ManagementEventsNotCaptured, vec![trail(ACCOUNT, false, true)]),
+            commands: &[("aws cloudtrail put-event-selectors --region us-east-1", r#""ReadWriteType":"All""#)],
+            terraform: &["event_selector {", "read_write_type           = \"All\""],
+        },
+        Case {
+            name: "a trail without CloudWatch Logs is updated, with a log group, a role and the chain on it",
+            finding: finding(Reason::TrailNotSendingToCloudwatch, vec![trail(ACCOUNT, false, false)]),
+            commands: &[
+                ("aws logs describe-log-groups", "CloudTrail/main"),
+                ("aws logs create-log-group", "CloudTrail/main"),
+                ("aws iam get-role", "CloudTrailToCloudWatchLogs-main"),
+                ("aws iam put-role-policy", "CloudTrailToCloudWatchLogs-main"),
+                ("aws cloudtrail update-trail --region us-east-1 --name arn:aws:cloudtrail:us-east-1:111122223333:trail/main", "log-group:CloudTrail/main:*"),
+                ("aws logs put-metric-filter", "CloudTrail/main"),
+                ("topic_security_alerts=$(aws sns create-topic", "security-alerts"),
+                ("aws sns subscribe", "email"),
+                ("aws cloudwatch put-metric-alarm", "UnauthorizedApiCalls"),
+            ],
+            terraform: &["cloud_watch_logs_group_arn    = \"${aws_cloudwatch_log_group.cloudtrail_main.arn}:*\"", "aws_iam_role.cloudtrailtocloudwatchlogs_main.arn"],
+        },
+        Case {
+            name: "delivery failing: a role that may write into the log group",
+            finding: finding(Reason::CloudwatchDeliveryFailing, vec![trail(ACCOUNT, false, true), log_group(ACCOUNT)]),
+            commands: &[
+                ("aws iam get-role", "CloudTrailToCloudWatchLogs-main"),
+                ("aws iam put-role-policy", "log-group:CloudTrail/Default:log-stream:*"),
+                ("aws cloudtrail update-trail", "--cloud-watch-logs-role-arn arn:aws:iam::111122223333:role/CloudTrailToCloudWatchLogs-main"),
+            ],
+            terraform: &["data \"aws_cloudwatch_log_group\" \"cloudtrail_default\"", "resource \"aws_iam_role\""],
+        },
+        Case {
+            name: "no detecting filter: the control's pattern on the trail's own log group, an alarm and a topic",
+            finding: finding(Reason::NoMatchingMetricFilter, vec![trail(ACCOUNT, false, true), log_group(ACCOUNT)]),
+            commands: &[
+                ("aws logs put-metric-filter --region us-east-1 --log-group-name CloudTrail/Default", r#"'{ ($.errorCode = "*UnauthorizedOperation") || ($.errorCode = "AccessDenied*") }'"#),
+                ("topic_security_alerts=$(aws sns create-topic", "security-alerts"),
+                ("aws sns subscribe", "email"),
+                ("aws cloudwatch put-metric-alarm", "--namespace CISBenchmark"),
+            ],
+            terraform: &["log_group_name = data.aws_cloudwatch_log_group.cloudtrail_default.name", "pattern        = \"{ ($.errorCode = \\\"*UnauthorizedOperation\\\")"],
+        },
+        Case {
+            name: "a filter that never counts is put again on the same filter with metric value 1",
+            finding: finding(Reason::MetricFilterNeverCounts, vec![trail(ACCOUNT, false, true), log_group(ACCOUNT), filter(ACCOUNT), metric(ACCOUNT, "0")]),
+            commands: &[("aws logs put-metric-filter --region us-east-1 --log-group-name CloudTrail/Default --filter-name UnauthorizedAPICalls", r#""metricName":"DeniedCalls","metricNamespace":"Security","metricValue":"1""#)],
+            terraform: &["id = \"CloudTrail/Default:UnauthorizedAPICalls\"", "value     = \"1\""],
+        },
+        Case {
+            name: "no alarm: put-metric-alarm on the existing metric",
+            finding: finding(Reason::NoAlarmOnMetric, vec![trail(ACCOUNT, false, true), log_group(ACCOUNT), filter(ACCOUNT), metric(ACCOUNT, "1")]),
+            commands: &[
+                ("topic_security_alerts=$(aws sns create-topic", "security-alerts"),
+                ("aws sns subscribe", "email"),
+                ("aws cloudwatch put-metric-alarm --region us-east-1 --alarm-name CIS-4.1-DeniedCalls", "--metric-name DeniedCalls --namespace Security --statistic Sum"),
+            ],
+            terraform: &["metric_name         = \"DeniedCalls\"", "alarm_actions       = [aws_sns_topic.security_alerts.arn]"],
+        },
+        Case {
+            name: "alarm actions disabled: enable-alarm-actions",
+            finding: finding(Reason::AlarmActionsDisabled, to_alarm(ACCOUNT, alarm(ACCOUNT, "Sum", "GreaterThanOrEqualToThreshold", 1.0, &actions))),
+            commands: &[("aws cloudwatch enable-alarm-actions --region us-east-1", "--alarm-names denied-calls")],
+            terraform: &["id = \"denied-calls\"", "actions_enabled     = true"],
+        },
+        Case {
+            name: "an alarm that cannot fire gets the corrected operator and keeps its actions",
+            finding: finding(Reason::AlarmCannotFire, to_alarm(ACCOUNT, alarm(ACCOUNT, "Sum", "LessThanThreshold", 5.0, &actions))),
+            commands: &[("aws cloudwatch put-metric-alarm --region us-east-1 --alarm-name denied-calls", "--statistic Sum --period 300 --evaluation-periods 1 --threshold 5 --comparison-operator GreaterThanOrEqualToThreshold --treat-missing-data notBreaching --alarm-actions arn:aws:sns:us-east-1:111122223333:alerts")],
+            terraform: &["comparison_operator = \"GreaterThanOrEqualToThreshold\"", "threshold           = 5"],
+        },
+        Case {
+            name: "an alarm that notifies nobody gets a topic and the alarm action",
+            finding: finding(Reason::NoAlarmNotification, to_alarm(ACCOUNT, alarm(ACCOUNT, "Sum", "GreaterThanThreshold", 0.0, &[]))),
+            commands: &[
+                ("topic_security_alerts=$(aws sns create-topic", "security-alerts"),
+                ("aws sns subscribe", "email"),
+                ("aws cloudwatch put-metric-alarm --region us-east-1 --alarm-name denied-calls", "--threshold 0 --comparison-operator GreaterThanThreshold --treat-missing-data notBreaching --alarm-actions \"$topic_security_alerts\""),
+            ],
+            terraform: &["resource \"aws_sns_topic\" \"security_alerts\"", "alarm_actions       = [aws_sns_topic.security_alerts.arn]"],
+        },
+        Case {
+            name: "a missing topic of the alarm's own account is created again by name, the alarm unchanged",
+            finding: finding(Reason::SnsTopicNotFound, [to_alarm(ACCOUNT, alarm(ACCOUNT, "Sum", "GreaterThanOrEqualToThreshold", 1.0, &[topic_arn(ACCOUNT, "gone")])), vec![topic(ACCOUNT, "gone")]].concat()),
+            commands: &[("topic_gone=$(aws sns create-topic --region us-east-1", "--name gone"), ("aws sns subscribe", "\"$topic_gone\"")],
+            terraform: &["resource \"aws_sns_topic\" \"gone\"", "resource \"aws_sns_topic_subscription\" \"gone\""],
+        },
+        Case {
+            name: "no confirmed subscription: subscribe, with a reminder to confirm",
+            finding: finding(Reason::NoConfirmedSubscription, [to_alarm(ACCOUNT, alarm(ACCOUNT, "Sum", "GreaterThanOrEqualToThreshold", 1.0, &actions)), vec![topic(ACCOUNT, "alerts")]].concat()),
+            commands: &[("aws sns subscribe --region us-east-1 --topic-arn arn:aws:sns:us-east-1:111122223333:alerts", "--protocol email")],
+            terraform: &["data \"aws_sns_topic\" \"alerts\"", "topic_arn = data.aws_sns_topic.alerts.arn"],
+        },
+        Case {
+            name: "an unpublishable topic gets a customer-managed key CloudWatch may use",
+            finding: finding(Reason::SnsTopicUnpublishable, [to_alarm(ACCOUNT, alarm(ACCOUNT, "Sum", "GreaterThanOrEqualToThreshold", 1.0, &actions)), vec![topic(ACCOUNT, "alerts")]].concat()),
+            commands: &[
+                ("key_id=$(aws kms create-key --region us-east-1", "cloudwatch.amazonaws.com"),
+                ("aws kms enable-key-rotation", "$key_id"),
+                ("aws kms create-alias", "alias/sns-cloudwatch-alarms"),
+                ("aws sns set-topic-attributes --region us-east-1 --topic-arn arn:aws:sns:us-east-1:111122223333:alerts", "KmsMasterKeyId"),
+            ],
+            terraform: &["resource \"aws_kms_key\" \"alerts\"", "\"Service\" = \"cloudwatch.amazonaws.com\"", "kms_master_key_id = aws_kms_key.alerts.arn"],
+        },
+    ]
+}
+
+#[test]
+fn every_fail_reason_has_a_cli_and_a_terraform_fix() {
+    let cases = cases();
+    for reason in Reason::ALL.iter().filter(|r| r.status() == Status::Fail) {
+        assert!(cases.iter().any(|c| c.finding.reason == *reason), "no case for {reason}");
+    }
+    for case in &cases {
+        let (remedy, script, terraform) = rendered(&case.finding);
+        let RemedyKind::Fix(fix) = &remedy.kind else { panic!("{}: {:?}", case.name, remedy.kind) };
+        assert_eq!((fix.account_id.as_str(), fix.region.as_str()), (ACCOUNT, REGION), "{}", case.name);
+        let got = commands(&script);
+        // Exactly the commands of the case, in order: nothing more.
+        let expected: Vec<(&str, &str)> = case.commands.iter().map(|(a, b)| (*a, *b)).collect();
+        let got_filtered: Vec<&String> = got.iter().filter(|c| !c.contains("sts get-caller-identity")).collect();
+        assert_eq!(got_filtered.len(), expected.len(), "{}:\n{script}", case.name);
+        for (command, (start, names)) in got_filtered.iter().zip(&expected) {
+            let command = command.strip_prefix("if ! ").unwrap_or(command);
+            assert!(command.starts_with(start), "{}: {command:?} does not start with {start:?}\n{script}", case.name);
+            assert!(command.contains(names), "{}: {command:?} does not name {names:?}\n{script}", case.name);
+        }
+        assert!(script.contains(&format!("orgwatch_require_account {ACCOUNT}")), "{}", case.name);
+        assert!(terraform.contains(&format!("allowed_account_ids = [\"{ACCOUNT}\"]")), "{}:\n{terraform}", case.name);
+        for needle in case.terraform {
+            assert!(terraform.contains(needle), "{}: the Terraform lacks {needle:?}\n{terraform}", case.name);
+        }
+        assert_eq!(terraform.matches('{').count(), terraform.matches('}').count(), "{}: unbalanced braces\n{terraform}", case.name);
+    }
+}
+
+#[test]
+fn an_organization_trail_members_fix_goes_to_the_owner_and_says_so() {
+    let links = vec![trail(MANAGEMENT, true, true), log_group(MANAGEMENT), filter(MANAGEMENT), metric(MANAGEMENT, "1")];
+    let (remedy, script, terraform) = rendered(&finding(Reason::NoAlarmOnMetric, links));
+    let RemedyKind::Fix(fix) = &remedy.kind else { panic!("{:?}", remedy.kind) };
+    assert_eq!(fix.account_id, MANAGEMENT);
+    assert!(fix.notes[0].contains(&format!("belongs to account {MANAGEMENT}")) && fix.notes[0].contains("organization trail"), "{:?}", fix.notes);
+    assert!(script.contains(&format!("orgwatch_require_account {MANAGEMENT}")) && !script.contains(&format!("orgwatch_require_account {ACCOUNT}")), "{script}");
+    assert!(terraform.contains(&format!("allowed_account_ids = [\"{MANAGEMENT}\"]")), "{terraform}");
+}
+
+#[test]
+fn an_alarm_reuses_a_topic_that_works_for_its_account_and_region() {
+    let links = vec![trail(ACCOUNT, false, true), log_group(ACCOUNT), filter(ACCOUNT), metric(ACCOUNT, "1")];
+    let mut no_alarm = finding(Reason::NoAlarmOnMetric, links);
+    let central = WorkingTopic { arn: topic_arn(MANAGEMENT, "central"), account_id: MANAGEMENT.into(), region: REGION.into(), notified_from: vec![ACCOUNT.into()] };
+    let elsewhere = WorkingTopic { arn: "arn:aws:sns:eu-west-1:111122223333:alerts".into(), account_id: ACCOUNT.into(), region: "eu-west-1".into(), notified_from: vec![] };
+    let unrelated = WorkingTopic { arn: topic_arn("444455556666", "theirs"), account_id: "444455556666".into(), region: REGION.into(), notified_from: vec![] };
+    no_alarm.evidence.working_topics = vec![elsewhere.clone(), unrelated.clone(), central.clone()];
+    let (_, script, terraform) = rendered(&no_alarm);
+    assert!(!script.contains("create-topic") && !script.contains("sns subscribe"), "{script}");
+    assert!(script.contains(&format!("--alarm-actions {}", central.arn)), "{script}");
+    assert!(terraform.contains(&format!("alarm_actions       = [\"{}\"]", central.arn)) && !terraform.contains("aws_sns_topic\""), "{terraform}");
+
+    // The account's own topic comes first, through a data source.
+    let own = WorkingTopic { arn: topic_arn(ACCOUNT, "own"), account_id: ACCOUNT.into(), region: REGION.into(), notified_from: vec![] };
+    no_alarm.evidence.working_topics.push(own.clone());
+    let (_, script, terraform) = rendered(&no_alarm);
+    assert!(script.contains(&format!("--alarm-actions {}", own.arn)), "{script}");
+    assert!(terraform.contains("data \"aws_sns_topic\" \"own\"") && terraform.contains("alarm_actions       = [data.aws_sns_topic.own.arn]"), "{terraform}");
+
+    // Only topics of another region or account that this account's alarms do not use: a new one.
+    no_alarm.evidence.working_topics = vec![elsewhere, unrelated];
+    let (_, script, _) = rendered(&no_alarm);
+    assert!(script.contains("aws sns create-topic") && script.contains("--alarm-actions \"$topic_security_alerts\""), "{script}");
+
+    // A deleted topic is not recreated when another topic works: the alarm is pointed at it.
+    let alarm_link = alarm(ACCOUNT, "Sum", "GreaterThanOrEqualToThreshold", 1.0, &[topic_arn(ACCOUNT, "gone")]);
+    let mut deleted = finding(Reason::SnsTopicNotFound, [to_alarm(ACCOUNT, alarm_link), vec![topic(ACCOUNT, "gone")]].concat());
+    deleted.evidence.working_topics = vec![own.clone()];
+    let (_, script, _) = rendered(&deleted);
+    assert!(!script.contains("create-topic") && !script.contains(&topic_arn(ACCOUNT, "gone")), "{script}");
+    assert!(script.contains(&format!("--alarm-actions {}", own.arn)), "{script}");
+}
+
+#[test]
+fn passing_and_waived_findings_print_nothing_to_run() {
+    for reason in [Reason::Compliant, Reason::Waived] {
+        let (remedy, script, terraform) = rendered(&finding(reason, vec![]));
+        assert_eq!(remedy.kind, RemedyKind::Nothing);
+        assert!(commands(&script).is_empty() && script.contains("Nothing to run."), "{script}");
+        assert!(!terraform.contains("resource"), "{terraform}");
+    }
+}
+
+#[test]
+fn error_findings_say_what_the_audit_role_is_missing() {
+    let unseen = |operation: &str, account: &str| Some(UnseenRead { operation: operation.into(), account_id: account.into() });
+    let mut denied = finding(Reason::AccessDenied, vec![]);
+    denied.evidence.unseen = unseen("sns:GetTopicAttributes", MANAGEMENT);
+    let (_, script, _) = rendered(&denied);
+    assert!(script.contains(&format!("The audit role OrgwatchAudit in account {MANAGEMENT} may not call sns:GetTopicAttributes.")), "{script}");
+    assert!(script.contains(&format!("orgwatch_require_account {MANAGEMENT}")) && script.contains("aws iam put-role-policy --role-name OrgwatchAudit"), "{script}");
+    for action in AUDIT_ACTIONS {
+        assert!(script.contains(action), "{action}: {script}");
+    }
+
+    let mut refused = finding(Reason::RoleAssumptionFailed, vec![]);
+    refused.evidence.unseen = unseen("sts:AssumeRole", MANAGEMENT);
+    let (_, script, _) = rendered(&refused);
+    assert!(script.contains(&format!("arn:aws:iam::{MANAGEMENT}:role/OrgwatchAudit could not be assumed")) && script.contains("audit-role-trust-policy.json"), "{script}");
+    assert!(commands(&script).is_empty(), "{script}");
+
+    let mut throttled = finding(Reason::ApiError, vec![]);
+    throttled.evidence.unseen = unseen("cloudtrail:GetTrailStatus", ACCOUNT);
+    let (_, script, _) = rendered(&throttled);
+    assert!(script.contains("not missing a permission") && commands(&script).is_empty(), "{script}");
+
+    let mut outside = finding(Reason::OutsideOrganization, vec![]);
+    outside.evidence.unseen = unseen("sns:GetTopicAttributes", "444455556666");
+    let (_, script, _) = rendered(&outside);
+    assert!(script.contains("444455556666 owns a link") && commands(&script).is_empty(), "{script}");
+}
+
+#[test]
+fn the_audit_actions_are_those_of_the_shipped_policy() {
+    let text = include_str!("../../../../config/iam/audit-role-policy.json");
+    let policy: serde_json::Value = serde_json::from_str(text).unwrap();
+    let mut shipped: Vec<&str> = policy["Statement"][0]["Action"].as_array().unwrap().iter().filter_map(|a| a.as_str()).collect();
+    let mut ours = AUDIT_ACTIONS.to_vec();
+    shipped.sort_unstable();
+    ours.sort_unstable();
+    assert_eq!(ours, shipped);
+}
+
+#[test]
+fn hostile_names_are_quoted_for_the_shell_and_escaped_for_terraform() {
+    let pattern = r#"{ $.errorCode = "x'; rm -rf / #" } ${path.module} %{ if true }"#;
+    let hostile = EvidenceLink::with_detail(LinkKind::MetricFilter, "it's", pattern).in_account(ACCOUNT).in_region(REGION);
+    let links = vec![trail(ACCOUNT, false, true), log_group(ACCOUNT), hostile, metric(ACCOUNT, "0")];
+    let (_, script, terraform) = rendered(&finding(Reason::MetricFilterNeverCounts, links));
+    assert!(script.contains(r#"--filter-name 'it'\''s'"#), "{script}");
+    assert!(script.contains(r#"--filter-pattern '{ $.errorCode = "x'\''; rm -rf / #" } ${path.module} %{ if true }'"#), "{script}");
+    assert!(terraform.contains(r#"pattern        = "{ $.errorCode = \"x'; rm -rf / #\" } $${path.module} %%{ if true }""#), "{terraform}");
+    assert_eq!(cli::quote("plain-Name_1/x"), "plain-Name_1/x");
+    assert_eq!(cli::quote(""), "''");
+    assert_eq!(terraform::string("a\nb\\"), r#""a\nb\\""#);
+}
+
+#[test]
+fn the_same_step_for_several_controls_is_printed_once() {
+    let stopped = |control: &str| Finding { control_id: control.into(), ..finding(Reason::TrailNotLogging, vec![trail(ACCOUNT, false, true)]) };
+    let remedies: Vec<Remedy> = ["unauthorized-api-calls", "root-account-usage"].iter().map(|c| remedy(&stopped(c), &settings())).collect();
+    let script = cli::script(ACCOUNT, &remedies);
+    assert_eq!(commands(&script).iter().filter(|c| c.contains("start-logging")).count(), 1, "{script}");
+    assert!(script.contains("The steps above fix this too."), "{script}");
+    let (modules, _) = terraform::modules(ACCOUNT, &remedies);
+    assert_eq!(modules.len(), 1);
+    assert_eq!(modules[0].text.matches("resource \"aws_cloudtrail\"").count(), 1, "{}", modules[0].text);
+}
+
+#[test]
+fn evidence_with_the_new_fields_reads_back_and_old_evidence_still_reads() {
+    let old: Evidence = serde_json::from_value(json!({"links": [{"kind": "trail", "id": "arn:aws:cloudtrail:us-east-1:111122223333:trail/main"}], "chains_examined": 1})).unwrap();
+    let (remedy, script, _) = rendered(&Finding { evidence: old, ..finding(Reason::TrailNotLogging, vec![]) });
+    assert!(matches!(remedy.kind, RemedyKind::Fix(_)), "{remedy:?}");
+    assert!(script.contains("start-logging --region us-east-1 --name arn:aws:cloudtrail:us-east-1:111122223333:trail/main"), "{script}");
+}
