@@ -451,7 +451,7 @@ fn fix(finding: &Finding, settings: &Settings<'_>) -> Fix {
             None => return missing(finding, settings, "topic"),
         },
         // Not FAIL reasons; a FAIL finding never has them.
-        Reason::Compliant | Reason::Waived | Reason::RoleAssumptionFailed | Reason::AccessDenied | Reason::ApiError | Reason::OutsideOrganization => {
+        Reason::Compliant | Reason::Waived | Reason::RoleAssumptionFailed | Reason::AccessDenied | Reason::ApiError | Reason::OutsideOrganization | Reason::NotInPlan => {
             return missing(finding, settings, "link");
         }
     };
@@ -482,7 +482,7 @@ fn new_chain(finding: &Finding, control: Option<&Control>, target: &Target, log_
 }
 
 fn new_alarm(finding: &Finding, control: Option<&Control>, metric: MetricSpec) -> AlarmSpec {
-    let reference = control.map_or("", |c| c.references.cis_v1_4);
+    let reference = control.map_or("", |c| c.references.cis_v1_4_to_v5_0);
     let title = control.map_or(finding.control_id.as_str(), |c| c.title);
     AlarmSpec {
         name: if reference.is_empty() { format!("CIS-{}", metric.name) } else { format!("CIS-{reference}-{}", metric.name) },

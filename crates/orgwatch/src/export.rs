@@ -361,7 +361,7 @@ pub(crate) mod tests {
                 status: reason.status(),
                 reason,
                 message: format!("the chain broke: {reason}"),
-                evidence: Evidence { links, chains_examined: 1, notes: vec!["a note".into()] },
+                evidence: Evidence { links, chains_examined: 1, notes: vec!["a note".into()], ..Evidence::default() },
             },
             account_name: Some("payments".into()),
             scan_id: 7,

@@ -149,7 +149,7 @@ mod tests {
             status: reason.status(),
             reason,
             message: format!("{account} is {reason}"),
-            evidence: Evidence { links: vec![link], chains_examined: 1, notes: vec![] },
+            evidence: Evidence { links: vec![link], chains_examined: 1, ..Evidence::default() },
         }
     }
 

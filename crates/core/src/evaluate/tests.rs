@@ -759,6 +759,9 @@ fn an_owner_not_listed_yet_is_waited_for_not_judged_outside_the_organization() {
             }
         }
     }
+}
+
+#[test]
 fn a_failing_finding_names_the_topics_the_account_was_seen_to_use() {
     let controls = [controls::find(UNAUTHORIZED_API_CALLS).unwrap(), controls::find("root-account-usage").unwrap()];
     let findings = drive(&[compliant(ACCOUNT)], ACCOUNT, &controls, &[]).findings;
