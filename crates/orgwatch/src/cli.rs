@@ -147,7 +147,7 @@ pub fn run() -> ExitCode {
                 return ExitCode::from(2);
             };
             let (report, code) = filter_check::check(control, &pattern);
-            print!("{report}");
+            out!("{report}");
             ExitCode::from(code)
         }
         Command::PlanCheck { plan, control, format } => {
@@ -160,7 +160,7 @@ pub fn run() -> ExitCode {
                 selected.push(found);
             }
             let (out, err, code) = plan_check::run(&plan, &selected, format);
-            print!("{out}");
+            out!("{out}");
             eprint!("{err}");
             ExitCode::from(code)
         }
@@ -183,14 +183,14 @@ pub fn run() -> ExitCode {
                     })
                 })
                 .collect();
-            println!("{}", serde_json::Value::Array(list));
+            outln!("{}", serde_json::Value::Array(list));
             ExitCode::SUCCESS
         }
         Command::Controls { format: ControlsFormat::Table } => {
-            println!("{:<34} {:<9} {:<14} {:<14} {:<14} TITLE", "CONTROL", "CIS V1.2", "CIS V1.4–V5.0", "CIS V6.0–V7.0", "SECURITY HUB");
+            outln!("{:<34} {:<9} {:<14} {:<14} {:<14} TITLE", "CONTROL", "CIS V1.2", "CIS V1.4–V5.0", "CIS V6.0–V7.0", "SECURITY HUB");
             for c in controls::all() {
                 let r = c.references;
-                println!("{:<34} {:<9} {:<14} {:<14} {:<14} {}", c.id, r.cis_v1_2.unwrap_or("-"), r.cis_v1_4_to_v5_0, r.cis_v6_0_to_v7_0, r.security_hub.unwrap_or("-"), c.title);
+                outln!("{:<34} {:<9} {:<14} {:<14} {:<14} {}", c.id, r.cis_v1_2.unwrap_or("-"), r.cis_v1_4_to_v5_0, r.cis_v6_0_to_v7_0, r.security_hub.unwrap_or("-"), c.title);
             }
             ExitCode::SUCCESS
         }
@@ -210,8 +210,8 @@ pub fn run() -> ExitCode {
             runtime()?.block_on(async {
                 let store = Store::open_read_only(&config.store.path).await?;
                 match format.table() {
-                    Some(format) => print!("{}", render(&store.drift_since(since).await?, format, &[])),
-                    None => print!("{}", export::drift(&store.stored_drift_since(since).await?, format, &export::Context::new(&config.aws.region))),
+                    Some(format) => out!("{}", render(&store.drift_since(since).await?, format, &[])),
+                    None => out!("{}", export::drift(&store.stored_drift_since(since).await?, format, &export::Context::new(&config.aws.region))),
                 }
                 Ok(ExitCode::SUCCESS)
             })
@@ -221,7 +221,7 @@ pub fn run() -> ExitCode {
                 let store = Store::open_read_only(&config.store.path).await?;
                 match store.query(&sql).await {
                     Ok(table) => {
-                        print!("{}", render(&table, format, &[]));
+                        out!("{}", render(&table, format, &[]));
                         Ok(ExitCode::SUCCESS)
                     }
                     Err(e) => Err(usage(e.to_string())),
@@ -240,15 +240,15 @@ pub fn run() -> ExitCode {
                 let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build()?;
                 match client.get(&url).send().await {
                     Ok(r) if r.status().is_success() => {
-                        println!("healthy: {}", r.text().await.unwrap_or_default());
+                        outln!("healthy: {}", r.text().await.unwrap_or_default());
                         Ok(ExitCode::SUCCESS)
                     }
                     Ok(r) => {
-                        println!("unhealthy ({}): {}", r.status().as_u16(), r.text().await.unwrap_or_default());
+                        outln!("unhealthy ({}): {}", r.status().as_u16(), r.text().await.unwrap_or_default());
                         Ok(ExitCode::from(1))
                     }
                     Err(e) => {
-                        println!("unhealthy: {url} did not answer: {}", e.without_url());
+                        outln!("unhealthy: {url} did not answer: {}", e.without_url());
                         Ok(ExitCode::from(1))
                     }
                 }
@@ -262,8 +262,8 @@ pub fn run() -> ExitCode {
             runtime()?.block_on(async {
                 let store = Store::open_read_only(&config.store.path).await?;
                 match format.table() {
-                    Some(format) => print!("{}", render(&store.latest_findings(status, account.as_deref()).await?, format, &["evidence", "observed_at", "scan_id"])),
-                    None => print!("{}", export::findings(&store.latest_stored_findings(status, account.as_deref()).await?, format, &export::Context::new(&config.aws.region))),
+                    Some(format) => out!("{}", render(&store.latest_findings(status, account.as_deref()).await?, format, &["evidence", "observed_at", "scan_id"])),
+                    None => out!("{}", export::findings(&store.latest_stored_findings(status, account.as_deref()).await?, format, &export::Context::new(&config.aws.region))),
                 }
                 Ok(ExitCode::SUCCESS)
             })
@@ -350,7 +350,7 @@ async fn scan_once(config: Config) -> anyhow::Result<ExitCode> {
     let report = scan::run_scan(&reads, &store, &config, &crate::schedule::SystemClock, shutdown).await;
     signals.abort();
     let report = report?;
-    println!(
+    outln!(
         "scan {} {} in {:.1} s: {} of {} accounts judged, {} control(s)",
         report.scan_id,
         report.status.as_str(),
@@ -361,7 +361,7 @@ async fn scan_once(config: Config) -> anyhow::Result<ExitCode> {
     );
     let c = report.counts;
     for (status, n) in [("PASS", c.pass), ("FAIL", c.fail), ("ERROR", c.error), ("NOT_APPLICABLE", c.not_applicable)] {
-        println!("{status:<15} {n}");
+        outln!("{status:<15} {n}");
     }
     store.close().await;
     // An interrupted scan is a clean stop (exit 0); a scan that could not write is a failure.

@@ -41,7 +41,7 @@ impl FixError {
 pub async fn run(config: &Config, account: &str, control: Option<&str>, format: FixFormat) -> ExitCode {
     match render(config, account, control, format).await {
         Ok(text) => {
-            print!("{text}");
+            out!("{text}");
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -248,7 +248,8 @@ async fn run(orgwatch: &Path, org: Organization, settings: ServerSettings, concu
     server.shutdown().await;
 
     let store = orgwatch_store::Store::open_read_only(&db).await.map_err(|e| orgwatch_core::error_chain(&e))?;
-    let table = store.latest_findings(None, None).await.map_err(|e| orgwatch_core::error_chain(&e))?;
+    // Without the evidence: this process's memory is what the next run's child starts from.
+    let table = store.query("SELECT account_id, control_id, status, reason FROM latest_findings").await.map_err(|e| orgwatch_core::error_chain(&e))?;
     let drift = store.query("SELECT COUNT(*) FROM drift WHERE scan_id = (SELECT MAX(id) FROM scans)").await.map_err(|e| orgwatch_core::error_chain(&e))?;
     let drift_events = drift.rows.first().and_then(|r| r.first()).and_then(serde_json::Value::as_i64).unwrap_or(-1);
     store.close().await;
@@ -277,20 +278,35 @@ async fn run(orgwatch: &Path, org: Organization, settings: ServerSettings, concu
 }
 
 /// Waits for the child, reading its log, and returns (log, success, peak RSS in KiB).
+///
+/// The peak is the child's own `VmHWM` (`/proc/<pid>/status`), read every 10 ms until it exits:
+/// the high-water mark of its memory since `exec`. `wait4`'s `ru_maxrss` would also count the
+/// pages of this process the child shared between `fork` and `exec`, and this process holds
+/// the synthetic organization and the findings of earlier runs.
 fn wait_with_rusage(mut child: std::process::Child, pid: u32) -> Result<(String, bool, i64), String> {
     use std::io::Read;
-    let mut log = String::new();
-    if let Some(mut stderr) = child.stderr.take() {
-        let _ = stderr.read_to_string(&mut log);
-    }
-    let mut status = 0;
-    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `pid` is our own child, not yet waited for; both pointers are valid for the call.
-    let waited = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
-    if waited != pid as libc::pid_t {
-        return Err(format!("wait4 failed: {}", std::io::Error::last_os_error()));
-    }
-    let success = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-    Ok((log, success, usage.ru_maxrss))
+    let stderr = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut log = String::new();
+        if let Some(mut stderr) = stderr {
+            let _ = stderr.read_to_string(&mut log);
+        }
+        log
+    });
+    let status_path = format!("/proc/{pid}/status");
+    let mut peak_kib = 0;
+    let status = loop {
+        if let Some(text) = std::fs::read_to_string(&status_path).ok()
+            && let Some(kib) = text.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
+        {
+            peak_kib = peak_kib.max(kib);
+        }
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(format!("waiting for orgwatch: {e}")),
+        }
+    };
+    let log = reader.join().map_err(|_| "the log reader stopped".to_owned())?;
+    Ok((log, status.success(), peak_kib))
 }
