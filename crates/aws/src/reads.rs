@@ -4,6 +4,7 @@
 
 use crate::errors::AwsError;
 use orgwatch_core::facts::{Alarm, EventSelectors, LogGroupRef, MetricFilter, MetricRef, Observed, Subscription, Topic, Trail, TrailStatus};
+use orgwatch_core::request::CHAIN_READS;
 use std::future::Future;
 
 /// An account of the organization.
@@ -31,18 +32,21 @@ pub struct AccountsPage {
 
 /// Every API operation orgwatch calls to audit, as IAM names it. Nothing here changes an
 /// audited account.
-pub const AUDIT_OPERATIONS: &[&str] = &[
-    "organizations:DescribeOrganization",
-    "organizations:ListAccounts",
-    "sts:AssumeRole",
-    "cloudtrail:DescribeTrails",
-    "cloudtrail:GetTrailStatus",
-    "cloudtrail:GetEventSelectors",
-    "logs:DescribeMetricFilters",
-    "cloudwatch:DescribeAlarmsForMetric",
-    "sns:GetTopicAttributes",
-    "sns:ListSubscriptionsByTopic",
-];
+pub const AUDIT_OPERATIONS: &[&str] = &ALL_OPERATIONS;
+
+/// The organization's listing and the role, then the core's chain reads.
+const ALL_OPERATIONS: [&str; 3 + CHAIN_READS.len()] = {
+    let mut all = [""; 3 + CHAIN_READS.len()];
+    all[0] = "organizations:DescribeOrganization";
+    all[1] = "organizations:ListAccounts";
+    all[2] = "sts:AssumeRole";
+    let mut i = 0;
+    while i < CHAIN_READS.len() {
+        all[3 + i] = CHAIN_READS[i];
+        i += 1;
+    }
+    all
+};
 
 /// The reads of an audit. Organization-level reads use orgwatch's own identity; chain reads use
 /// a [`AwsReads::Session`], the audit role assumed in the account that owns what is read.

@@ -26,15 +26,7 @@ pub struct Settings<'a> {
 }
 
 /// The IAM actions of the audit role, as `config/iam/audit-role-policy.json` grants them.
-pub const AUDIT_ACTIONS: [&str; 7] = [
-    "cloudtrail:DescribeTrails",
-    "cloudtrail:GetTrailStatus",
-    "cloudtrail:GetEventSelectors",
-    "logs:DescribeMetricFilters",
-    "cloudwatch:DescribeAlarmsForMetric",
-    "sns:GetTopicAttributes",
-    "sns:ListSubscriptionsByTopic",
-];
+pub const AUDIT_ACTIONS: [&str; 7] = crate::request::CHAIN_READS;
 
 /// Names orgwatch gives what it creates.
 pub const NAMESPACE: &str = "CISBenchmark";

@@ -56,7 +56,7 @@ impl Request {
         }
     }
 
-    /// The API operation that answers it, as IAM names it.
+    /// The API operation that answers it, as IAM names it (one of [`CHAIN_READS`]).
     pub fn operation(&self) -> &'static str {
         match self {
             Request::Trails { .. } => "cloudtrail:DescribeTrails",
@@ -69,6 +69,17 @@ impl Request {
         }
     }
 }
+
+/// Every operation a [`Request`] is answered by, as IAM names them: the audit role's actions.
+pub const CHAIN_READS: [&str; 7] = [
+    "cloudtrail:DescribeTrails",
+    "cloudtrail:GetTrailStatus",
+    "cloudtrail:GetEventSelectors",
+    "logs:DescribeMetricFilters",
+    "cloudwatch:DescribeAlarmsForMetric",
+    "sns:GetTopicAttributes",
+    "sns:ListSubscriptionsByTopic",
+];
 
 /// What a [`Request`] was answered with.
 #[derive(Clone, Debug, PartialEq, Serialize)]
