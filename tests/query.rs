@@ -76,14 +76,16 @@ async fn orgwatch_query_refuses_every_statement_that_could_write_and_leaves_no_f
 /// Findings of one account with an organization trail in another account, and a note.
 fn judged(account: &str, reason: Reason) -> Finding {
     use orgwatch_core::{EvidenceLink, LinkKind};
-    let mut evidence = Evidence::default();
-    evidence.links = vec![
-        EvidenceLink::with_detail(LinkKind::Trail, "arn:aws:cloudtrail:us-east-1:111111111111:trail/org", "multi-region organization trail").in_account("111111111111"),
-        EvidenceLink::new(LinkKind::Alarm, format!("arn:aws:cloudwatch:us-east-1:{account}:alarm:unauthorized")).in_account(account),
-        EvidenceLink::new(LinkKind::Topic, "arn:aws:sns:us-east-1:333333333333:security").in_account("333333333333"),
-    ];
-    evidence.chains_examined = 1;
-    evidence.notes = vec!["metric filter \"cis\" is over-broad".into()];
+    let evidence = Evidence {
+        links: vec![
+            EvidenceLink::with_detail(LinkKind::Trail, "arn:aws:cloudtrail:us-east-1:111111111111:trail/org", "multi-region organization trail").in_account("111111111111"),
+            EvidenceLink::new(LinkKind::Alarm, format!("arn:aws:cloudwatch:us-east-1:{account}:alarm:unauthorized")).in_account(account),
+            EvidenceLink::new(LinkKind::Topic, "arn:aws:sns:us-east-1:333333333333:security").in_account("333333333333"),
+        ],
+        chains_examined: 1,
+        notes: vec!["metric filter \"cis\" is over-broad".into()],
+        ..Evidence::default()
+    };
     Finding { account_id: account.into(), control_id: "unauthorized-api-calls".into(), status: reason.status(), reason, message: format!("{reason}"), evidence }
 }
 
