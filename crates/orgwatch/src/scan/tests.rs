@@ -315,3 +315,66 @@ async fn accounts_are_judged_while_the_listing_goes_on_and_an_owner_listed_later
     let recorded = store.query("SELECT accounts_total, (SELECT COUNT(*) FROM scan_accounts) FROM scans").await.unwrap();
     assert_eq!(recorded.rows[0], vec![serde_json::json!(60), serde_json::json!(60)]);
 }
+
+/// An in-memory organization whose ListAccounts fails from its second page on.
+struct ListingFailsAfterFirstPage(MemoryOrg, std::sync::atomic::AtomicUsize);
+
+impl AwsReads for ListingFailsAfterFirstPage {
+    type Session = String;
+
+    async fn describe_organization(&self) -> Result<Option<String>, orgwatch_aws::AwsError> {
+        self.0.describe_organization().await
+    }
+    async fn list_accounts_page(&self, next_token: Option<String>) -> Result<AccountsPage, orgwatch_aws::AwsError> {
+        if self.1.fetch_add(1, Ordering::Relaxed) >= 1 {
+            let message = "TooManyRequestsException: rate exceeded".to_owned();
+            return Err(orgwatch_aws::AwsError::Service { operation: "organizations:ListAccounts", code: Some("TooManyRequestsException".into()), message });
+        }
+        self.0.list_accounts_page(next_token).await
+    }
+    async fn assume_role(&self, account_id: &str) -> Result<String, String> {
+        self.0.assume_role(account_id).await
+    }
+    async fn describe_trails(&self, s: &String, region: &str) -> orgwatch_core::Observed<Vec<orgwatch_core::facts::Trail>> {
+        self.0.describe_trails(s, region).await
+    }
+    async fn get_trail_status(&self, s: &String, region: &str, arn: &str) -> orgwatch_core::Observed<orgwatch_core::facts::TrailStatus> {
+        self.0.get_trail_status(s, region, arn).await
+    }
+    async fn get_event_selectors(&self, s: &String, region: &str, arn: &str) -> orgwatch_core::Observed<orgwatch_core::facts::EventSelectors> {
+        self.0.get_event_selectors(s, region, arn).await
+    }
+    async fn describe_metric_filters(&self, s: &String, group: &orgwatch_core::facts::LogGroupRef) -> orgwatch_core::Observed<Vec<orgwatch_core::facts::MetricFilter>> {
+        self.0.describe_metric_filters(s, group).await
+    }
+    async fn describe_alarms_for_metric(&self, s: &String, metric: &orgwatch_core::facts::MetricRef) -> orgwatch_core::Observed<Vec<orgwatch_core::facts::Alarm>> {
+        self.0.describe_alarms_for_metric(s, metric).await
+    }
+    async fn get_topic_attributes(&self, s: &String, region: &str, arn: &str) -> orgwatch_core::Observed<orgwatch_core::facts::Topic> {
+        self.0.get_topic_attributes(s, region, arn).await
+    }
+    async fn list_subscriptions_by_topic(&self, s: &String, region: &str, arn: &str) -> orgwatch_core::Observed<Vec<orgwatch_core::facts::Subscription>> {
+        self.0.list_subscriptions_by_topic(s, region, arn).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_listing_that_fails_part_way_fails_the_scan_and_keeps_what_was_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    // 45 accounts: three pages; the second fails.
+    let reads = ListingFailsAfterFirstPage(organization(44, &[UNAUTHORIZED]), Default::default());
+    let config = config(&dir.path().join("orgwatch.db"), "concurrency = 4", "");
+    let store = open(&config).await;
+    let error = run_scan(&reads, &store, &config, &clock(), never()).await.unwrap_err();
+    assert!(matches!(error, ScanError::Organization(_)), "{error}");
+    let scans = store.query("SELECT status, error, accounts_total FROM scans").await.unwrap();
+    assert_eq!(scans.rows[0][0], "failed");
+    assert!(scans.rows[0][1].as_str().unwrap_or_default().contains("TooManyRequestsException"), "{:?}", scans.rows);
+    assert_eq!(scans.rows[0][2], serde_json::json!(20), "the first page's accounts were recorded");
+    // The accounts already in flight when the listing failed were judged and kept; no other started.
+    let found = findings(&store).await;
+    assert!(!found.is_empty() && found.len() <= 4, "{} accounts judged", found.len());
+    assert!(found.values().all(|(_, reason, _)| reason == "COMPLIANT"));
+    let started = reads.0.calls().iter().filter(|c| c.operation == "sts:AssumeRole").count();
+    assert_eq!(started, found.len());
+}
