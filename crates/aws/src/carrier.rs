@@ -97,9 +97,9 @@ impl<'r, R: AwsReads> Carrier<'r, R> {
         }
     }
 
-
     /// How many accounts' roles are held (assumed or refused).
-    pub fn sessions_held(&self) -> usize {
+    #[cfg(test)]
+    fn sessions_held(&self) -> usize {
         lock(&self.sessions).len()
     }
 

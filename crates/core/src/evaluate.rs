@@ -182,7 +182,7 @@ impl Audit<'_> {
         }
 
         let mut walk =
-            Walk { audit: self, control, facts, missing, needs: BTreeMap::new(), awaiting_members: false, links: Vec::new(), notes: Vec::new(), unseen: None, pending: false, shared: false, out: Vec::new() };
+            Walk { audit: self, control, facts, missing, needs: BTreeMap::new(), awaiting_members: false, links: Vec::new(), notes: Vec::new(), pending: false, shared: false, out: Vec::new() };
         walk.account();
         let Walk { needs, awaiting_members, out: paths, .. } = walk;
         let has_pass = paths.iter().any(|p| p.status() == Status::Pass);
@@ -292,8 +292,6 @@ struct Walk<'a, 'f> {
     awaiting_members: bool,
     links: Vec<EvidenceLink>,
     notes: Vec<String>,
-    /// The read that ends the current path, while `unseen` ends it.
-    unseen: Option<UnseenRead>,
     /// The current path went past a fact not known yet.
     pending: bool,
     /// The current path runs through an organization trail, whose chain every member reads.
@@ -305,8 +303,13 @@ impl<'f> Walk<'_, 'f> {
     /// Closes the current path with a verdict; a path that went past a fact not known yet
     /// has none until that fact is known.
     fn end(&mut self, reached: Link, reason: Reason, message: String) {
+        self.end_unseen(reached, reason, message, None);
+    }
+
+    /// Closes the current path as [`Walk::end`] does, naming the read that could not be made.
+    fn end_unseen(&mut self, reached: Link, reason: Reason, message: String, unseen: Option<UnseenRead>) {
         if !self.pending {
-            self.out.push(Path { reached, reason, message, links: self.links.clone(), notes: self.notes.clone(), unseen: self.unseen.clone() });
+            self.out.push(Path { reached, reason, message, links: self.links.clone(), notes: self.notes.clone(), unseen });
         }
     }
 
@@ -340,9 +343,8 @@ impl<'f> Walk<'_, 'f> {
                 self.awaiting_members = true;
                 return Look::Pending;
             }
-            self.unseen = Some(UnseenRead { operation: request.operation().to_owned(), account_id: owner.clone() });
-            self.end(reached, Reason::OutsideOrganization, format!("Could not see {what}: account {owner} owns it and is outside the organization."));
-            self.unseen = None;
+            let unseen = UnseenRead { operation: request.operation().to_owned(), account_id: owner.clone() };
+            self.end_unseen(reached, Reason::OutsideOrganization, format!("Could not see {what}: account {owner} owns it and is outside the organization."), Some(unseen));
             return Look::Ended;
         }
         match self.facts.get(&request) {
@@ -387,9 +389,8 @@ impl<'f> Walk<'_, 'f> {
             UnobservedKind::ApiError => (Reason::ApiError, format!("Could not see {what}: {operation} failed: {message}")),
             UnobservedKind::NotInPlan => (Reason::NotInPlan, format!("Could not see {what}: {message}")),
         };
-        self.unseen = Some(UnseenRead { operation: operation.clone(), account_id: owner.to_owned() });
-        self.end(reached, reason, text);
-        self.unseen = None;
+        let unseen = UnseenRead { operation: operation.clone(), account_id: owner.to_owned() };
+        self.end_unseen(reached, reason, text, Some(unseen));
     }
 
     fn account(&mut self) {

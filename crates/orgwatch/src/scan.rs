@@ -228,7 +228,7 @@ pub async fn run_scan<R: AwsReads>(reads: &R, store: &Store, config: &Config, cl
             (ScanStatus::Failed, Some(format!("the organization's accounts could not be listed: {e}")))
         } else if let Some(e) = write_error {
             (ScanStatus::Failed, Some(format!("findings could not be written: {e}")))
-        } else if interrupted || judged < listing.audited || !listing.done {
+        } else if interrupted || judged < listing.audited {
             (ScanStatus::Interrupted, Some(format!("interrupted after {judged} of {} accounts", listing.audited)))
         } else {
             (ScanStatus::Completed, None)
