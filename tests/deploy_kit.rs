@@ -8,6 +8,7 @@
 
 use orgwatch::config::{Config, EXTERNAL_ID_ENV};
 use orgwatch_aws::{AUDIT_OPERATIONS, PUBLISH_OPERATION};
+use orgwatch_core::request::{CHAIN_READS, ORGANIZATION_CHAIN_READS};
 use orgwatch_tests::{python, repo_root};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -89,7 +90,8 @@ fn text<'a>(value: &'a Value, path: &str) -> &'a str {
 /// Whose credentials make a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Caller {
-    /// orgwatch's own identity: the organization and AssumeRole.
+    /// orgwatch's own identity: the organization (its listing, an account's path in it) and
+    /// AssumeRole.
     Orgwatch,
     /// The audit role assumed in the account that owns what is read.
     AuditRole,
@@ -99,16 +101,24 @@ enum Caller {
 
 /// The IAM action of an operation (the AWS crate names operations as IAM does:
 /// `service-prefix:Operation`, with the IAM prefix of the SDK's service: `logs` for CloudWatch
-/// Logs, `cloudwatch` for CloudWatch), and who calls it.
+/// Logs, `cloudwatch` for CloudWatch), and who calls it: the core's chain reads are the audit
+/// role's (`CHAIN_READS`) or orgwatch's own (`ORGANIZATION_CHAIN_READS`, an account's path);
+/// the organization's listing and AssumeRole are orgwatch's own; the publish is `[notify]`'s.
 fn iam_action(operation: &str) -> (String, Caller) {
     let (prefix, name) = operation.split_once(':').unwrap_or_else(|| panic!("{operation:?} is not service:Operation"));
     assert!(!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric()) && name.starts_with(|c: char| c.is_ascii_uppercase()), "{operation:?}");
-    let caller = match prefix {
-        "organizations" | "sts" => Caller::Orgwatch,
-        "cloudtrail" | "logs" | "cloudwatch" => Caller::AuditRole,
-        "sns" if operation == PUBLISH_OPERATION => Caller::Notify,
-        "sns" => Caller::AuditRole,
-        other => panic!("{operation}: {other:?} is not an IAM service prefix this test knows; say who calls it"),
+    assert!(["organizations", "sts", "cloudtrail", "logs", "cloudwatch", "sns", "kms"].contains(&prefix), "{operation}: {prefix:?} is not an IAM service prefix this test knows");
+    let caller = if operation == PUBLISH_OPERATION {
+        Caller::Notify
+    } else if CHAIN_READS.contains(&operation) {
+        Caller::AuditRole
+    } else if ORGANIZATION_CHAIN_READS.contains(&operation) {
+        Caller::Orgwatch
+    } else {
+        match prefix {
+            "organizations" | "sts" => Caller::Orgwatch,
+            _ => panic!("{operation} is neither a chain read nor the organization's listing or AssumeRole; say who calls it"),
+        }
     };
     (format!("{prefix}:{name}"), caller)
 }
@@ -177,8 +187,13 @@ fn every_operation_orgwatch_calls_maps_to_an_iam_action_and_a_caller() {
     let orgwatch = needed(Caller::Orgwatch);
     assert_eq!(audit.len() + orgwatch.len() + needed(Caller::Notify).len(), AUDIT_OPERATIONS.len() + 1);
     assert!(orgwatch.contains("sts:AssumeRole") && orgwatch.contains("organizations:ListAccounts"), "{orgwatch:?}");
-    // Read-only toward audited accounts: the audit role only describes, gets and lists.
-    for action in &audit {
+    assert_eq!(audit, CHAIN_READS.iter().map(|op| op.to_string()).collect::<BTreeSet<_>>(), "the audit role makes every chain read but an account's path");
+    for read in ORGANIZATION_CHAIN_READS {
+        assert!(orgwatch.contains(read), "{read} is made with orgwatch's own identity: {orgwatch:?}");
+    }
+    // Read-only toward audited accounts: the audit role only describes, gets and lists; and
+    // orgwatch's own role only reads the organization, besides assuming the audit role.
+    for action in audit.iter().chain(orgwatch.iter().filter(|a| *a != "sts:AssumeRole")) {
         let name = action.split(':').nth(1).unwrap_or_default();
         assert!(["Describe", "Get", "List"].iter().any(|verb| name.starts_with(verb)), "{action} is not a read");
     }

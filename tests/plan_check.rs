@@ -54,6 +54,10 @@ fn exit_codes_and_text_follow_the_verdict() {
         ("topic-without-subscription.json", "NO_CONFIRMED_SUBSCRIPTION"),
         ("single-region-trail.json", "NO_MULTI_REGION_TRAIL"),
         ("central-topic-outside-plan.json", "NOT_IN_PLAN"),
+        ("central-topic-default-policy.json", "SNS_TOPIC_POLICY_DENIES_PUBLISH"),
+        ("central-topic-org-policy.json", "POLICY_UNDECIDABLE"),
+        ("topic-policy-after-apply.json", "NOT_IN_PLAN"),
+        ("cmk-without-cloudwatch.json", "SNS_TOPIC_UNPUBLISHABLE"),
     ] {
         let out = plan_check(&[path(&fixture(name))]);
         assert_eq!(out.status.code(), Some(1), "{name}: {}", describe(&out));
@@ -64,6 +68,26 @@ fn exit_codes_and_text_follow_the_verdict() {
     }
     let out = plan_check(&[path(&fixture("module-topic-same-plan.json"))]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+}
+
+#[test]
+fn the_organization_id_decides_a_policy_on_aws_source_org_id() {
+    let plan = fixture("central-topic-org-policy.json");
+    let out = plan_check(&[path(&plan), "--organization-id", "o-a1b2c3d4e5"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("PASS  unauthorized-api-calls COMPLIANT: "), "{text}");
+    assert!(text.contains("aws_sns_topic.central → aws_sns_topic_subscription.security_queue → aws_sns_topic_policy.central"), "{text}");
+
+    let out = plan_check(&[path(&plan), "--organization-id", "o-zzzzzzzzzz", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["findings"][0]["reason"], "SNS_TOPIC_POLICY_DENIES_PUBLISH");
+    assert_eq!(report["findings"][0]["at"], serde_json::json!(["aws_sns_topic_policy.central"]));
+
+    let out = plan_check(&[path(&plan), "--organization-id", "not-an-org"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--organization-id: \"not-an-org\" is not an organization id"), "{}", describe(&out));
 }
 
 #[test]
@@ -82,7 +106,16 @@ fn json_output_carries_the_reasons_and_the_addresses() {
 
 #[test]
 fn sarif_output_is_valid_sarif_2_1_0() {
-    for name in ["and-pattern.json", "central-topic-outside-plan.json", "single-region-trail.json", "seed-chain.json", "seed-terraform-only.json"] {
+    for name in [
+        "and-pattern.json",
+        "central-topic-outside-plan.json",
+        "single-region-trail.json",
+        "seed-chain.json",
+        "seed-terraform-only.json",
+        "central-topic-default-policy.json",
+        "central-topic-org-policy.json",
+        "cmk-without-cloudwatch.json",
+    ] {
         let out = plan_check(&[path(&fixture(name)), "--format", "sarif"]);
         assert!(matches!(out.status.code(), Some(0 | 1)), "{name}: {}", describe(&out));
         assert_eq!(sarif_errors(&out.stdout), "", "{name}: the SARIF does not validate");

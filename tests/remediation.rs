@@ -4,6 +4,13 @@
 //! credentials, and a second scan finds every account PASS. The Terraform it prints for each
 //! is parsed with python-hcl2.
 //!
+//! The last hops are proven too: a topic policy that admits no alarm (an own topic's, and a
+//! central topic's left with SNS's default, mended by its owner), a key whose policy lacks
+//! CloudWatch, a disabled key, a key pending deletion, and a notification that failed. For
+//! the latter the fix ends with a test notification (`set-alarm-state`); the emulator records
+//! no notification of its own, so the test records the success that notification makes on AWS
+//! before the second scan.
+//!
 //! Left out of the proof:
 //! - `CLOUDWATCH_DELIVERY_FAILING`: moto's GetTrailStatus never reports a CloudWatch Logs
 //!   delivery error, so no emulated account can be broken that way.
@@ -13,29 +20,109 @@
 //!   organization of its own.
 
 use orgwatch_tests::{Emulator, Org, describe, latest, repo_root};
-use serde_json::json;
+use serde_json::{Value, json};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// (account name, emulator setup, the FAIL reason it has)
-const BROKEN: &[(&str, &str, &str)] = &[
-    ("no-trail", "no-trail", "NO_MULTI_REGION_TRAIL"),
-    ("single-region", "single-region-trail", "NO_MULTI_REGION_TRAIL"),
-    ("stopped", "trail-not-logging", "TRAIL_NOT_LOGGING"),
-    ("read-only", "read-only-events", "MANAGEMENT_EVENTS_NOT_CAPTURED"),
-    ("no-cloudwatch", "no-cloudwatch", "TRAIL_NOT_SENDING_TO_CLOUDWATCH"),
-    ("no-filter", "no-filter", "NO_MATCHING_METRIC_FILTER"),
-    ("and-filter", "wrong-filter", "NO_MATCHING_METRIC_FILTER"),
-    ("other-region", "filter-other-region", "NO_MATCHING_METRIC_FILTER"),
-    ("zero", "filter-value-zero", "METRIC_FILTER_NEVER_COUNTS"),
-    ("no-alarm", "no-alarm", "NO_ALARM_ON_METRIC"),
-    ("disabled", "alarm-actions-disabled", "ALARM_ACTIONS_DISABLED"),
-    ("less-than", "alarm-less-than", "ALARM_CANNOT_FIRE"),
-    ("no-sns", "alarm-no-sns", "NO_ALARM_NOTIFICATION"),
-    ("deleted-topic", "topic-deleted", "SNS_TOPIC_NOT_FOUND"),
-    ("no-subscriber", "no-subscription", "NO_CONFIRMED_SUBSCRIPTION"),
-    ("aws-key", "topic-aws-managed-key", "SNS_TOPIC_UNPUBLISHABLE"),
+/// One broken account of the proof.
+#[derive(Clone, Copy)]
+struct Broken {
+    name: &'static str,
+    /// Its build_org.py setup.
+    setup: &'static str,
+    /// The FAIL reason it has.
+    reason: &'static str,
+    /// More options of its build_org.py entry, as a JSON object.
+    options: &'static str,
+    /// The account (by name) that owns the broken link, so whose credentials run the fix;
+    /// none: the account itself.
+    owner: Option<&'static str>,
+    /// The fix ends with a test notification: record it as delivered before the second scan.
+    notifies: bool,
+    /// What the script must run, so that a PASS proves this fix and not another one.
+    runs: &'static str,
+}
+
+const PLAIN: Broken = Broken { name: "", setup: "", reason: "", options: "{}", owner: None, notifies: false, runs: "" };
+
+const BROKEN: &[Broken] = &[
+    Broken { name: "no-trail", setup: "no-trail", reason: "NO_MULTI_REGION_TRAIL", ..PLAIN },
+    Broken { name: "single-region", setup: "single-region-trail", reason: "NO_MULTI_REGION_TRAIL", ..PLAIN },
+    Broken { name: "stopped", setup: "trail-not-logging", reason: "TRAIL_NOT_LOGGING", ..PLAIN },
+    Broken { name: "read-only", setup: "read-only-events", reason: "MANAGEMENT_EVENTS_NOT_CAPTURED", ..PLAIN },
+    Broken { name: "no-cloudwatch", setup: "no-cloudwatch", reason: "TRAIL_NOT_SENDING_TO_CLOUDWATCH", ..PLAIN },
+    Broken { name: "no-filter", setup: "no-filter", reason: "NO_MATCHING_METRIC_FILTER", ..PLAIN },
+    Broken { name: "and-filter", setup: "wrong-filter", reason: "NO_MATCHING_METRIC_FILTER", ..PLAIN },
+    Broken { name: "other-region", setup: "filter-other-region", reason: "NO_MATCHING_METRIC_FILTER", ..PLAIN },
+    Broken { name: "zero", setup: "filter-value-zero", reason: "METRIC_FILTER_NEVER_COUNTS", ..PLAIN },
+    Broken { name: "no-alarm", setup: "no-alarm", reason: "NO_ALARM_ON_METRIC", ..PLAIN },
+    Broken { name: "disabled", setup: "alarm-actions-disabled", reason: "ALARM_ACTIONS_DISABLED", ..PLAIN },
+    Broken { name: "less-than", setup: "alarm-less-than", reason: "ALARM_CANNOT_FIRE", ..PLAIN },
+    Broken { name: "no-sns", setup: "alarm-no-sns", reason: "NO_ALARM_NOTIFICATION", ..PLAIN },
+    Broken { name: "deleted-topic", setup: "topic-deleted", reason: "SNS_TOPIC_NOT_FOUND", ..PLAIN },
+    Broken { name: "no-subscriber", setup: "no-subscription", reason: "NO_CONFIRMED_SUBSCRIPTION", ..PLAIN },
+    Broken { name: "aws-key", setup: "topic-aws-managed-key", reason: "SNS_TOPIC_UNPUBLISHABLE", runs: "aws kms create-key", ..PLAIN },
+    Broken { name: "ops-only", setup: "topic-policy-ops-role-only", reason: "SNS_TOPIC_POLICY_DENIES_PUBLISH", runs: "--attribute-name Policy", ..PLAIN },
+    Broken {
+        name: "central-default",
+        setup: "central-topic-default-policy",
+        reason: "SNS_TOPIC_POLICY_DENIES_PUBLISH",
+        options: r#"{"topic_account": "security"}"#,
+        owner: Some("security"),
+        runs: "--attribute-name Policy",
+        ..PLAIN
+    },
+    Broken { name: "key-no-grant", setup: "cmk-no-grant", reason: "SNS_TOPIC_UNPUBLISHABLE", runs: "aws kms put-key-policy", ..PLAIN },
+    Broken { name: "key-decrypt-only", setup: "cmk-decrypt-only", reason: "SNS_TOPIC_UNPUBLISHABLE", runs: "aws kms put-key-policy", ..PLAIN },
+    Broken { name: "key-disabled", setup: "cmk-disabled", reason: "SNS_TOPIC_UNPUBLISHABLE", runs: "aws kms enable-key", ..PLAIN },
+    Broken { name: "key-deleted", setup: "cmk-pending-deletion", reason: "SNS_TOPIC_UNPUBLISHABLE", runs: "aws kms cancel-key-deletion", ..PLAIN },
+    // CloudWatch's own words for a key that refused it; the key's policy grants it now.
+    Broken { name: "failed-key", setup: "alarm-action-failed", reason: "ALARM_ACTION_FAILED", options: r#"{"kms": "cmk-ok"}"#, notifies: true, ..PLAIN },
+    Broken {
+        name: "failed-publish",
+        setup: "alarm-action-failed",
+        reason: "ALARM_ACTION_FAILED",
+        options: r#"{"history_error": "CloudWatch Alarms is not authorized to perform: SNS:Publish on the topic."}"#,
+        notifies: true,
+        ..PLAIN
+    },
 ];
+
+/// Accounts the broken ones need (a central topic's owner), PASS before and after.
+const HELPERS: &[(&str, &str)] = &[("security", "compliant")];
+
+/// The alarm build_org.py gives a single chain, and its topic.
+const ALARM: &str = "CIS-3.1-UnauthorizedAPICalls";
+const TOPIC: &str = "security-alerts";
+
+impl Broken {
+    fn entry(&self) -> Value {
+        let mut entry: Value = serde_json::from_str(self.options).expect("options");
+        entry["name"] = self.name.into();
+        entry["setup"] = self.setup.into();
+        entry
+    }
+
+    /// The account whose credentials run the fix.
+    fn runner<'o>(&self, org: &'o Org) -> &'o str {
+        org.id(self.owner.unwrap_or(self.name))
+    }
+}
+
+/// Records a successful notification of the account's alarm to its topic, as CloudWatch does
+/// when the fix's test notification is delivered (server.py's /_orgwatch/alarm-history).
+fn record_delivery(emulator: &Emulator, account: &str) {
+    let topic = format!("arn:aws:sns:us-east-1:{account}:{TOPIC}");
+    let body = json!({"account": account, "region": "us-east-1", "alarm": ALARM, "items": [{"topic": topic, "state": "Succeeded"}]}).to_string();
+    let port = emulator.endpoint().rsplit(':').next().unwrap_or_default().to_owned();
+    let mut stream = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).expect("emulator control");
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).ok();
+    write!(stream, "POST /_orgwatch/alarm-history HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    assert!(response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"), "{response}");
+}
 
 /// The directory of the venv's executables (`aws`, `python`).
 fn venv_bin() -> PathBuf {
@@ -129,7 +216,8 @@ fn scan(emulator: &Emulator, config: &str) {
 #[tokio::test]
 async fn the_printed_cli_fix_turns_every_broken_account_to_pass() {
     let emulator = Emulator::start();
-    let accounts: Vec<_> = BROKEN.iter().map(|(name, setup, _)| json!({"name": name, "setup": setup})).collect();
+    let helpers = HELPERS.iter().map(|(name, setup)| json!({"name": name, "setup": setup}));
+    let accounts: Vec<_> = helpers.chain(BROKEN.iter().map(Broken::entry)).collect();
     let org: Org = emulator.build(json!({"region": "us-east-1", "management": {"setup": "compliant"}, "accounts": accounts}));
     let dir = tempfile::tempdir().unwrap();
     let config = emulator.write_config(dir.path(), "concurrency = 8", "");
@@ -137,21 +225,31 @@ async fn the_printed_cli_fix_turns_every_broken_account_to_pass() {
     let db = dir.path().join("orgwatch.db");
     scan(&emulator, config);
     let before = latest(&db).await;
-    for (name, setup, reason) in BROKEN {
-        assert_eq!(before[org.id(name)], ("FAIL".to_owned(), (*reason).to_owned()), "account {name} ({setup})");
+    for broken in BROKEN {
+        assert_eq!(before[org.id(broken.name)], ("FAIL".to_owned(), broken.reason.to_owned()), "account {} ({})", broken.name, broken.setup);
+    }
+    for (name, setup) in HELPERS {
+        assert_eq!(before[org.id(name)], ("PASS".to_owned(), "COMPLIANT".to_owned()), "account {name} ({setup})");
     }
 
     // The AWS CLI starts slowly: the accounts' scripts run side by side.
     let failures: Vec<String> = std::thread::scope(|scope| {
         let runs: Vec<_> = BROKEN
             .iter()
-            .map(|(name, setup, reason)| {
+            .map(|broken| {
                 let (emulator, org) = (&emulator, &org);
                 scope.spawn(move || {
-                    let account = org.id(name);
+                    let Broken { name, setup, reason, .. } = broken;
+                    let (account, runner) = (org.id(name), broken.runner(org));
                     let script = fix(emulator, config, account, "cli");
-                    assert!(script.starts_with("#!/bin/sh\n") && script.contains(&format!("orgwatch_require_account {account}")), "{name}:\n{script}");
-                    let output = run_script(emulator, account, &script);
+                    assert!(script.starts_with("#!/bin/sh\n") && script.contains(&format!("orgwatch_require_account {runner}")), "{name}:\n{script}");
+                    let commands = script.replace(" \\\n", " ");
+                    assert!(commands.lines().any(|l| !l.trim_start().starts_with('#') && l.contains(broken.runs)), "{name}: the fix does not run {:?}:\n{script}", broken.runs);
+                    let output = run_script(emulator, runner, &script);
+                    if output.status.success() && broken.notifies {
+                        assert!(script.contains(&format!("aws cloudwatch set-alarm-state --region us-east-1 --alarm-name {ALARM} --state-value ALARM")), "{name}:\n{script}");
+                        record_delivery(emulator, account);
+                    }
                     (!output.status.success()).then(|| format!("{name} ({setup}, {reason}): the script failed\n{script}\n{}", describe(&output)))
                 })
             })
@@ -161,12 +259,12 @@ async fn the_printed_cli_fix_turns_every_broken_account_to_pass() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 
     let mut terraform = Vec::new();
-    for (name, _, _) in BROKEN {
-        let account = org.id(name);
-        let text = fix(&emulator, config, account, "terraform");
+    for broken in BROKEN {
+        let (name, runner) = (broken.name, broken.runner(&org));
+        let text = fix(&emulator, config, org.id(name), "terraform");
         let parts = modules(&text);
         assert_eq!(parts.len(), 1, "{name}: one module for the one account and region:\n{text}");
-        assert!(parts[0].contains(&format!("allowed_account_ids = [\"{account}\"]")), "{name}:\n{text}");
+        assert!(parts[0].contains(&format!("allowed_account_ids = [\"{runner}\"]")), "{name}:\n{text}");
         terraform.extend(parts);
     }
     assert!(parse_hcl(&["resource \"aws_sns_topic\" {".to_owned()]).is_err(), "the parser refuses broken HCL");
@@ -174,7 +272,8 @@ async fn the_printed_cli_fix_turns_every_broken_account_to_pass() {
 
     scan(&emulator, config);
     let after = latest(&db).await;
-    let still: Vec<String> = BROKEN.iter().filter(|(name, ..)| after[org.id(name)].0 != "PASS").map(|(name, _, reason)| format!("{name} (was {reason}): {:?}", after[org.id(name)])).collect();
+    let names = BROKEN.iter().map(|b| (b.name, b.reason)).chain(HELPERS.iter().map(|(name, _)| (*name, "COMPLIANT")));
+    let still: Vec<String> = names.filter(|(name, _)| after[org.id(name)].0 != "PASS").map(|(name, reason)| format!("{name} (was {reason}): {:?}", after[org.id(name)])).collect();
     assert!(still.is_empty(), "not PASS after the fix: {still:?}");
     assert_eq!(after[&org.management], ("PASS".to_owned(), "COMPLIANT".to_owned()));
 

@@ -38,11 +38,76 @@ Options of an account entry (management, accounts and changes alike):
   "<CamelCaseId>" in namespace CISBenchmark, alarm "CIS-<id>". Every other setup breaks the
   same link of every control's chain (e.g. "no-alarm": no alarm at all).
 - "org_trail": true: see above.
+
+The last hops (what orgwatch judges after a confirmed subscription): the topic's access policy,
+its KMS key, and what CloudWatch recorded of the alarm's notifications. A central topic is
+shared: an option that shapes it (topic_policy, kms) rewrites it for every account notifying it,
+so give each such case its own central account (the last entry applied wins).
+
+- Cross-account alarms. An entry with "topic_account" (and no "topic_policy") gives the central
+  topic the policy "org" below, so that CloudWatch may publish there for the organization's
+  alarms: SNS's default policy admits only alarms of the topic's own account (AWS:SourceOwner).
+  Re-applying a setup to the topic's own account keeps that statement.
+- "topic_policy": the whole access policy of the topic the alarms notify (own or central):
+    "default"          SNS's default policy: only the owner's statement (__default_statement_ID,
+                       Principal AWS *, Condition StringEquals AWS:SourceOwner = owner).
+    "org"              the owner's statement + Allow Service cloudwatch.amazonaws.com sns:Publish
+                       on the topic, Condition StringEquals aws:SourceOrgID = the organization's
+                       id (as moto's DescribeOrganization gives it); Sid AllowOrganizationAlarms.
+    "other-accounts"   the owner's statement + Allow cloudwatch sns:Publish with StringEquals
+                       aws:SourceAccount = every account of the organization but this one
+                       (those that exist when the entry is applied).
+    "org-deny-others"  "org" + Deny cloudwatch sns:Publish with StringNotEquals
+                       aws:SourceAccount = this account: every account but this one is denied,
+                       the topic's owner too (its own alarm then FAILs, the Deny outweighing
+                       the default statement).
+    "org-deny-this"    "org" + the same Deny sparing only the topic's owner: this account (of a
+                       central topic) is denied.
+    "ops-role-only"    one statement: Allow AWS arn:aws:iam::<owner>:role/ops sns:Publish (and
+                       the owner's management actions); nothing for CloudWatch, no default.
+    "undecidable"      one statement, the only Allow: cloudwatch sns:Publish with StringEquals
+                       aws:SourceAccount = this account and NumericLessThan aws:EpochTime.
+    "ou-path"          the owner's statement + Allow cloudwatch sns:Publish with
+                       ForAnyValue:StringLike aws:SourceOrgPaths = "<o-id>/<r-id>/<ou-id>/*" of
+                       the OU named by "policy_ou" (default: this entry's "ou").
+  Without topic_policy an own topic gets SNS's default policy (plus AllowOrganizationAlarms when
+  it had it, see above).
+- "ou": "<name>": the account is moved into that organizational unit, directly under the root
+  (created when missing). Without it the account stays where it is (new accounts: the root).
+- "policy_ou": "<name>": the OU whose path "ou-path" admits (created when missing).
+- "kms": the topic the alarms notify is encrypted with a new customer-managed key of the topic's
+  own account, aliased alias/security-alerts (the alias moves to the new key):
+    "cmk-no-grant"          moto's default key policy: only arn:aws:iam::<owner>:root, kms:*.
+    "cmk-decrypt-only"      that + Allow Service cloudwatch.amazonaws.com kms:Decrypt.
+    "cmk-ok"                that + Allow cloudwatch kms:Decrypt and kms:GenerateDataKey* (the
+                            statement the SNS developer guide gives).
+    "cmk-disabled"          "cmk-ok", then DisableKey (KeyState Disabled).
+    "cmk-pending-deletion"  "cmk-ok", then ScheduleKeyDeletion, 7 days (KeyState PendingDeletion).
+  Without kms an own topic is left unencrypted (except with "topic-aws-managed-key"); a central
+  topic keeps whatever key it has.
+- "kms_ref": how the topic's KmsMasterKeyId names the key: "alias" (default,
+  alias/security-alerts), "alias-arn", "key-arn" or "key-id".
+- "history": what CloudWatch recorded of every alarm's notifications (server.py's
+  /_orgwatch/alarm-history; each configure first forgets the account's history in the region):
+    "failed"              a success a day ago, then (an hour ago) the state change to ALARM and a
+                          failed Action to the alarm's topic, with the error of "history_error"
+                          (default: CloudWatch's "does not have authorization to access the SNS
+                          topic encryption key").
+    "recovered"           a failure two hours ago, then a success an hour ago.
+    "other-topic-failed"  a success to the alarm's topic a day ago, then a failure an hour ago to
+                          arn:aws:sns:<region>:<account>:retired-alerts, a topic it no longer
+                          notifies.
+
+Named setups for these (PRESETS: a base setup and options; an entry's own options override
+them). Names starting with "compliant" are meant to PASS; EXPECTED (--expectations) gives the
+status and reason orgwatch should give every setup. "central-topic-*" need "topic_account".
 """
 
 import argparse
+import datetime
 import json
 import sys
+import urllib.request
 
 import boto3
 from botocore.config import Config
@@ -74,7 +139,103 @@ SETUPS = {
     "topic-aws-managed-key": "the topic is encrypted with alias/aws/sns",
     "compliant-org-trail": "the whole chain holds; the trail is a multi-region organization trail (management account)",
     "org-trail-no-alarm": "an organization trail and its filter, but no alarm on the metric (management account)",
+    # Presets (PRESETS below): "compliant" with options of the last hops.
+    "central-topic-default-policy": "the alarm notifies another account's topic left behind SNS's default policy (needs topic_account)",
+    "central-topic-admits-other-accounts": "the central topic's policy admits other accounts' alarms (aws:SourceAccount) but not this one's (needs topic_account)",
+    "compliant-central-topic-org-deny-others": "the central topic admits the organization's alarms and denies every account but this one (needs topic_account)",
+    "central-topic-org-deny-this": "the central topic admits the organization's alarms but denies every account but its owner (needs topic_account)",
+    "topic-policy-ops-role-only": "the account's own topic admits only its role ops, not CloudWatch",
+    "topic-policy-undecidable": "the own topic's only Allow for CloudWatch has a NumericLessThan condition on aws:EpochTime",
+    "compliant-central-topic-ou-path": "the central topic admits the OU path o-/r-/ou-workloads/* and the account is in OU workloads (needs topic_account)",
+    "central-topic-ou-path-other-ou": "the central topic admits the OU path of OU workloads; the account is in OU sandbox (needs topic_account)",
+    "cmk-no-grant": "the topic is encrypted with a customer-managed key (by alias) whose policy is moto's default: the account's IAM only",
+    "cmk-decrypt-only": "the topic's customer-managed key grants cloudwatch.amazonaws.com kms:Decrypt only",
+    "compliant-cmk-by-key-arn": "the topic's customer-managed key, named by key ARN, grants CloudWatch kms:Decrypt and kms:GenerateDataKey*",
+    "compliant-cmk-by-alias": "the topic's customer-managed key, named by alias, grants CloudWatch kms:Decrypt and kms:GenerateDataKey*",
+    "cmk-disabled": "the topic's key grants CloudWatch what it needs but is disabled",
+    "cmk-pending-deletion": "the topic's key grants CloudWatch what it needs but is pending deletion",
+    "alarm-action-failed": "the whole chain holds but the alarm's latest notification to its topic failed",
+    "compliant-action-recovered": "the alarm's notification failed once, then a later one succeeded",
+    "compliant-other-topic-failed": "the alarm's latest failure was to a topic it no longer notifies",
 }
+
+# Named setups that are a base setup with options (an entry's own options override them).
+PRESETS = {
+    "central-topic-default-policy": ("compliant", {"topic_policy": "default"}),
+    "central-topic-admits-other-accounts": ("compliant", {"topic_policy": "other-accounts"}),
+    "compliant-central-topic-org-deny-others": ("compliant", {"topic_policy": "org-deny-others"}),
+    "central-topic-org-deny-this": ("compliant", {"topic_policy": "org-deny-this"}),
+    "topic-policy-ops-role-only": ("compliant", {"topic_policy": "ops-role-only"}),
+    "topic-policy-undecidable": ("compliant", {"topic_policy": "undecidable"}),
+    "compliant-central-topic-ou-path": ("compliant", {"topic_policy": "ou-path", "ou": "workloads", "policy_ou": "workloads"}),
+    "central-topic-ou-path-other-ou": ("compliant", {"topic_policy": "ou-path", "ou": "sandbox", "policy_ou": "workloads"}),
+    "cmk-no-grant": ("compliant", {"kms": "cmk-no-grant"}),
+    "cmk-decrypt-only": ("compliant", {"kms": "cmk-decrypt-only"}),
+    "compliant-cmk-by-key-arn": ("compliant", {"kms": "cmk-ok", "kms_ref": "key-arn"}),
+    "compliant-cmk-by-alias": ("compliant", {"kms": "cmk-ok", "kms_ref": "alias"}),
+    "cmk-disabled": ("compliant", {"kms": "cmk-disabled"}),
+    "cmk-pending-deletion": ("compliant", {"kms": "cmk-pending-deletion"}),
+    "alarm-action-failed": ("compliant", {"history": "failed"}),
+    "compliant-action-recovered": ("compliant", {"history": "recovered"}),
+    "compliant-other-topic-failed": ("compliant", {"history": "other-topic-failed"}),
+}
+# Presets meaningful only for an alarm that notifies another account's topic.
+CENTRAL_TOPIC_PRESETS = {name for name in PRESETS if name.startswith(("central-topic-", "compliant-central-topic-"))}
+
+# (status, reason) orgwatch is meant to give an account in each setup, alone (no options).
+POLICY_DENIES = ("FAIL", "SNS_TOPIC_POLICY_DENIES_PUBLISH")
+UNPUBLISHABLE = ("FAIL", "SNS_TOPIC_UNPUBLISHABLE")
+PASS = ("PASS", "COMPLIANT")
+EXPECTED = {
+    "compliant": PASS,
+    "compliant-reordered": PASS,
+    "no-trail": ("FAIL", "NO_MULTI_REGION_TRAIL"),
+    "single-region-trail": ("FAIL", "NO_MULTI_REGION_TRAIL"),
+    "trail-not-logging": ("FAIL", "TRAIL_NOT_LOGGING"),
+    "read-only-events": ("FAIL", "MANAGEMENT_EVENTS_NOT_CAPTURED"),
+    "no-cloudwatch": ("FAIL", "TRAIL_NOT_SENDING_TO_CLOUDWATCH"),
+    "no-filter": ("FAIL", "NO_MATCHING_METRIC_FILTER"),
+    "wrong-filter": ("FAIL", "NO_MATCHING_METRIC_FILTER"),
+    "filter-other-region": ("FAIL", "NO_MATCHING_METRIC_FILTER"),
+    "filter-value-zero": ("FAIL", "METRIC_FILTER_NEVER_COUNTS"),
+    "no-alarm": ("FAIL", "NO_ALARM_ON_METRIC"),
+    "alarm-actions-disabled": ("FAIL", "ALARM_ACTIONS_DISABLED"),
+    "alarm-less-than": ("FAIL", "ALARM_CANNOT_FIRE"),
+    "alarm-no-sns": ("FAIL", "NO_ALARM_NOTIFICATION"),
+    "topic-deleted": ("FAIL", "SNS_TOPIC_NOT_FOUND"),
+    "no-subscription": ("FAIL", "NO_CONFIRMED_SUBSCRIPTION"),
+    "topic-aws-managed-key": UNPUBLISHABLE,
+    "compliant-org-trail": PASS,
+    "org-trail-no-alarm": ("FAIL", "NO_ALARM_ON_METRIC"),
+    "central-topic-default-policy": POLICY_DENIES,
+    "central-topic-admits-other-accounts": POLICY_DENIES,
+    "compliant-central-topic-org-deny-others": PASS,
+    "central-topic-org-deny-this": POLICY_DENIES,
+    "topic-policy-ops-role-only": POLICY_DENIES,
+    "topic-policy-undecidable": ("ERROR", "POLICY_UNDECIDABLE"),
+    "compliant-central-topic-ou-path": PASS,
+    "central-topic-ou-path-other-ou": POLICY_DENIES,
+    "cmk-no-grant": UNPUBLISHABLE,
+    "cmk-decrypt-only": UNPUBLISHABLE,
+    "compliant-cmk-by-key-arn": PASS,
+    "compliant-cmk-by-alias": PASS,
+    "cmk-disabled": UNPUBLISHABLE,
+    "cmk-pending-deletion": UNPUBLISHABLE,
+    "alarm-action-failed": ("FAIL", "ALARM_ACTION_FAILED"),
+    "compliant-action-recovered": PASS,
+    "compliant-other-topic-failed": PASS,
+}
+
+TOPIC_POLICIES = {"default", "org", "other-accounts", "org-deny-others", "org-deny-this", "ops-role-only", "undecidable", "ou-path"}
+KMS_KINDS = {"cmk-no-grant", "cmk-decrypt-only", "cmk-ok", "cmk-disabled", "cmk-pending-deletion"}
+KMS_REFS = {"alias", "alias-arn", "key-arn", "key-id"}
+HISTORIES = {"failed", "recovered", "other-topic-failed"}
+# The options an entry may carry besides its name or account id and its setup.
+OPTIONS = {"topic_account", "family", "org_trail", "topic_policy", "ou", "policy_ou", "kms", "kms_ref", "history", "history_error"}
+CLOUDWATCH = "cloudwatch.amazonaws.com"
+KEY_ALIAS = "alias/security-alerts"
+ORG_STATEMENT_SID = "AllowOrganizationAlarms"
+KMS_ERROR = "CloudWatch Alarms does not have authorization to access the SNS topic encryption key."
 
 # Setups that are another setup with the trail made an organization trail.
 ORG_TRAIL_SETUPS = {"compliant-org-trail": "compliant", "org-trail-no-alarm": "no-alarm"}
@@ -137,18 +298,235 @@ def chains(setup, family, controls):
     return result
 
 
-def configure(endpoint, region, account_id, setup, credentials, topic_account=None, family=None, controls=(), org_trail=False):
+class Organization:
+    """What the builder reads of the organization (with the management account's credentials),
+    read once: its id, its root, its OUs by name, its accounts."""
+
+    def __init__(self, endpoint, region):
+        self.endpoint = endpoint
+        self.region = region
+        self.org = client("organizations", region, endpoint, root_credentials())
+        self._described = None
+        self._root = None
+        self._ous = {}
+        self._credentials = {}
+
+    def described(self):
+        if self._described is None:
+            self._described = self.org.describe_organization()["Organization"]
+        return self._described
+
+    @property
+    def id(self):
+        return self.described()["Id"]
+
+    @property
+    def root_id(self):
+        if self._root is None:
+            self._root = self.org.list_roots()["Roots"][0]["Id"]
+        return self._root
+
+    def ou_id(self, name):
+        """The id of the OU `name` directly under the root, created when missing."""
+        if name not in self._ous:
+            for page in self.org.get_paginator("list_organizational_units_for_parent").paginate(ParentId=self.root_id):
+                for unit in page["OrganizationalUnits"]:
+                    self._ous.setdefault(unit["Name"], unit["Id"])
+            if name not in self._ous:
+                self._ous[name] = self.org.create_organizational_unit(ParentId=self.root_id, Name=name)["OrganizationalUnit"]["Id"]
+        return self._ous[name]
+
+    def ou_path(self, name):
+        """The aws:SourceOrgPaths pattern of the accounts of OU `name`: o-…/r-…/ou-…/*."""
+        return f"{self.id}/{self.root_id}/{self.ou_id(name)}/*"
+
+    def move(self, account_id, ou_name):
+        target = self.ou_id(ou_name)
+        parent = self.org.list_parents(ChildId=account_id)["Parents"][0]["Id"]
+        if parent != target:
+            self.org.move_account(AccountId=account_id, SourceParentId=parent, DestinationParentId=target)
+
+    def account_ids(self):
+        return [a["Id"] for page in self.org.get_paginator("list_accounts").paginate() for a in page["Accounts"]]
+
+    def credentials(self, account_id):
+        if account_id not in self._credentials:
+            self._credentials[account_id] = account_credentials(self.endpoint, self.region, account_id)
+        return self._credentials[account_id]
+
+
+def default_statement(topic_arn, owner):
+    """SNS's default statement, as AWS and moto write it."""
+    return {
+        "Effect": "Allow",
+        "Sid": "__default_statement_ID",
+        "Principal": {"AWS": "*"},
+        "Action": [
+            "SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission", "SNS:RemovePermission",
+            "SNS:DeleteTopic", "SNS:Subscribe", "SNS:ListSubscriptionsByTopic", "SNS:Publish",
+        ],
+        "Resource": topic_arn,
+        "Condition": {"StringEquals": {"AWS:SourceOwner": owner}},
+    }
+
+
+def cloudwatch_publish(sid, topic_arn, condition, effect="Allow"):
+    return {"Sid": sid, "Effect": effect, "Principal": {"Service": CLOUDWATCH}, "Action": "sns:Publish", "Resource": topic_arn, "Condition": condition}
+
+
+def topic_policy_document(kind, topic_arn, owner, account_id, org):
+    """The access policy `kind` (see the module's docstring) of a topic of `owner` notified by
+    alarms of `account_id`."""
+    if kind == "default":
+        return {"Version": "2008-10-17", "Id": "__default_policy_ID", "Statement": [default_statement(topic_arn, owner)]}
+    organization = cloudwatch_publish(ORG_STATEMENT_SID, topic_arn, {"StringEquals": {"aws:SourceOrgID": org.id}})
+    statements = {
+        "org": lambda: [default_statement(topic_arn, owner), organization],
+        "other-accounts": lambda: [
+            default_statement(topic_arn, owner),
+            cloudwatch_publish("AllowOtherAccountsAlarms", topic_arn, {"StringEquals": {"aws:SourceAccount": [a for a in org.account_ids() if a != account_id]}}),
+        ],
+        "org-deny-others": lambda: [
+            default_statement(topic_arn, owner),
+            organization,
+            cloudwatch_publish("DenyAlarmsOfOtherAccounts", topic_arn, {"StringNotEquals": {"aws:SourceAccount": account_id}}, "Deny"),
+        ],
+        "org-deny-this": lambda: [
+            default_statement(topic_arn, owner),
+            organization,
+            cloudwatch_publish("DenyAlarmsOfOtherAccounts", topic_arn, {"StringNotEquals": {"aws:SourceAccount": owner}}, "Deny"),
+        ],
+        "ops-role-only": lambda: [{
+            "Sid": "OperationsOnly",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{owner}:role/ops"},
+            "Action": ["SNS:Publish", "SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:Subscribe", "SNS:ListSubscriptionsByTopic"],
+            "Resource": topic_arn,
+        }],
+        "undecidable": lambda: [
+            cloudwatch_publish("AllowAlarmsUntil2100", topic_arn, {"StringEquals": {"aws:SourceAccount": account_id}, "NumericLessThan": {"aws:EpochTime": "4102444800"}}),
+        ],
+    }
+    if kind == "ou-path":
+        raise ValueError("ou-path needs the OU; see ou_path_document")
+    return {"Version": "2012-10-17", "Id": "orgwatch-test-policy", "Statement": statements[kind]()}
+
+
+def ou_path_document(topic_arn, owner, path):
+    return {"Version": "2012-10-17", "Id": "orgwatch-test-policy", "Statement": [
+        default_statement(topic_arn, owner),
+        cloudwatch_publish("AllowAlarmsOfTheOU", topic_arn, {"ForAnyValue:StringLike": {"aws:SourceOrgPaths": [path]}}),
+    ]}
+
+
+def set_topic_policy(sns, topic_arn, document):
+    sns.set_topic_attributes(TopicArn=topic_arn, AttributeName="Policy", AttributeValue=json.dumps(document))
+
+
+def key_policy_document(kind, owner):
+    """The key policy of `kind` (see the module's docstring); None: moto's default."""
+    if kind == "cmk-no-grant":
+        return None
+    root = {"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{owner}:root"}, "Action": "kms:*", "Resource": "*"}
+    actions = ["kms:Decrypt"] if kind == "cmk-decrypt-only" else ["kms:Decrypt", "kms:GenerateDataKey*"]
+    cloudwatch = {"Sid": "Allow_CloudWatch_for_CMK", "Effect": "Allow", "Principal": {"Service": CLOUDWATCH}, "Action": actions, "Resource": "*"}
+    return {"Version": "2012-10-17", "Id": "key-default-1", "Statement": [root, cloudwatch]}
+
+
+def encrypt_topic(kms, sns, topic_arn, owner, region, kind, ref):
+    """A new key of `kind` for the topic, aliased KEY_ALIAS; the topic names it by `ref`."""
+    policy = key_policy_document(kind, owner)
+    arguments = {"Description": f"orgwatch test key ({kind}) of {topic_arn}"}
+    if policy is not None:
+        arguments["Policy"] = json.dumps(policy)
+    key = kms.create_key(**arguments)["KeyMetadata"]
+    aliases = [a["AliasName"] for page in kms.get_paginator("list_aliases").paginate() for a in page["Aliases"]]
+    if KEY_ALIAS in aliases:
+        kms.update_alias(AliasName=KEY_ALIAS, TargetKeyId=key["KeyId"])
+    else:
+        kms.create_alias(AliasName=KEY_ALIAS, TargetKeyId=key["KeyId"])
+    if kind == "cmk-disabled":
+        kms.disable_key(KeyId=key["KeyId"])
+    elif kind == "cmk-pending-deletion":
+        kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+    named = {
+        "alias": KEY_ALIAS,
+        "alias-arn": f"arn:aws:kms:{region}:{owner}:{KEY_ALIAS}",
+        "key-arn": key["Arn"],
+        "key-id": key["KeyId"],
+    }[ref]
+    sns.set_topic_attributes(TopicArn=topic_arn, AttributeName="KmsMasterKeyId", AttributeValue=named)
+    return key
+
+
+def control(endpoint, method, path, body):
+    """A call of the emulator's control API (server.py)."""
+    request = urllib.request.Request(endpoint + path, data=json.dumps(body).encode(), method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.load(answer)
+
+
+def history_items(kind, topic_arn, region, account_id, error):
+    """The items of alarm history `kind` (see the module's docstring), oldest first."""
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    at = lambda delta: (now - delta).isoformat().replace("+00:00", "Z")  # noqa: E731
+    hour, day = datetime.timedelta(hours=1), datetime.timedelta(days=1)
+    state_change = {
+        "timestamp": at(hour + datetime.timedelta(seconds=1)),
+        "type": "StateUpdate",
+        "summary": "Alarm updated from OK to ALARM",
+        "data": {"version": "1.0", "oldState": {"stateValue": "OK"}, "newState": {"stateValue": "ALARM", "stateReason": "Threshold Crossed: 1 datapoint [1.0] was greater than or equal to the threshold (1.0)."}},
+    }
+    if kind == "failed":
+        return [
+            {"timestamp": at(day), "topic": topic_arn, "state": "Succeeded"},
+            state_change,
+            {"timestamp": at(hour), "topic": topic_arn, "state": "Failed", "error": error},
+        ]
+    if kind == "recovered":
+        return [
+            {"timestamp": at(2 * hour), "topic": topic_arn, "state": "Failed", "error": error},
+            state_change,
+            {"timestamp": at(hour), "topic": topic_arn, "state": "Succeeded"},
+        ]
+    retired = f"arn:aws:sns:{region}:{account_id}:retired-alerts"
+    return [
+        {"timestamp": at(day), "topic": topic_arn, "state": "Succeeded"},
+        state_change,
+        {"timestamp": at(hour), "topic": retired, "state": "Failed", "error": error},
+    ]
+
+
+def resolve(setup, options):
+    """(base setup, options): a preset's options under the entry's own."""
+    if setup in PRESETS:
+        base, preset = PRESETS[setup]
+        return base, {**preset, **{k: v for k, v in options.items() if v is not None}}
+    return setup, options
+
+
+def configure(endpoint, region, account_id, setup, credentials, topic_account=None, family=None, controls=(), org_trail=False, org=None, **options):
     """Puts one account into `setup`. topic_account: the id of the account whose topic the alarms
-    notify (None: this account's own); family: None, True or a list of control ids."""
+    notify (None: this account's own); family: None, True or a list of control ids; org: an
+    Organization (one is made when needed); options: topic_policy, ou, policy_ou, kms, kms_ref,
+    history, history_error (see the module's docstring)."""
     if setup not in SETUPS:
         raise SystemExit(f"unknown setup {setup!r}; known: {', '.join(sorted(SETUPS))}")
+    preset = setup
+    setup, options = resolve(setup, options)
     org_trail = org_trail or setup in ORG_TRAIL_SETUPS
     setup = ORG_TRAIL_SETUPS.get(setup, setup)
     if topic_account == account_id:
         topic_account = None
     if topic_account and setup in OWN_TOPIC_SETUPS:
         raise SystemExit(f"setup {setup!r} shapes the account's own topic; it cannot go with topic_account")
+    if not topic_account and preset in CENTRAL_TOPIC_PRESETS:
+        raise SystemExit(f"setup {preset!r} is about another account's topic; give it topic_account")
+    org = org or Organization(endpoint, region)
+    if options.get("ou"):
+        org.move(account_id, options["ou"])
     c = lambda service, r=region: client(service, r, endpoint, credentials)  # noqa: E731
+    control(endpoint, "DELETE", "/_orgwatch/alarm-history", {"account": account_id, "region": region})
     cloudtrail, logs, cloudwatch, sns = c("cloudtrail"), c("logs"), c("cloudwatch"), c("sns")
 
     # Start from a clean slate for the parts a setup changes.
@@ -202,11 +580,34 @@ def configure(endpoint, region, account_id, setup, credentials, topic_account=No
                 }],
             )
 
+    topic_policy, kms_kind = options.get("topic_policy"), options.get("kms")
     if topic_account:
         topic_arn = f"arn:aws:sns:{region}:{topic_account}:{TOPIC_NAME}"
+        if setup != "topic-deleted":
+            # The central topic, shaped with its owner's credentials.
+            owner_credentials = org.credentials(topic_account)
+            owner_sns = client("sns", region, endpoint, owner_credentials)
+            shape_topic_policy(owner_sns, topic_arn, topic_account, account_id, topic_policy or "org", org, options)
+            if kms_kind:
+                encrypt_topic(client("kms", region, endpoint, owner_credentials), owner_sns, topic_arn, topic_account, region, kms_kind, options.get("kms_ref") or "alias")
     else:
-        attributes = {"KmsMasterKeyId": "alias/aws/sns"} if setup == "topic-aws-managed-key" else {}
-        topic_arn = sns.create_topic(Name=TOPIC_NAME, Attributes=attributes)["TopicArn"]
+        topic_arn = sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
+        attributes = sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"]
+        if topic_policy:
+            shape_topic_policy(sns, topic_arn, account_id, account_id, topic_policy, org, options)
+        else:
+            # SNS's default, keeping the admission of the organization's alarms when it had it.
+            current = json.loads(attributes.get("Policy") or "{}")
+            kind = "org" if any(st.get("Sid") == ORG_STATEMENT_SID for st in current.get("Statement", [])) else "default"
+            document = topic_policy_document(kind, topic_arn, account_id, account_id, org)
+            if current != document:
+                set_topic_policy(sns, topic_arn, document)
+        if kms_kind:
+            encrypt_topic(c("kms"), sns, topic_arn, account_id, region, kms_kind, options.get("kms_ref") or "alias")
+        else:
+            wanted = "alias/aws/sns" if setup == "topic-aws-managed-key" else ""
+            if attributes.get("KmsMasterKeyId", "") != wanted:
+                sns.set_topic_attributes(TopicArn=topic_arn, AttributeName="KmsMasterKeyId", AttributeValue=wanted)
         for sub in sns.list_subscriptions_by_topic(TopicArn=topic_arn).get("Subscriptions", []):
             sns.unsubscribe(SubscriptionArn=sub["SubscriptionArn"])
         if setup != "no-subscription":
@@ -229,6 +630,18 @@ def configure(endpoint, region, account_id, setup, credentials, topic_account=No
             AlarmActions=[] if setup == "alarm-no-sns" else [topic_arn],
             TreatMissingData="notBreaching",
         )
+        if options.get("history"):
+            items = history_items(options["history"], topic_arn, region, account_id, options.get("history_error") or KMS_ERROR)
+            control(endpoint, "POST", "/_orgwatch/alarm-history", {"account": account_id, "region": region, "alarm": alarm_name, "items": items})
+
+
+def shape_topic_policy(sns, topic_arn, owner, account_id, kind, org, options):
+    """Gives the topic of `owner`, notified by alarms of `account_id`, the policy `kind`."""
+    if kind == "ou-path":
+        document = ou_path_document(topic_arn, owner, org.ou_path(options.get("policy_ou") or options.get("ou")))
+    else:
+        document = topic_policy_document(kind, topic_arn, owner, account_id, org)
+    set_topic_policy(sns, topic_arn, document)
 
 
 def validate(spec):
@@ -250,10 +663,32 @@ def validate(spec):
                 raise SystemExit(f"{name}: setup {setup!r} shapes the account's own topic; it cannot go with topic_account")
         if entry.get("family"):
             chains(ORG_TRAIL_SETUPS.get(setup, setup), entry["family"], controls)
+        validate_options(name, setup, entry)
         known.add(name)
 
 
-def apply(endpoint, region, account_id, entry, names, controls):
+def validate_options(name, setup, entry):
+    unknown = set(entry) - OPTIONS - {"name", "account_id", "setup"}
+    if unknown:
+        raise SystemExit(f"{name}: unknown options {sorted(unknown)}; known: {', '.join(sorted(OPTIONS))}")
+    base, options = resolve(setup, {k: entry.get(k) for k in OPTIONS if k in entry})
+    central = entry.get("topic_account") not in (None, name)
+    for option, allowed in (("topic_policy", TOPIC_POLICIES), ("kms", KMS_KINDS), ("kms_ref", KMS_REFS), ("history", HISTORIES)):
+        if options.get(option) is not None and options[option] not in allowed:
+            raise SystemExit(f"{name}: {option} {options[option]!r} is not one of {', '.join(sorted(allowed))}")
+    if setup in CENTRAL_TOPIC_PRESETS and not central:
+        raise SystemExit(f"{name}: setup {setup!r} is about another account's topic; give it topic_account")
+    if options.get("topic_policy") == "ou-path" and not (options.get("policy_ou") or options.get("ou")):
+        raise SystemExit(f'{name}: topic_policy "ou-path" needs "policy_ou" (or "ou")')
+    if options.get("kms") and base == "topic-aws-managed-key":
+        raise SystemExit(f'{name}: "kms" and setup "topic-aws-managed-key" both choose the topic\'s key')
+    if options.get("kms_ref") and not options.get("kms"):
+        raise SystemExit(f'{name}: "kms_ref" goes with "kms"')
+    if options.get("history") and ORG_TRAIL_SETUPS.get(base, base) in ("no-trail", "no-alarm"):
+        raise SystemExit(f'{name}: setup {setup!r} has no alarm to give a "history"')
+
+
+def apply(endpoint, region, account_id, entry, names, controls, org=None):
     """Configures one account from its spec entry; names maps account names to ids."""
     topic_account = entry.get("topic_account")
     if topic_account is not None:
@@ -271,6 +706,8 @@ def apply(endpoint, region, account_id, entry, names, controls):
         family=entry.get("family") or None,
         controls=controls,
         org_trail=bool(entry.get("org_trail")),
+        org=org,
+        **{k: entry[k] for k in OPTIONS - {"topic_account", "family", "org_trail"} if entry.get(k) is not None},
     )
 
 
@@ -278,9 +715,13 @@ def main():
     parser = argparse.ArgumentParser(description="Build an organization in the emulator")
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--list-setups", action="store_true")
+    parser.add_argument("--expectations", action="store_true", help="print the (status, reason) meant for each setup")
     args = parser.parse_args()
     if args.list_setups:
         print(json.dumps(SETUPS, indent=2))
+        return
+    if args.expectations:
+        print(json.dumps(EXPECTED, indent=2))
         return
     if not args.endpoint.startswith(("http://127.", "http://localhost", "http://[::1]")):
         raise SystemExit("the emulator must be on loopback")
@@ -290,6 +731,7 @@ def main():
     controls = spec.get("controls") or []
     endpoint = args.endpoint
     org = client("organizations", region, endpoint, root_credentials())
+    organization = Organization(endpoint, region)
     result = {"accounts": {}}
     names = {}
     if "accounts" in spec or "management" in spec:
@@ -301,15 +743,15 @@ def main():
         result["management"] = management
         names["management"] = management
         if spec.get("management", {}).get("setup"):
-            apply(endpoint, region, management, spec["management"], names, controls)
+            apply(endpoint, region, management, spec["management"], names, controls, organization)
         for account in spec.get("accounts", []):
             created = org.create_account(Email=f"{account['name']}@example.com", AccountName=account["name"])
             account_id = created["CreateAccountStatus"]["AccountId"]
             result["accounts"][account["name"]] = account_id
-            apply(endpoint, region, account_id, account, names, controls)
+            apply(endpoint, region, account_id, account, names, controls, organization)
             names[account["name"]] = account_id
     for change in spec.get("changes", []):
-        apply(endpoint, region, change["account_id"], change, names, controls)
+        apply(endpoint, region, change["account_id"], change, names, controls, organization)
     print(json.dumps(result))
 
 

@@ -1,7 +1,8 @@
 //! Carrying the core's requests out, with one scan's memory.
 //!
 //! A [`Carrier`] lives for one scan. It assumes each account's audit role once, reads every
-//! [`Request`] with the role of the account the request is addressed to (its owner), and keeps
+//! [`Request`] with the role of the account the request is addressed to (its owner), or with
+//! orgwatch's own identity for an organization read (an account's path), and keeps
 //! one entry per request so that a fact many accounts need — an organization trail's chain, a
 //! central security account's topic — is read once for all of them, with one read in flight
 //! per key. An account's own facts are forgotten when its judgement ends, unless another
@@ -66,7 +67,8 @@ impl<'r, R: AwsReads> Carrier<'r, R> {
     /// fails: what could not be read is an `Err(Unobserved)` fact.
     pub async fn fetch(&self, requester: &str, need: &Need) -> Observed<Answer> {
         let across = need.request.account_id() != requester;
-        if across {
+        // An organization read uses no role of the account it names: that role serves no one.
+        if across && !need.request.is_organization_read() {
             lock(&self.serving).insert(need.request.account_id().to_owned());
         }
         let keep = need.shared || across;
@@ -117,8 +119,12 @@ impl<'r, R: AwsReads> Carrier<'r, R> {
     }
 
     async fn carry_out(&self, request: &Request) -> Observed<Answer> {
-        let session = self.session(request.account_id()).await.map_err(Unobserved::role_assumption_failed)?;
         let reads = self.reads;
+        // An organization read is made with orgwatch's own identity: no role is assumed for it.
+        if let Request::OrgPath { account_id } = request {
+            return reads.org_path(account_id).await.map(Answer::OrgPath);
+        }
+        let session = self.session(request.account_id()).await.map_err(Unobserved::role_assumption_failed)?;
         match request {
             Request::Trails { region, .. } => reads.describe_trails(&session, region).await.map(Answer::Trails),
             Request::TrailStatus { region, trail_arn, .. } => reads.get_trail_status(&session, region, trail_arn).await.map(Answer::TrailStatus),
@@ -127,6 +133,11 @@ impl<'r, R: AwsReads> Carrier<'r, R> {
             Request::Alarms(metric) => reads.describe_alarms_for_metric(&session, metric).await.map(Answer::Alarms),
             Request::Topic { region, topic_arn, .. } => reads.get_topic_attributes(&session, region, topic_arn).await.map(Answer::Topic),
             Request::Subscriptions { region, topic_arn, .. } => reads.list_subscriptions_by_topic(&session, region, topic_arn).await.map(Answer::Subscriptions),
+            Request::Key { region, key_id, .. } => reads.describe_key(&session, region, key_id).await.map(Answer::Key),
+            Request::KeyPolicy { region, key_id, .. } => reads.get_key_policy(&session, region, key_id).await.map(Answer::KeyPolicy),
+            Request::AlarmHistory { region, alarm_name, .. } => reads.describe_alarm_history(&session, region, alarm_name).await.map(Answer::AlarmHistory),
+            // Carried out above, before any role; listed for the match to be whole.
+            Request::OrgPath { account_id } => reads.org_path(account_id).await.map(Answer::OrgPath),
         }
     }
 }
@@ -164,5 +175,55 @@ mod tests {
         carrier.release(MEMBER);
         assert_eq!(carrier.sessions_held(), 1);
         assert_eq!(org.call_count(SECURITY, "sts:AssumeRole"), 1);
+    }
+
+    fn need(request: Request) -> Need {
+        Need { request, shared: false }
+    }
+
+    #[tokio::test]
+    async fn an_accounts_path_is_read_with_orgwatchs_own_identity_and_assumes_no_role() {
+        let mut org = MemoryOrg::new(MANAGEMENT);
+        org.add_ou("ou-a1b2-prod", None);
+        org.add_account(MEMBER, "member").parent = Some("ou-a1b2-prod".into());
+        // Even a refused role does not stand in the way of the account's path.
+        org.add_account(SECURITY, "security").assumable = false;
+        let carrier = Carrier::new(&org);
+
+        let path = carrier.fetch(MEMBER, &need(Request::OrgPath { account_id: MEMBER.into() })).await;
+        assert_eq!(path, Ok(Answer::OrgPath("o-a1b2c3d4e5/r-a1b2/ou-a1b2-prod/".into())));
+        let path = carrier.fetch(MEMBER, &need(Request::OrgPath { account_id: SECURITY.into() })).await;
+        assert_eq!(path, Ok(Answer::OrgPath("o-a1b2c3d4e5/r-a1b2/".into())));
+        assert!(org.calls().iter().all(|c| c.operation == "organizations:ListParents" && c.account_id == MANAGEMENT), "{:?}", org.calls());
+        assert_eq!(carrier.sessions_held(), 0, "no role was assumed");
+        // Read once per scan.
+        assert!(carrier.fetch(MEMBER, &need(Request::OrgPath { account_id: MEMBER.into() })).await.is_ok());
+        assert_eq!(org.call_count(MANAGEMENT, "organizations:ListParents"), 3);
+        carrier.release(MEMBER);
+        assert_eq!(carrier.sessions_held(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_key_its_policy_and_an_alarms_history_are_read_with_their_owners_role() {
+        let mut org = MemoryOrg::new(MANAGEMENT);
+        let security = org.add_account(SECURITY, "security");
+        let topic = security.add_topic(SECURITY, "us-east-1", "security-alerts", true);
+        let key = security.add_key(SECURITY, "us-east-1", "1234abcd-12ab-34cd-56ef-1234567890ab", &["alias/alerts"]);
+        let at = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        security.record_notification("us-east-1", "root-usage", &topic, at, None);
+        org.add_account(MEMBER, "member");
+        let carrier = Carrier::new(&org);
+
+        let (region, account_id) = ("us-east-1".to_owned(), SECURITY.to_owned());
+        let described = carrier.fetch(MEMBER, &need(Request::Key { account_id: account_id.clone(), region: region.clone(), key_id: "alias/alerts".into() })).await;
+        assert!(matches!(&described, Ok(Answer::Key(orgwatch_core::facts::Key::Found(m))) if m.arn == key), "{described:?}");
+        let policy = carrier.fetch(MEMBER, &need(Request::KeyPolicy { account_id: account_id.clone(), region: region.clone(), key_id: key.clone() })).await;
+        assert_eq!(policy, Ok(Answer::KeyPolicy(crate::memory::default_key_policy(SECURITY))));
+        let history = carrier.fetch(MEMBER, &need(Request::AlarmHistory { account_id, region, alarm_name: "root-usage".into() })).await;
+        assert!(matches!(&history, Ok(Answer::AlarmHistory(items)) if items.len() == 1 && items[0].timestamp == at), "{history:?}");
+        for operation in ["sts:AssumeRole", "kms:DescribeKey", "kms:GetKeyPolicy", "cloudwatch:DescribeAlarmHistory"] {
+            assert_eq!(org.call_count(SECURITY, operation), 1, "{operation} with the owner's identity");
+        }
+        assert_eq!(org.call_count(MEMBER, "sts:AssumeRole"), 0);
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! How a call is matched: a call has an operation (its IAM name, e.g.
 //! `cloudtrail:GetTrailStatus`) and an account — the session's account for a chain read, the
-//! target account for `sts:AssumeRole`, and *none* for the organization calls
+//! target account for `sts:AssumeRole` and for `organizations:ListParents` (the account whose
+//! path is read, with orgwatch's own identity), and *none* for the organization calls
 //! (`organizations:DescribeOrganization`, `organizations:ListAccounts`), which are made with
 //! orgwatch's own identity. A rule matches when its `account_id` is `None` or names the call's
 //! account (so an organization call is matched only by rules without an account), its
@@ -16,8 +17,8 @@
 //! [`Fault::Hang`] by never answering at all (`std::future::pending`).
 
 use crate::errors::AwsError;
-use crate::reads::{AccountsPage, AwsReads};
-use orgwatch_core::facts::{Alarm, EventSelectors, LogGroupRef, MetricFilter, MetricRef, Observed, Subscription, Topic, Trail, TrailStatus};
+use crate::reads::{AccountsPage, AwsReads, Organization};
+use orgwatch_core::facts::{Alarm, AlarmHistoryItem, EventSelectors, Key, LogGroupRef, MetricFilter, MetricRef, Observed, Subscription, Topic, Trail, TrailStatus};
 use orgwatch_core::Unobserved;
 use std::sync::Mutex;
 
@@ -96,8 +97,8 @@ impl<R: AwsReads> Faulty<R> {
         Err(AwsError::Service { operation, code: Some(code.to_owned()), message: format!("{code}: {INJECTED}") })
     }
 
-    /// A chain read made with the session of `account_id`: the inner call, then the fault if one
-    /// fires.
+    /// A chain read made with the session of `account_id` (or, for an account's path, about
+    /// `account_id` with orgwatch's own identity): the inner call, then the fault if one fires.
     async fn chain_read<T>(&self, account_id: &str, operation: &'static str, call: impl Future<Output = Observed<T>>) -> Observed<T> {
         let fault = self.fault(Some(account_id), operation);
         let answer = call.await;
@@ -116,7 +117,7 @@ impl<R: AwsReads> AwsReads for Faulty<R> {
     /// The session's account, and the wrapped reads' session.
     type Session = (String, R::Session);
 
-    async fn describe_organization(&self) -> Result<Option<String>, AwsError> {
+    async fn describe_organization(&self) -> Result<Organization, AwsError> {
         self.organization_call("organizations:DescribeOrganization", self.inner.describe_organization()).await
     }
 
@@ -161,6 +162,22 @@ impl<R: AwsReads> AwsReads for Faulty<R> {
 
     async fn list_subscriptions_by_topic(&self, session: &Self::Session, region: &str, topic_arn: &str) -> Observed<Vec<Subscription>> {
         self.chain_read(&session.0, "sns:ListSubscriptionsByTopic", self.inner.list_subscriptions_by_topic(&session.1, region, topic_arn)).await
+    }
+
+    async fn describe_key(&self, session: &Self::Session, region: &str, key_id: &str) -> Observed<Key> {
+        self.chain_read(&session.0, "kms:DescribeKey", self.inner.describe_key(&session.1, region, key_id)).await
+    }
+
+    async fn get_key_policy(&self, session: &Self::Session, region: &str, key_id: &str) -> Observed<String> {
+        self.chain_read(&session.0, "kms:GetKeyPolicy", self.inner.get_key_policy(&session.1, region, key_id)).await
+    }
+
+    async fn describe_alarm_history(&self, session: &Self::Session, region: &str, alarm_name: &str) -> Observed<Vec<AlarmHistoryItem>> {
+        self.chain_read(&session.0, "cloudwatch:DescribeAlarmHistory", self.inner.describe_alarm_history(&session.1, region, alarm_name)).await
+    }
+
+    async fn org_path(&self, account_id: &str) -> Observed<String> {
+        self.chain_read(account_id, "organizations:ListParents", self.inner.org_path(account_id)).await
     }
 }
 

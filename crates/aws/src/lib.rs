@@ -2,11 +2,12 @@
 //! the answers into `orgwatch-core`'s facts.
 //!
 //! [`AwsReads`] is the narrow trait of every read orgwatch makes (DescribeOrganization,
-//! ListAccounts, AssumeRole and the seven chain reads) with three implementations:
+//! ListAccounts, AssumeRole, the ten chain reads made with an audit role and ListParents, made
+//! with orgwatch's own identity) with three implementations:
 //! [`SdkReads`] (the official SDK), [`memory::MemoryOrg`] (an in-memory organization with AWS's
 //! semantics and a record of every call) and [`faults::Faulty`] (failure injection around
 //! either). [`carrier::Carrier`] carries one scan's requests out, each with its owner's audit
-//! role.
+//! role, and an organization read (an account's path) with orgwatch's own identity.
 //!
 //! Architecture invariants: only this crate knows SDK types. It judges nothing and holds no
 //! chain rule: it parses no filter pattern and decides nothing about what to read next. Every
@@ -28,6 +29,6 @@ mod stats;
 
 pub use errors::AwsError;
 pub use publish::{PUBLISH_OPERATION, SnsPublisher};
-pub use reads::{AUDIT_OPERATIONS, AccountsPage, AwsReads, OrgAccount};
+pub use reads::{ALARM_HISTORY_PAGE, ALARM_HISTORY_PAGES, AUDIT_OPERATIONS, AccountsPage, AwsReads, ORG_PATH_DEPTH, OrgAccount, Organization};
 pub use sdk::{SdkReads, SdkSession, SdkSettings};
 pub use stats::{ApiStats, ServiceCounts};

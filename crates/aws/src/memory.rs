@@ -16,17 +16,30 @@
 //! - `DescribeAlarmsForMetric` answers the caller's alarms in that region on that metric.
 //! - SNS refuses a topic of another account (`AuthorizationError`, as the default topic policy
 //!   does); a missing topic is `Topic::NotFound` for its attributes and a `NotFound` API error for
-//!   its subscriptions.
+//!   its subscriptions. A topic's `Policy` is SNS's default policy
+//!   ([`default_topic_policy`]) unless a test sets one ([`MemoryTopic::policy`],
+//!   [`MemoryOrg::admit_organization_alarms`]).
+//! - `DescribeKey` resolves an alias name, alias ARN, key id or key ARN among the keys of the
+//!   *caller's* account in the request's region; an ARN of another account is
+//!   `AccessDeniedException` (no key policy here admits another account), a key that does not
+//!   exist `Key::NotFound`. `GetKeyPolicy` takes a key id or key ARN only, and refuses another
+//!   account's key (`AccessDeniedException`): a key policy is read in the key's own account.
+//! - `DescribeAlarmHistory` answers the caller's history items of that alarm in that region,
+//!   newest first, [`ALARM_HISTORY_PAGE`] a page (each page a call), at most
+//!   [`ALARM_HISTORY_PAGES`] pages.
+//! - `ListParents` climbs from an account through its OUs ([`MemoryOrg::add_ou`],
+//!   [`MemoryAccount::parent`]) to the root, one call a level, with the management account's
+//!   identity; an account outside the organization is `ChildNotFoundException`.
 //!
 //! Every call sleeps [`MemoryOrg::with_latency`] with `tokio::time::sleep`, so tests run under
 //! tokio's paused clock, and is recorded as a [`Call`].
 
 use crate::errors::AwsError;
-use crate::reads::{AccountsPage, AwsReads, OrgAccount};
+use crate::reads::{ALARM_HISTORY_PAGE, ALARM_HISTORY_PAGES, AccountsPage, AwsReads, ORG_PATH_DEPTH, OrgAccount, Organization};
 use orgwatch_core::controls;
 use orgwatch_core::facts::{
-    Alarm, BasicEventSelector, EventSelectors, LogGroupRef, MetricFilter, MetricRef, MetricTransformation, Observed, Subscription, Topic, Trail, TrailStatus,
-    arn_account,
+    Alarm, AlarmHistoryItem, BasicEventSelector, EventSelectors, Key, KeyMetadata, LogGroupRef, MetricFilter, MetricRef, MetricTransformation, Observed,
+    Subscription, Topic, Trail, TrailStatus, arn_account, default_topic_policy,
 };
 use orgwatch_core::Unobserved;
 use std::collections::{BTreeMap, HashMap};
@@ -41,6 +54,11 @@ const ROLE_NAME: &str = "OrgwatchAudit";
 pub const LOG_GROUP: &str = "CloudTrail/Default";
 /// The namespace of [`MemoryAccount::deploy_chain`]'s metrics.
 pub const NAMESPACE: &str = "CISBenchmark";
+/// The id of a [`MemoryOrg`]'s organization unless [`MemoryOrg::with_organization_id`] says
+/// otherwise.
+pub const ORGANIZATION_ID: &str = "o-a1b2c3d4e5";
+/// The id of a [`MemoryOrg`]'s root.
+pub const ROOT_ID: &str = "r-a1b2";
 
 /// One call made to a [`MemoryOrg`].
 #[derive(Clone, Debug)]
@@ -60,12 +78,81 @@ pub struct Call {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct MemoryTopic {
     pub kms_master_key_id: Option<String>,
+    /// The access policy's text; `None` is the policy SNS gives a topic created without one
+    /// ([`default_topic_policy`]).
+    pub policy: Option<String>,
     pub subscriptions: Vec<Subscription>,
 }
 
+/// A KMS key of a [`MemoryAccount`]; [`MemoryAccount::add_key`] makes one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemoryKey {
+    pub region: String,
+    pub key_id: String,
+    /// The aliases that name it in its region, `alias/…`.
+    pub aliases: Vec<String>,
+    /// `KeyManager`: `CUSTOMER` or `AWS`.
+    pub manager: String,
+    /// `KeyState`: `Enabled`, `Disabled`, `PendingDeletion`, …
+    pub state: String,
+    /// The text of its `default` key policy.
+    pub policy: String,
+}
+
+/// The key policy KMS gives a key created without one: the account's IAM decides, and no
+/// service principal is admitted.
+pub fn default_key_policy(account_id: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Id": "key-default-1",
+        "Statement": [{
+            "Sid": "Enable IAM User Permissions",
+            "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{account_id}:root")},
+            "Action": "kms:*",
+            "Resource": "*"
+        }]
+    })
+    .to_string()
+}
+
+/// [`default_key_policy`] with the statement the SNS developer guide gives for alarms: CloudWatch
+/// may use the key to publish to a topic it encrypts.
+pub fn cloudwatch_key_policy(account_id: &str) -> String {
+    let mut policy: serde_json::Value = serde_json::from_str(&default_key_policy(account_id)).expect("the default key policy is JSON");
+    if let Some(statements) = policy.get_mut("Statement").and_then(serde_json::Value::as_array_mut) {
+        statements.push(serde_json::json!({
+            "Sid": "AllowCloudWatchAlarmsToPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*"
+        }));
+    }
+    policy.to_string()
+}
+
+/// SNS's default policy of `topic_arn` with a statement that lets CloudWatch publish for the
+/// alarms of every account of `organization_id` (`aws:SourceOrgID`), as a central topic needs.
+pub fn organization_topic_policy(topic_arn: &str, organization_id: &str) -> String {
+    let owner = arn_account(topic_arn).unwrap_or_default();
+    let mut policy: serde_json::Value = serde_json::from_str(&default_topic_policy(topic_arn, owner)).expect("SNS's default policy is JSON");
+    if let Some(statements) = policy.get_mut("Statement").and_then(serde_json::Value::as_array_mut) {
+        statements.push(serde_json::json!({
+            "Sid": "AllowOrganizationAlarms",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {"StringEquals": {"aws:SourceOrgID": organization_id}}
+        }));
+    }
+    policy.to_string()
+}
+
 /// One account of a [`MemoryOrg`]: what its APIs answer. Build it with
-/// [`MemoryAccount::deploy_chain`] and [`MemoryAccount::add_topic`], then break it by changing
-/// the fields.
+/// [`MemoryAccount::deploy_chain`], [`MemoryAccount::add_topic`], [`MemoryAccount::add_key`] and
+/// [`MemoryAccount::record_notification`], then break it by changing the fields.
 #[derive(Clone, Debug)]
 pub struct MemoryAccount {
     pub name: String,
@@ -84,6 +171,12 @@ pub struct MemoryAccount {
     pub alarms: Vec<(String, Alarm)>,
     /// By topic ARN.
     pub topics: BTreeMap<String, MemoryTopic>,
+    /// By key ARN.
+    pub keys: BTreeMap<String, MemoryKey>,
+    /// The `Action` items of each alarm's history, by (region, alarm name), in any order.
+    pub alarm_history: BTreeMap<(String, String), Vec<AlarmHistoryItem>>,
+    /// The OU the account is in ([`MemoryOrg::add_ou`]); `None` is the root.
+    pub parent: Option<String>,
 }
 
 
@@ -99,6 +192,9 @@ impl MemoryAccount {
             metric_filters: BTreeMap::new(),
             alarms: Vec::new(),
             topics: BTreeMap::new(),
+            keys: BTreeMap::new(),
+            alarm_history: BTreeMap::new(),
+            parent: None,
         }
     }
 
@@ -178,9 +274,40 @@ impl MemoryAccount {
     pub fn add_topic(&mut self, account_id: &str, region: &str, name: &str, confirmed: bool) -> String {
         let arn = format!("arn:aws:sns:{region}:{account_id}:{name}");
         let subscription_arn = if confirmed { format!("{arn}:0b7e6a52-4d1c-4f3e-9a8b-5c2d1e0f7a31") } else { "PendingConfirmation".to_owned() };
-        let topic = MemoryTopic { kms_master_key_id: None, subscriptions: vec![Subscription { subscription_arn, protocol: "email".to_owned() }] };
+        let topic = MemoryTopic { kms_master_key_id: None, policy: None, subscriptions: vec![Subscription { subscription_arn, protocol: "email".to_owned() }] };
         self.topics.insert(arn.clone(), topic);
         arn
+    }
+
+    /// Creates (or replaces) the customer-managed, enabled key `key_id` of `account_id` (this
+    /// account's id) in `region`, named also by `aliases` (`alias/…`), with KMS's default key
+    /// policy ([`default_key_policy`]). Returns the key's ARN.
+    pub fn add_key(&mut self, account_id: &str, region: &str, key_id: &str, aliases: &[&str]) -> String {
+        let arn = format!("arn:aws:kms:{region}:{account_id}:key/{key_id}");
+        let key = MemoryKey {
+            region: region.to_owned(),
+            key_id: key_id.to_owned(),
+            aliases: aliases.iter().map(|a| (*a).to_owned()).collect(),
+            manager: "CUSTOMER".to_owned(),
+            state: "Enabled".to_owned(),
+            policy: default_key_policy(account_id),
+        };
+        self.keys.insert(arn.clone(), key);
+        arn
+    }
+
+    /// Adds an `Action` item to the history of alarm `alarm_name` in `region`, as CloudWatch
+    /// writes one for a notification to `topic_arn` at `at`: succeeded, or failed with `error`.
+    pub fn record_notification(&mut self, region: &str, alarm_name: &str, topic_arn: &str, at: chrono::DateTime<chrono::Utc>, error: Option<&str>) -> &mut Self {
+        let (summary, mut data) = match error {
+            None => (format!("Successfully executed action {topic_arn}"), serde_json::json!({"actionState": "Succeeded"})),
+            Some(error) => (format!("Failed to execute action {topic_arn}"), serde_json::json!({"actionState": "Failed", "error": error})),
+        };
+        data["stateUpdateTimestamp"] = serde_json::json!(at.timestamp_millis());
+        data["notificationResource"] = serde_json::json!(topic_arn);
+        let item = AlarmHistoryItem { alarm_name: alarm_name.to_owned(), timestamp: at, summary, data: data.to_string() };
+        self.alarm_history.entry((region.to_owned(), alarm_name.to_owned())).or_default().push(item);
+        self
     }
 }
 
@@ -230,7 +357,10 @@ type Observer = Box<dyn Fn(&Call) + Send + Sync>;
 /// `&MemoryOrg` between the scan's tasks; only the records change during a scan.
 pub struct MemoryOrg {
     management_account_id: String,
+    organization_id: String,
     accounts: BTreeMap<String, MemoryAccount>,
+    /// Each OU's parent OU; `None` is the root.
+    ous: BTreeMap<String, Option<String>>,
     latency: Duration,
     calls: Mutex<Vec<Call>>,
     in_flight: Mutex<InFlight>,
@@ -246,12 +376,44 @@ impl MemoryOrg {
         accounts.insert(management_account_id.to_owned(), MemoryAccount::new("management"));
         MemoryOrg {
             management_account_id: management_account_id.to_owned(),
+            organization_id: ORGANIZATION_ID.to_owned(),
             accounts,
+            ous: BTreeMap::new(),
             latency: Duration::ZERO,
             calls: Mutex::new(Vec::new()),
             in_flight: Mutex::new(InFlight::default()),
             observer: None,
         }
+    }
+
+    /// The organization's id is `id` (`o-…`).
+    pub fn with_organization_id(mut self, id: &str) -> Self {
+        self.organization_id = id.to_owned();
+        self
+    }
+
+    pub fn organization_id(&self) -> &str {
+        &self.organization_id
+    }
+
+    /// Adds the OU `id` (`ou-…`) under `parent` (an OU added before; `None` is the root). An
+    /// account joins it by [`MemoryAccount::parent`]. Panics on an unknown parent.
+    pub fn add_ou(&mut self, id: &str, parent: Option<&str>) -> &mut Self {
+        if let Some(parent) = parent {
+            assert!(self.ous.contains_key(parent), "OU {parent} is not in the organization");
+        }
+        self.ous.insert(id.to_owned(), parent.map(str::to_owned));
+        self
+    }
+
+    /// Sets the policy of `topic_arn` to [`organization_topic_policy`]: CloudWatch may publish
+    /// for every account's alarms. Panics if the topic does not exist.
+    pub fn admit_organization_alarms(&mut self, topic_arn: &str) -> &mut Self {
+        let policy = organization_topic_policy(topic_arn, &self.organization_id);
+        let owner = arn_account(topic_arn).unwrap_or_default().to_owned();
+        let topic = self.account_mut(&owner).topics.get_mut(topic_arn).unwrap_or_else(|| panic!("topic {topic_arn} does not exist"));
+        topic.policy = Some(policy);
+        self
     }
 
     /// Calls `observer` with every call as it starts.
@@ -348,6 +510,41 @@ impl MemoryOrg {
         }
         Ok(self.session_account(session, operation)?.topics.get(topic_arn))
     }
+
+    /// The key `key_id` names among the session's own keys in `region`: an alias (`alias/…`, or
+    /// its ARN) when `aliases` says so, else a key id or key ARN. An ARN of another account is
+    /// refused; one of another region, or a name that resolves to nothing, is `None`.
+    fn find_key(&self, session: &str, operation: &str, region: &str, key_id: &str, aliases: bool) -> Result<Option<(&String, &MemoryKey)>, Unobserved> {
+        let account = self.session_account(session, operation)?;
+        let (name_region, resource) = if key_id.starts_with("arn:") {
+            let parts: Vec<&str> = key_id.splitn(6, ':').collect();
+            let [_, _, service, name_region, owner, resource] = parts[..] else { return Ok(None) };
+            if service != "kms" {
+                return Ok(None);
+            }
+            if owner != session {
+                let action = operation.strip_prefix("kms:").unwrap_or(operation);
+                return Err(Unobserved::access_denied(
+                    operation,
+                    format!(
+                        "AccessDeniedException: User: arn:aws:sts::{session}:assumed-role/{ROLE_NAME}/orgwatch is not authorized to perform: \
+                         kms:{action} on resource: {key_id} because no resource-based policy allows the kms:{action} action"
+                    ),
+                ));
+            }
+            (name_region, resource.strip_prefix("key/").unwrap_or(resource))
+        } else {
+            (region, key_id)
+        };
+        if name_region != region {
+            return Ok(None);
+        }
+        let by_alias = resource.starts_with("alias/");
+        if by_alias && !aliases {
+            return Ok(None);
+        }
+        Ok(account.keys.iter().find(|(_, key)| key.region == region && if by_alias { key.aliases.iter().any(|a| a == resource) } else { key.key_id == resource }))
+    }
 }
 
 /// Accounts a page of `ListAccounts` holds, as AWS's largest page.
@@ -357,9 +554,9 @@ impl AwsReads for MemoryOrg {
     /// The account whose audit role was assumed.
     type Session = String;
 
-    async fn describe_organization(&self) -> Result<Option<String>, AwsError> {
+    async fn describe_organization(&self) -> Result<Organization, AwsError> {
         self.call(&self.management_account_id, "organizations:DescribeOrganization", "", false).await;
-        Ok(Some(self.management_account_id.clone()))
+        Ok(Organization { id: Some(self.organization_id.clone()), management_account_id: Some(self.management_account_id.clone()) })
     }
 
     /// Pages of [`ACCOUNTS_PAGE`] accounts in id order; the token is the last id of the page.
@@ -439,7 +636,10 @@ impl AwsReads for MemoryOrg {
     async fn get_topic_attributes(&self, session: &String, _region: &str, topic_arn: &str) -> Observed<Topic> {
         self.call(session, "sns:GetTopicAttributes", topic_arn, true).await;
         Ok(match self.owned_topic(session, "sns:GetTopicAttributes", topic_arn)? {
-            Some(topic) => Topic::Found { kms_master_key_id: topic.kms_master_key_id.clone() },
+            Some(topic) => Topic::Found {
+                kms_master_key_id: topic.kms_master_key_id.clone(),
+                policy: Some(topic.policy.clone().unwrap_or_else(|| default_topic_policy(topic_arn, session))),
+            },
             None => Topic::NotFound,
         })
     }
@@ -450,6 +650,62 @@ impl AwsReads for MemoryOrg {
             Some(topic) => Ok(topic.subscriptions.clone()),
             None => Err(Unobserved::api_error("sns:ListSubscriptionsByTopic", "NotFound: Topic does not exist")),
         }
+    }
+
+    async fn describe_key(&self, session: &String, region: &str, key_id: &str) -> Observed<Key> {
+        self.call(session, "kms:DescribeKey", key_id, true).await;
+        Ok(match self.find_key(session, "kms:DescribeKey", region, key_id, true)? {
+            Some((arn, key)) => {
+                Key::Found(KeyMetadata { arn: arn.clone(), key_id: key.key_id.clone(), manager: key.manager.clone(), state: key.state.clone() })
+            }
+            None => Key::NotFound,
+        })
+    }
+
+    async fn get_key_policy(&self, session: &String, region: &str, key_id: &str) -> Observed<String> {
+        self.call(session, "kms:GetKeyPolicy", key_id, true).await;
+        match self.find_key(session, "kms:GetKeyPolicy", region, key_id, false)? {
+            Some((_, key)) => Ok(key.policy.clone()),
+            None => Err(Unobserved::api_error("kms:GetKeyPolicy", format!("NotFoundException: Invalid keyId {key_id}"))),
+        }
+    }
+
+    async fn describe_alarm_history(&self, session: &String, region: &str, alarm_name: &str) -> Observed<Vec<AlarmHistoryItem>> {
+        let mut items = self
+            .session_account(session, "cloudwatch:DescribeAlarmHistory")
+            .map(|account| account.alarm_history.get(&(region.to_owned(), alarm_name.to_owned())).cloned().unwrap_or_default());
+        if let Ok(items) = &mut items {
+            items.sort_by_key(|item| std::cmp::Reverse(item.timestamp));
+        }
+        // One call a page, the first even when there is nothing to answer.
+        let pages = items.as_ref().map_or(1, |items| items.len().div_ceil(ALARM_HISTORY_PAGE).clamp(1, ALARM_HISTORY_PAGES));
+        for _ in 0..pages {
+            self.call(session, "cloudwatch:DescribeAlarmHistory", alarm_name, true).await;
+        }
+        let mut items = items?;
+        items.truncate(ALARM_HISTORY_PAGE * ALARM_HISTORY_PAGES);
+        Ok(items)
+    }
+
+    async fn org_path(&self, account_id: &str) -> Observed<String> {
+        let not_found = |child: &str| {
+            Unobserved::api_error(
+                "organizations:ListParents",
+                format!("ChildNotFoundException: We can't find an organizational unit (OU) or AWS account with the ChildId {child} that you specified."),
+            )
+        };
+        self.call(&self.management_account_id, "organizations:ListParents", account_id, false).await;
+        let mut parent = self.accounts.get(account_id).ok_or_else(|| not_found(account_id))?.parent.clone();
+        let mut ous = Vec::new();
+        while let Some(ou) = parent {
+            if 1 + ous.len() >= ORG_PATH_DEPTH {
+                return Err(Unobserved::api_error("organizations:ListParents", format!("no root within {ORG_PATH_DEPTH} levels above account {account_id}")));
+            }
+            self.call(&self.management_account_id, "organizations:ListParents", &ou, false).await;
+            parent = self.ous.get(&ou).ok_or_else(|| not_found(&ou))?.clone();
+            ous.push(ou);
+        }
+        Ok(std::iter::once(self.organization_id.as_str()).chain([ROOT_ID]).chain(ous.iter().rev().map(String::as_str)).map(|id| format!("{id}/")).collect())
     }
 }
 

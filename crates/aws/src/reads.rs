@@ -3,8 +3,8 @@
 //! failure-injecting wrapper ([`crate::faults::Faulty`]). The scan is generic over it.
 
 use crate::errors::AwsError;
-use orgwatch_core::facts::{Alarm, EventSelectors, LogGroupRef, MetricFilter, MetricRef, Observed, Subscription, Topic, Trail, TrailStatus};
-use orgwatch_core::request::CHAIN_READS;
+use orgwatch_core::facts::{Alarm, AlarmHistoryItem, EventSelectors, Key, LogGroupRef, MetricFilter, MetricRef, Observed, Subscription, Topic, Trail, TrailStatus};
+use orgwatch_core::request::{CHAIN_READS, ORGANIZATION_CHAIN_READS};
 use std::future::Future;
 
 /// An account of the organization.
@@ -22,6 +22,25 @@ impl OrgAccount {
     }
 }
 
+/// The organization, as `organizations:DescribeOrganization` shows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Organization {
+    /// `o-…`, for `aws:SourceOrgID` in a topic's or key's policy.
+    pub id: Option<String>,
+    pub management_account_id: Option<String>,
+}
+
+/// Items of one page of `cloudwatch:DescribeAlarmHistory` (`MaxRecords`, its largest).
+pub const ALARM_HISTORY_PAGE: usize = 100;
+
+/// Pages of an alarm's history read at most: the newest thousand items. The history comes
+/// newest first, so what is left unread is older than the latest notification it holds.
+pub const ALARM_HISTORY_PAGES: usize = 10;
+
+/// Levels of `organizations:ListParents` climbed at most from an account to the root (AWS
+/// nests OUs five deep), so a malformed answer cannot loop.
+pub const ORG_PATH_DEPTH: usize = 8;
+
 /// One page of `organizations:ListAccounts` (AWS answers at most 20 accounts a page).
 #[derive(Clone, Debug, Default)]
 pub struct AccountsPage {
@@ -34,9 +53,10 @@ pub struct AccountsPage {
 /// audited account.
 pub const AUDIT_OPERATIONS: &[&str] = &ALL_OPERATIONS;
 
-/// The organization's listing and the role, then the core's chain reads.
-const ALL_OPERATIONS: [&str; 3 + CHAIN_READS.len()] = {
-    let mut all = [""; 3 + CHAIN_READS.len()];
+/// The organization's listing and the role, then the core's chain reads: those of the audit
+/// role, then those of orgwatch's own identity (an account's path in the organization).
+const ALL_OPERATIONS: [&str; 3 + CHAIN_READS.len() + ORGANIZATION_CHAIN_READS.len()] = {
+    let mut all = [""; 3 + CHAIN_READS.len() + ORGANIZATION_CHAIN_READS.len()];
     all[0] = "organizations:DescribeOrganization";
     all[1] = "organizations:ListAccounts";
     all[2] = "sts:AssumeRole";
@@ -44,6 +64,11 @@ const ALL_OPERATIONS: [&str; 3 + CHAIN_READS.len()] = {
     while i < CHAIN_READS.len() {
         all[3 + i] = CHAIN_READS[i];
         i += 1;
+    }
+    let mut j = 0;
+    while j < ORGANIZATION_CHAIN_READS.len() {
+        all[3 + i + j] = ORGANIZATION_CHAIN_READS[j];
+        j += 1;
     }
     all
 };
@@ -57,8 +82,8 @@ pub trait AwsReads: Send + Sync {
     /// The audit role assumed in one account.
     type Session: Clone + Send + Sync + 'static;
 
-    /// `organizations:DescribeOrganization`: the management account's id.
-    fn describe_organization(&self) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+    /// `organizations:DescribeOrganization`: the organization's id and its management account's.
+    fn describe_organization(&self) -> impl Future<Output = Result<Organization, AwsError>> + Send;
 
     /// `organizations:ListAccounts`, the page that starts at `next_token` (the first page
     /// with `None`). A scan judges the accounts of a page while the next one is read.
@@ -105,4 +130,37 @@ pub trait AwsReads: Send + Sync {
 
     /// `sns:ListSubscriptionsByTopic`, every page.
     fn list_subscriptions_by_topic(&self, session: &Self::Session, region: &str, topic_arn: &str) -> impl Future<Output = Observed<Vec<Subscription>>> + Send;
+
+    /// `kms:DescribeKey` of a key named by alias name, alias ARN, key id or key ARN, resolved
+    /// in the session's account and `region`; a key that does not exist is `Ok(Key::NotFound)`.
+    fn describe_key(&self, session: &Self::Session, region: &str, key_id: &str) -> impl Future<Output = Observed<Key>> + Send;
+
+    /// `kms:GetKeyPolicy` (policy name `default`) of a key named by key id or key ARN: the
+    /// policy's JSON text. Only the key's own account can read it.
+    fn get_key_policy(&self, session: &Self::Session, region: &str, key_id: &str) -> impl Future<Output = Observed<String>> + Send;
+
+    /// `cloudwatch:DescribeAlarmHistory` of one alarm: its `Action` items, newest first
+    /// (`ScanBy=TimestampDescending`), [`ALARM_HISTORY_PAGE`] a page, at most
+    /// [`ALARM_HISTORY_PAGES`] pages; older items are not read.
+    fn describe_alarm_history(&self, session: &Self::Session, region: &str, alarm_name: &str) -> impl Future<Output = Observed<Vec<AlarmHistoryItem>>> + Send;
+
+    /// `organizations:ListParents` from the account up to the root, with orgwatch's own
+    /// identity (no audit role): the account's path as `aws:SourceOrgPaths` spells it,
+    /// `o-…/r-…/ou-…/…/`, root first, with a trailing slash. At most [`ORG_PATH_DEPTH`] levels.
+    fn org_path(&self, account_id: &str) -> impl Future<Output = Observed<String>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn the_audit_operations_are_the_organization_listing_the_role_and_every_chain_read_once() {
+        let listed: BTreeSet<&str> = AUDIT_OPERATIONS.iter().copied().collect();
+        assert_eq!(listed.len(), AUDIT_OPERATIONS.len(), "each once: {AUDIT_OPERATIONS:?}");
+        let mut expected: BTreeSet<&str> = CHAIN_READS.iter().chain(&ORGANIZATION_CHAIN_READS).copied().collect();
+        expected.extend(["organizations:DescribeOrganization", "organizations:ListAccounts", "sts:AssumeRole"]);
+        assert_eq!(listed, expected);
+    }
 }

@@ -7,7 +7,7 @@
 //! throttling in one account cannot spend the others' retry budget.
 
 use crate::errors::{AwsError, CallError, is_throttling};
-use crate::reads::{AccountsPage, AwsReads, OrgAccount};
+use crate::reads::{ALARM_HISTORY_PAGE, ALARM_HISTORY_PAGES, AccountsPage, AwsReads, ORG_PATH_DEPTH, OrgAccount, Organization};
 use crate::stats::ApiStats;
 use aws_config::identity::IdentityCache;
 use aws_config::retry::RetryConfig;
@@ -18,13 +18,15 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_cloudtrail::config::retry::RetryPartition;
 use aws_sdk_cloudtrail::types::ReadWriteType;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use orgwatch_core::Unobserved;
 use orgwatch_core::facts::{
-    AdvancedEventSelector, AdvancedFieldSelector, Alarm, BasicEventSelector, EventSelectors, LogGroupRef, MetricFilter, MetricRef, MetricTransformation,
-    Observed, Subscription, Topic, Trail, TrailStatus, arn_region,
+    AdvancedEventSelector, AdvancedFieldSelector, Alarm, AlarmHistoryItem, BasicEventSelector, EventSelectors, Key, KeyMetadata, LogGroupRef, MetricFilter,
+    MetricRef, MetricTransformation, Observed, Subscription, Topic, Trail, TrailStatus, arn_region,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::OnceCell;
 
 /// How [`SdkReads`] talks to AWS.
 #[derive(Clone, Debug)]
@@ -88,9 +90,13 @@ const DESCRIBE_METRIC_FILTERS: Op = Op { service: "logs", name: "DescribeMetricF
 const DESCRIBE_ALARMS_FOR_METRIC: Op = Op { service: "monitoring", name: "DescribeAlarmsForMetric", iam: "cloudwatch:DescribeAlarmsForMetric" };
 const GET_TOPIC_ATTRIBUTES: Op = Op { service: "sns", name: "GetTopicAttributes", iam: "sns:GetTopicAttributes" };
 const LIST_SUBSCRIPTIONS_BY_TOPIC: Op = Op { service: "sns", name: "ListSubscriptionsByTopic", iam: "sns:ListSubscriptionsByTopic" };
+const DESCRIBE_KEY: Op = Op { service: "kms", name: "DescribeKey", iam: "kms:DescribeKey" };
+const GET_KEY_POLICY: Op = Op { service: "kms", name: "GetKeyPolicy", iam: "kms:GetKeyPolicy" };
+const DESCRIBE_ALARM_HISTORY: Op = Op { service: "monitoring", name: "DescribeAlarmHistory", iam: "cloudwatch:DescribeAlarmHistory" };
+const LIST_PARENTS: Op = Op { service: "organizations", name: "ListParents", iam: "organizations:ListParents" };
 
 /// Every operation [`SdkReads`] calls.
-const OPERATIONS: [Op; 10] = [
+const OPERATIONS: [Op; 14] = [
     DESCRIBE_ORGANIZATION,
     LIST_ACCOUNTS,
     ASSUME_ROLE,
@@ -101,6 +107,10 @@ const OPERATIONS: [Op; 10] = [
     DESCRIBE_ALARMS_FOR_METRIC,
     GET_TOPIC_ATTRIBUTES,
     LIST_SUBSCRIPTIONS_BY_TOPIC,
+    DESCRIBE_KEY,
+    GET_KEY_POLICY,
+    DESCRIBE_ALARM_HISTORY,
+    LIST_PARENTS,
 ];
 
 /// Counts one call's final answer.
@@ -120,6 +130,9 @@ pub struct SdkReads {
     organizations: aws_sdk_organizations::Client,
     sts: aws_sdk_sts::Client,
     stats: Arc<ApiStats>,
+    /// The organization's id, from the first DescribeOrganization that named it: the first
+    /// element of every account's path.
+    organization_id: Arc<OnceCell<String>>,
 }
 
 /// The audit role assumed in one account: its static credentials in a configuration of their
@@ -144,6 +157,7 @@ struct Clients {
     logs: HashMap<String, aws_sdk_cloudwatchlogs::Client>,
     cloudwatch: HashMap<String, aws_sdk_cloudwatch::Client>,
     sns: HashMap<String, aws_sdk_sns::Client>,
+    kms: HashMap<String, aws_sdk_kms::Client>,
 }
 
 /// The retry partition of one account's calls to one service in one region.
@@ -202,6 +216,16 @@ impl SdkSession {
             aws_sdk_sns::Client::from_conf(config)
         })
     }
+
+    fn kms(&self, region: &str) -> aws_sdk_kms::Client {
+        self.client(|c| &mut c.kms, region, || {
+            let config = aws_sdk_kms::config::Builder::from(&self.config)
+                .region(Region::new(region.to_owned()))
+                .retry_partition(partition("kms", &self.account_id, region))
+                .build();
+            aws_sdk_kms::Client::from_conf(config)
+        })
+    }
 }
 
 impl SdkReads {
@@ -215,7 +239,7 @@ impl SdkReads {
         for op in OPERATIONS {
             stats.expect(op.service, op.name);
         }
-        SdkReads { base, settings, organizations, sts, stats }
+        SdkReads { base, settings, organizations, sts, stats, organization_id: Arc::default() }
     }
 
     /// Counters of calls, errors and throttles, by service and operation (every operation
@@ -227,6 +251,36 @@ impl SdkReads {
     fn record<T, E: ProvideErrorMetadata>(&self, op: Op, result: &Result<T, E>) {
         record(&self.stats, op, result);
     }
+
+    /// The organization's id: the one DescribeOrganization named, or a DescribeOrganization now.
+    async fn organization_id(&self) -> Observed<String> {
+        let id = self
+            .organization_id
+            .get_or_try_init(|| async {
+                match self.describe_organization().await {
+                    Ok(Organization { id: Some(id), .. }) => Ok(id),
+                    Ok(Organization { id: None, .. }) => Err(Unobserved::api_error(DESCRIBE_ORGANIZATION.iam, "DescribeOrganization named no organization id")),
+                    Err(e) => Err(aws_error_into_unobserved(e)),
+                }
+            })
+            .await?;
+        Ok(id.clone())
+    }
+}
+
+/// An organization call's error as the fact of a chain read that needed it.
+fn aws_error_into_unobserved(error: AwsError) -> Unobserved {
+    match error {
+        AwsError::Service { operation, code, message } => {
+            CallError { code, message, service_error: true }.into_unobserved(operation)
+        }
+        AwsError::Client { operation, message } => Unobserved::api_error(operation, message),
+    }
+}
+
+/// A CloudWatch timestamp in chrono's terms; `None` outside chrono's range.
+fn timestamp(time: &aws_smithy_types::DateTime) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::from_timestamp(time.secs(), time.subsec_nanos())
 }
 
 /// The STS session duration in seconds: what STS accepts, 15 minutes to 12 hours.
@@ -237,11 +291,16 @@ fn session_seconds(duration: Duration) -> i32 {
 impl AwsReads for SdkReads {
     type Session = SdkSession;
 
-    async fn describe_organization(&self) -> Result<Option<String>, AwsError> {
+    async fn describe_organization(&self) -> Result<Organization, AwsError> {
         let result = self.organizations.describe_organization().send().await;
         self.record(DESCRIBE_ORGANIZATION, &result);
         let output = result.map_err(|e| CallError::from_sdk(&e).into_aws_error(DESCRIBE_ORGANIZATION.iam))?;
-        Ok(output.organization().and_then(|o| o.master_account_id()).map(str::to_owned))
+        let organization = output.organization();
+        let id = organization.and_then(|o| o.id()).filter(|id| !id.is_empty()).map(str::to_owned);
+        if let Some(id) = &id {
+            let _ = self.organization_id.set(id.clone());
+        }
+        Ok(Organization { id, management_account_id: organization.and_then(|o| o.master_account_id()).map(str::to_owned) })
     }
 
     async fn list_accounts_page(&self, next_token: Option<String>) -> Result<AccountsPage, AwsError> {
@@ -415,8 +474,8 @@ impl AwsReads for SdkReads {
         self.record(GET_TOPIC_ATTRIBUTES, &result);
         match result {
             Ok(output) => {
-                let kms_master_key_id = output.attributes().and_then(|a| a.get("KmsMasterKeyId")).filter(|k| !k.is_empty()).cloned();
-                Ok(Topic::Found { kms_master_key_id })
+                let attribute = |name: &str| output.attributes().and_then(|a| a.get(name)).filter(|v| !v.is_empty()).cloned();
+                Ok(Topic::Found { kms_master_key_id: attribute("KmsMasterKeyId"), policy: attribute("Policy") })
             }
             Err(e) => {
                 let error = CallError::from_sdk(&e);
@@ -440,6 +499,87 @@ impl AwsReads for SdkReads {
             }));
         }
         Ok(subscriptions)
+    }
+
+    async fn describe_key(&self, session: &SdkSession, region: &str, key_id: &str) -> Observed<Key> {
+        let result = session.kms(region).describe_key().key_id(key_id).send().await;
+        self.record(DESCRIBE_KEY, &result);
+        let output = match result {
+            Ok(output) => output,
+            Err(e) => {
+                let error = CallError::from_sdk(&e);
+                if error.is_not_found() {
+                    return Ok(Key::NotFound);
+                }
+                return Err(error.into_unobserved(DESCRIBE_KEY.iam));
+            }
+        };
+        let Some(metadata) = output.key_metadata() else {
+            return Err(Unobserved::api_error(DESCRIBE_KEY.iam, format!("DescribeKey of {key_id} returned no key metadata")));
+        };
+        Ok(Key::Found(KeyMetadata {
+            arn: metadata.arn().unwrap_or_default().to_owned(),
+            key_id: metadata.key_id().to_owned(),
+            manager: metadata.key_manager().map(|m| m.as_str().to_owned()).unwrap_or_default(),
+            state: metadata.key_state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        }))
+    }
+
+    async fn get_key_policy(&self, session: &SdkSession, region: &str, key_id: &str) -> Observed<String> {
+        let result = session.kms(region).get_key_policy().key_id(key_id).policy_name("default").send().await;
+        self.record(GET_KEY_POLICY, &result);
+        let output = result.map_err(|e| CallError::from_sdk(&e).into_unobserved(GET_KEY_POLICY.iam))?;
+        output.policy().map(str::to_owned).ok_or_else(|| Unobserved::api_error(GET_KEY_POLICY.iam, format!("GetKeyPolicy of {key_id} returned no policy")))
+    }
+
+    async fn describe_alarm_history(&self, session: &SdkSession, region: &str, alarm_name: &str) -> Observed<Vec<AlarmHistoryItem>> {
+        let mut pages = session
+            .cloudwatch(region)
+            .describe_alarm_history()
+            .alarm_name(alarm_name)
+            .history_item_type(aws_sdk_cloudwatch::types::HistoryItemType::Action)
+            .scan_by(aws_sdk_cloudwatch::types::ScanBy::TimestampDescending)
+            .max_records(ALARM_HISTORY_PAGE as i32)
+            .into_paginator()
+            .send();
+        let mut items = Vec::new();
+        for _ in 0..ALARM_HISTORY_PAGES {
+            let Some(page) = pages.next().await else { break };
+            self.record(DESCRIBE_ALARM_HISTORY, &page);
+            let page = page.map_err(|e| CallError::from_sdk(&e).into_unobserved(DESCRIBE_ALARM_HISTORY.iam))?;
+            // An item without a time cannot be ordered against the others: AWS always gives one.
+            items.extend(page.alarm_history_items().iter().filter_map(|item| {
+                Some(AlarmHistoryItem {
+                    alarm_name: item.alarm_name().unwrap_or(alarm_name).to_owned(),
+                    timestamp: timestamp(item.timestamp()?)?,
+                    summary: item.history_summary().unwrap_or_default().to_owned(),
+                    data: item.history_data().unwrap_or_default().to_owned(),
+                })
+            }));
+        }
+        Ok(items)
+    }
+
+    async fn org_path(&self, account_id: &str) -> Observed<String> {
+        let organization_id = self.organization_id().await?;
+        // Child to root, then written root first.
+        let mut parents = Vec::new();
+        let mut child = account_id.to_owned();
+        for _ in 0..ORG_PATH_DEPTH {
+            let result = self.organizations.list_parents().child_id(&child).send().await;
+            self.record(LIST_PARENTS, &result);
+            let output = result.map_err(|e| CallError::from_sdk(&e).into_unobserved(LIST_PARENTS.iam))?;
+            let Some((id, kind)) = output.parents().first().and_then(|p| Some((p.id()?.to_owned(), p.r#type()?.clone()))) else {
+                return Err(Unobserved::api_error(LIST_PARENTS.iam, format!("ListParents of {child} named no parent")));
+            };
+            parents.push(id.clone());
+            if kind == aws_sdk_organizations::types::ParentType::Root {
+                let path: String = std::iter::once(organization_id).chain(parents.into_iter().rev()).map(|id| id + "/").collect();
+                return Ok(path);
+            }
+            child = id;
+        }
+        Err(Unobserved::api_error(LIST_PARENTS.iam, format!("no root within {ORG_PATH_DEPTH} levels above account {account_id}")))
     }
 }
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 /// Calls, errors and throttles seen, by service (`cloudtrail`, `logs`, `monitoring`, `sns`,
-/// `sts`, `organizations`) and operation (`GetTrailStatus`, …). A call counts once, with its
+/// `kms`, `sts`, `organizations`) and operation (`GetTrailStatus`, …). A call counts once, with its
 /// final answer after the SDK's retries; every page of a paginated read is a call.
 #[derive(Debug, Default)]
 pub struct ApiStats {

@@ -56,7 +56,10 @@ enum Link {
     AlarmNotification,
     Topic,
     Subscription,
+    TopicPolicy,
     TopicEncryption,
+    KeyPolicy,
+    AlarmHistory,
     Complete,
 }
 
@@ -90,6 +93,10 @@ pub struct Scope<'a> {
     /// while the listing goes on), a link owned by an account not listed yet is neither read
     /// nor judged outside the organization: the walk waits for it (see [`Step::Need`]).
     pub members_complete: bool,
+    /// The organization's id (`o-…`), for `aws:SourceOrgID` in a topic's or key's policy;
+    /// `None` when it is not known (a Terraform plan), and a policy that names it is then
+    /// undecidable.
+    pub organization_id: Option<&'a str>,
 }
 
 /// The judgement of one account: the controls to judge there, and what they are judged with.
@@ -193,7 +200,7 @@ impl Audit<'_> {
         let chains_examined = judged.iter().filter(|p| p.reached > Link::Account).count();
         let chosen = choose(judged);
         notes.extend(chosen.notes);
-        let working_topics = if chosen.reason.status() == Status::Fail { working_topics(facts) } else { Vec::new() };
+        let working_topics = if chosen.reason.status() == Status::Fail { working_topics(facts, self) } else { Vec::new() };
         let evidence = Evidence { links: chosen.links, chains_examined, notes, working_topics, unseen: chosen.unseen };
         self.finding(control, chosen.reason, chosen.message, evidence).into()
     }
@@ -240,13 +247,15 @@ fn choose(paths: Vec<Path>) -> Path {
     })
 }
 
-/// The topics the facts show working — found, with a confirmed subscription, not encrypted with
-/// the AWS-managed key — with the accounts whose enabled alarms notify them.
-fn working_topics(facts: &Facts) -> Vec<WorkingTopic> {
+/// The topics the facts show working for the audited account — found, with a confirmed
+/// subscription, unencrypted (a key's fitness is not judged here, so an encrypted topic is not
+/// offered), and a policy that certainly lets CloudWatch publish for any alarm of the account —
+/// with the accounts whose enabled alarms notify them.
+fn working_topics(facts: &Facts, audit: &Audit<'_>) -> Vec<WorkingTopic> {
     let mut topics: BTreeMap<&str, WorkingTopic> = BTreeMap::new();
     for (request, answer) in facts.iter() {
-        let (Request::Topic { account_id, region, topic_arn }, Ok(Answer::Topic(Topic::Found { kms_master_key_id }))) = (request, answer) else { continue };
-        if kms_master_key_id.as_deref().is_some_and(is_aws_managed_sns_key) {
+        let (Request::Topic { account_id, region, topic_arn }, Ok(Answer::Topic(Topic::Found { kms_master_key_id, policy }))) = (request, answer) else { continue };
+        if kms_master_key_id.is_some() || !notify::admits_any_alarm(policy.as_deref(), topic_arn, audit.account_id, audit.scope.organization_id) {
             continue;
         }
         let subscriptions = Request::Subscriptions { account_id: account_id.clone(), region: region.clone(), topic_arn: topic_arn.clone() };
@@ -354,7 +363,7 @@ impl<'f> Walk<'_, 'f> {
                     Look::Ended
                 }
                 None => {
-                    let shared = self.shared || matches!(request, Request::Topic { .. } | Request::Subscriptions { .. });
+                    let shared = self.shared || matches!(request, Request::Topic { .. } | Request::Subscriptions { .. } | Request::Key { .. } | Request::KeyPolicy { .. });
                     *self.needs.entry(request).or_insert(false) |= shared;
                     Look::Pending
                 }
@@ -582,18 +591,18 @@ impl<'f> Walk<'_, 'f> {
             let owner = arn_account(topic_arn).unwrap_or(&metric.account_id).to_owned();
             let region = arn_region(topic_arn).unwrap_or(&metric.region).to_owned();
             let link = EvidenceLink::new(LinkKind::Topic, topic_arn).in_account(&owner).in_region(&region);
-            self.with(link, |walk| walk.topic(alarm, topic_arn, owner, region));
+            self.with(link, |walk| walk.topic(alarm, &metric.account_id, topic_arn, owner, region));
         }
     }
 
-    fn topic(&mut self, alarm: &Alarm, topic_arn: &str, owner: String, region: String) {
+    fn topic(&mut self, alarm: &Alarm, alarm_account: &str, topic_arn: &str, owner: String, region: String) {
         let request = Request::Topic { account_id: owner.clone(), region: region.clone(), topic_arn: topic_arn.to_owned() };
-        let kms_key = match self.look(Link::Topic, request, &format!("topic {topic_arn}"), |a| as_variant!(a, Answer::Topic)) {
+        let attributes = match self.look(Link::Topic, request, &format!("topic {topic_arn}"), |a| as_variant!(a, Answer::Topic)) {
             Look::Ended => return,
             Look::Known(Topic::NotFound) => {
                 return self.end(Link::Topic, Reason::SnsTopicNotFound, format!("Alarm {:?} notifies topic {topic_arn}, which does not exist.", alarm.name));
             }
-            Look::Known(Topic::Found { kms_master_key_id }) => Some(kms_master_key_id.as_deref()),
+            Look::Known(Topic::Found { kms_master_key_id, policy }) => Some((kms_master_key_id.as_deref(), policy.as_deref())),
             Look::Pending => None,
         };
         let subscriptions_of = |walk: &mut Self| {
@@ -613,18 +622,12 @@ impl<'f> Walk<'_, 'f> {
                 return walk.end(Link::Subscription, Reason::NoConfirmedSubscription, message);
             };
             let link = EvidenceLink::with_detail(LinkKind::Subscription, &first.subscription_arn, format!("{} ({} confirmed)", first.protocol, confirmed.len())).in_account(&owner).in_region(&region);
-            walk.with(link, |walk| {
-                if let Some(key) = kms_key.flatten().filter(|k| is_aws_managed_sns_key(k)) {
-                    return walk.end(
-                        Link::TopicEncryption,
-                        Reason::SnsTopicUnpublishable,
-                        format!("Topic {topic_arn} is encrypted with the AWS-managed key {key}, which CloudWatch cannot use to publish alarms."),
-                    );
-                }
-                walk.end(Link::Complete, Reason::Compliant, format!("Alarm {:?} notifies topic {topic_arn}, which has {} confirmed subscription(s).", alarm.name, confirmed.len()));
-            });
+            let Some((kms_key, policy)) = attributes else { return };
+            let topic = TopicAt { arn: topic_arn, owner: &owner, region: &region };
+            let delivered = format!("Alarm {:?} notifies topic {topic_arn}, which has {} confirmed subscription(s).", alarm.name, confirmed.len());
+            walk.with(link, |walk| walk.publish(alarm, alarm_account, topic, kms_key, policy, delivered));
         };
-        if kms_key.is_some() { subscriptions_of(self) } else { self.pending(subscriptions_of) }
+        if attributes.is_some() { subscriptions_of(self) } else { self.pending(subscriptions_of) }
     }
 }
 
@@ -701,7 +704,7 @@ fn management_events_gap(selectors: &EventSelectors) -> Option<&'static str> {
     }
 }
 
-fn is_aws_managed_sns_key(key: &str) -> bool {
+pub(crate) fn is_aws_managed_sns_key(key: &str) -> bool {
     key == "alias/aws/sns" || key.ends_with(":alias/aws/sns")
 }
 
@@ -741,6 +744,9 @@ fn alarm_can_fire(alarm: &Alarm, transformation: &MetricTransformation, value: f
         Err(format!("the {statistic} of a metric that counts {value} per call never goes {} {threshold}", if operator == "GreaterThanThreshold" { "above" } else { "to" }))
     }
 }
+
+mod notify;
+use notify::TopicAt;
 
 #[cfg(test)]
 mod tests;

@@ -200,7 +200,69 @@ pub enum Topic {
     Found {
         /// `KmsMasterKeyId`, when the topic is encrypted.
         kms_master_key_id: Option<String>,
+        /// `Policy`: the topic's access policy, as JSON text (AWS always has one; `None` when
+        /// the answer carried none).
+        policy: Option<String>,
     },
+}
+
+/// The access policy SNS gives a topic it creates without one: every action a topic has, for
+/// principals of the owner account only (`AWS:SourceOwner`). It lets CloudWatch publish for the
+/// owner's alarms and refuses every other account's.
+pub fn default_topic_policy(topic_arn: &str, owner: &str) -> String {
+    serde_json::json!({
+        "Version": "2008-10-17",
+        "Id": "__default_policy_ID",
+        "Statement": [{
+            "Sid": "__default_statement_ID",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": [
+                "SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission", "SNS:RemovePermission",
+                "SNS:DeleteTopic", "SNS:Subscribe", "SNS:ListSubscriptionsByTopic", "SNS:Publish"
+            ],
+            "Resource": topic_arn,
+            "Condition": {"StringEquals": {"AWS:SourceOwner": owner}}
+        }]
+    })
+    .to_string()
+}
+
+/// A KMS key as `kms:DescribeKey` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Key {
+    /// DescribeKey answered NotFoundException.
+    NotFound,
+    Found(KeyMetadata),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeyMetadata {
+    /// The key's ARN, which names the account that owns it.
+    pub arn: String,
+    pub key_id: String,
+    /// `KeyManager`: `AWS` for an AWS-managed key, `CUSTOMER` for a customer-managed one.
+    pub manager: String,
+    /// `KeyState`: `Enabled`, `Disabled`, `PendingDeletion`, `PendingImport`, `Unavailable`, …
+    pub state: String,
+}
+
+impl KeyMetadata {
+    pub fn is_aws_managed(&self) -> bool {
+        self.manager.eq_ignore_ascii_case("AWS")
+    }
+}
+
+/// One `Action` item of an alarm's history (`cloudwatch:DescribeAlarmHistory`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlarmHistoryItem {
+    pub alarm_name: String,
+    pub timestamp: chrono::DateTime<chrono::Utc>,
+    /// `HistorySummary`, e.g. "Failed to execute action arn:aws:sns:…".
+    pub summary: String,
+    /// `HistoryData`: JSON text as AWS wrote it (`actionState`, `notificationResource`,
+    /// `error`, …); the core reads it.
+    pub data: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

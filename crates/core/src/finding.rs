@@ -78,10 +78,13 @@ reasons! {
     SnsTopicNotFound => "SNS_TOPIC_NOT_FOUND", Fail;
     NoConfirmedSubscription => "NO_CONFIRMED_SUBSCRIPTION", Fail;
     SnsTopicUnpublishable => "SNS_TOPIC_UNPUBLISHABLE", Fail;
+    SnsTopicPolicyDeniesPublish => "SNS_TOPIC_POLICY_DENIES_PUBLISH", Fail;
+    AlarmActionFailed => "ALARM_ACTION_FAILED", Fail;
     RoleAssumptionFailed => "ROLE_ASSUMPTION_FAILED", Error;
     AccessDenied => "ACCESS_DENIED", Error;
     ApiError => "API_ERROR", Error;
     OutsideOrganization => "OUTSIDE_ORGANIZATION", Error;
+    PolicyUndecidable => "POLICY_UNDECIDABLE", Error;
     NotInPlan => "NOT_IN_PLAN", Error;
     Waived => "WAIVED", NotApplicable;
 }
@@ -176,7 +179,36 @@ pub enum LinkKind {
     Alarm,
     Topic,
     Subscription,
+    /// The topic's access policy, as judged for the alarm's publish.
+    TopicPolicy,
+    /// The KMS key the topic is encrypted with.
+    KmsKey,
+    /// The key's policy, as judged for CloudWatch's use of the key.
+    KeyPolicy,
+    /// What CloudWatch recorded of the alarm's latest notification.
+    AlarmHistory,
     Waiver,
+}
+
+impl LinkKind {
+    /// The kind as the evidence JSON spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkKind::Account => "account",
+            LinkKind::Trail => "trail",
+            LinkKind::LogGroup => "log-group",
+            LinkKind::MetricFilter => "metric-filter",
+            LinkKind::Metric => "metric",
+            LinkKind::Alarm => "alarm",
+            LinkKind::Topic => "topic",
+            LinkKind::Subscription => "subscription",
+            LinkKind::TopicPolicy => "topic-policy",
+            LinkKind::KmsKey => "kms-key",
+            LinkKind::KeyPolicy => "key-policy",
+            LinkKind::AlarmHistory => "alarm-history",
+            LinkKind::Waiver => "waiver",
+        }
+    }
 }
 
 impl EvidenceLink {
@@ -223,6 +255,23 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", reason.as_str()));
         }
         assert_eq!(serde_json::to_string(&Status::NotApplicable).unwrap(), "\"NOT_APPLICABLE\"");
+        for kind in [
+            LinkKind::Account,
+            LinkKind::Trail,
+            LinkKind::LogGroup,
+            LinkKind::MetricFilter,
+            LinkKind::Metric,
+            LinkKind::Alarm,
+            LinkKind::Topic,
+            LinkKind::Subscription,
+            LinkKind::TopicPolicy,
+            LinkKind::KmsKey,
+            LinkKind::KeyPolicy,
+            LinkKind::AlarmHistory,
+            LinkKind::Waiver,
+        ] {
+            assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{}\"", kind.as_str()));
+        }
         assert_eq!(Status::parse("fail"), Some(Status::Fail));
         assert_eq!(Status::parse("nope"), None);
     }

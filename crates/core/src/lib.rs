@@ -13,6 +13,7 @@ pub mod evaluate;
 pub mod facts;
 pub mod finding;
 pub mod pattern;
+pub mod policy;
 pub mod remediate;
 pub mod request;
 

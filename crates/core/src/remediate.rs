@@ -9,11 +9,16 @@
 //! organization trail's chain, the topic's owner for a central topic — and says so. An alarm
 //! that needs a topic reuses one the judgement saw working for that account and region before
 //! a new one is created.
+//!
+//! A topic's access policy and a key's policy are written whole, so a fix keeps every statement
+//! the evidence shows and adds the one CloudWatch needs ([`grant`]); a Deny that refuses
+//! CloudWatch is kept and named, never removed.
 
 use crate::controls::{self, Control};
 use crate::finding::{EvidenceLink, Finding, LinkKind, Reason, Status, WorkingTopic};
 
 pub mod cli;
+pub mod grant;
 pub mod terraform;
 
 /// What a fix is rendered with besides the finding.
@@ -26,7 +31,7 @@ pub struct Settings<'a> {
 }
 
 /// The IAM actions of the audit role, as `config/iam/audit-role-policy.json` grants them.
-pub const AUDIT_ACTIONS: [&str; 7] = crate::request::CHAIN_READS;
+pub const AUDIT_ACTIONS: [&str; crate::request::CHAIN_READS.len()] = crate::request::CHAIN_READS;
 
 /// Names orgwatch gives what it creates.
 pub const NAMESPACE: &str = "CISBenchmark";
@@ -140,6 +145,27 @@ pub enum Action {
     EnableAlarmActions { alarm: AlarmSpec },
     /// A customer-managed key CloudWatch may use, set as the topic's key.
     EncryptTopic { topic_arn: String, key_alias: String },
+    /// The topic's access policy replaced by `policy`: its own statements kept, one added that
+    /// lets CloudWatch publish.
+    SetTopicPolicy { topic_arn: String, policy: serde_json::Value },
+    /// The key's policy (`default`, its only one) replaced by `policy`: its own statements
+    /// kept, CloudWatch's added.
+    PutKeyPolicy { key: KeyRef, policy: serde_json::Value },
+    EnableKey(KeyRef),
+    /// A key pending deletion kept; it is then disabled, and an [`Action::EnableKey`] follows.
+    CancelKeyDeletion(KeyRef),
+    /// The alarm set to ALARM by hand: a real notification through the mended path, so that
+    /// CloudWatch records one that works (it notifies the alarm's subscribers).
+    TestNotification { alarm_name: String },
+    /// What CloudWatch recorded of the alarm's notifications, to look into a failure.
+    ShowAlarmHistory { alarm_name: String },
+}
+
+/// An existing KMS key: its ARN and its id (the last part of the ARN).
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyRef {
+    pub arn: String,
+    pub key_id: String,
 }
 
 /// The remedy of a finding.
@@ -275,15 +301,13 @@ fn fix(finding: &Finding, settings: &Settings<'_>) -> Fix {
     let control = controls::find(&finding.control_id);
     let partition = finding.evidence.links.iter().find_map(|l| arn_field(&l.id, 1).filter(|_| l.id.starts_with("arn:"))).unwrap_or("aws").to_owned();
     let trail = links.last(LinkKind::Trail);
-    let owner_why = |link: &EvidenceLink| {
-        if trail.and_then(|t| t.attributes.get("organization_trail")).and_then(serde_json::Value::as_bool) == Some(true) {
+    let owner_why = |link: &EvidenceLink| match link.kind {
+        LinkKind::Topic | LinkKind::Subscription | LinkKind::TopicPolicy => "it owns the topic".to_owned(),
+        LinkKind::KmsKey | LinkKind::KeyPolicy => "it owns the topic's key".to_owned(),
+        _ if trail.and_then(|t| t.attributes.get("organization_trail")).and_then(serde_json::Value::as_bool) == Some(true) => {
             format!("it owns the organization trail {} and its chain", trail.map(|t| t.id.as_str()).unwrap_or_default())
-        } else {
-            match link.kind {
-                LinkKind::Topic | LinkKind::Subscription => "it owns the topic".to_owned(),
-                _ => "it owns that part of the chain".to_owned(),
-            }
         }
+        _ => "it owns that part of the chain".to_owned(),
     };
     let at = |link: &EvidenceLink| target(finding, links.account_of(link), links.region_of(link, settings.region), &owner_why(link));
     let mut rescan = false;
@@ -438,18 +462,318 @@ fn fix(finding: &Finding, settings: &Settings<'_>) -> Fix {
             Some(topic) => (at(topic), vec![Action::Subscribe { topic: TopicRef::Existing(topic.id.clone()) }]),
             None => return missing(finding, settings, "topic"),
         },
-        Reason::SnsTopicUnpublishable => match links.last(LinkKind::Topic) {
-            Some(topic) => (at(topic), vec![Action::EncryptTopic { topic_arn: topic.id.clone(), key_alias: "alias/sns-cloudwatch-alarms".into() }]),
-            None => return missing(finding, settings, "topic"),
+        Reason::SnsTopicPolicyDeniesPublish => match topic_policy_fix(&links) {
+            Ok((link, notes, action)) => {
+                rescan = true;
+                let mut target = at(link);
+                target.notes.extend(notes);
+                (target, action.into_iter().collect())
+            }
+            Err(what) => return missing(finding, settings, what),
+        },
+        Reason::SnsTopicUnpublishable => {
+            match finding.evidence.links.last() {
+                Some(last) if last.kind == LinkKind::KeyPolicy => match key_policy_fix(&links) {
+                    Ok((link, notes, action)) => {
+                        rescan = true;
+                        let mut target = at(link);
+                        target.notes.extend(notes);
+                        (target, action.into_iter().collect())
+                    }
+                    Err(what) => return missing(finding, settings, what),
+                },
+                Some(key_link) if key_link.kind == LinkKind::KmsKey => {
+                    let key = key_ref(key_link);
+                    let state = key_link.attribute("state").unwrap_or_default();
+                    let aws_managed = key_link.attribute("manager").is_some_and(|m| m.eq_ignore_ascii_case("AWS"));
+                    match (aws_managed, state) {
+                        (true, _) => match links.last(LinkKind::Topic) {
+                            Some(topic) => {
+                                rescan = true;
+                                (at(topic), vec![encrypt_topic(topic)])
+                            }
+                            None => return missing(finding, settings, "topic"),
+                        },
+                        (false, "Disabled") => {
+                            rescan = true;
+                            let mut target = at(key_link);
+                            target.notes.push(format!("Key {} is disabled: enabling it lets the topic's messages be encrypted again. Its policy is judged once it is enabled.", key.arn));
+                            (target, vec![Action::EnableKey(key)])
+                        }
+                        (false, "PendingDeletion" | "PendingReplicaDeletion") => {
+                            rescan = true;
+                            let mut target = at(key_link);
+                            target.notes.push(format!("Key {} is scheduled for deletion: cancelling the deletion leaves it disabled, so it is enabled after. Its policy is judged once it is enabled.", key.arn));
+                            (target, vec![Action::CancelKeyDeletion(key.clone()), Action::EnableKey(key)])
+                        }
+                        (false, "Enabled") => return missing(finding, settings, "key policy"),
+                        (false, state) => {
+                            rescan = true;
+                            let mut target = at(key_link);
+                            target.notes.push(format!(
+                                "Key {} is in state {state}, which no command of orgwatch's turns into Enabled (import its key material, or reconnect its custom key store); or give the topic another key CloudWatch may use.",
+                                key.arn
+                            ));
+                            (target, Vec::new())
+                        }
+                    }
+                }
+                // The AWS-managed key, or a key that does not exist: a customer-managed one.
+                _ => match links.last(LinkKind::Topic) {
+                    Some(topic) => {
+                        rescan = true;
+                        (at(topic), vec![encrypt_topic(topic)])
+                    }
+                    None => return missing(finding, settings, "topic"),
+                },
+            }
+        }
+        Reason::AlarmActionFailed => match action_failed_fix(&links, &at) {
+            Ok(fixed) => fixed,
+            Err(what) => return missing(finding, settings, what),
         },
         // Not FAIL reasons; a FAIL finding never has them.
-        Reason::Compliant | Reason::Waived | Reason::RoleAssumptionFailed | Reason::AccessDenied | Reason::ApiError | Reason::OutsideOrganization | Reason::NotInPlan => {
+        Reason::Compliant
+        | Reason::Waived
+        | Reason::RoleAssumptionFailed
+        | Reason::AccessDenied
+        | Reason::ApiError
+        | Reason::OutsideOrganization
+        | Reason::PolicyUndecidable
+        | Reason::NotInPlan => {
             return missing(finding, settings, "link");
         }
     };
     let Target { account_id, region, notes } = target;
     Fix { account_id, region, partition, notes, actions, rescan }
 }
+
+fn encrypt_topic(topic: &EvidenceLink) -> Action {
+    Action::EncryptTopic { topic_arn: topic.id.clone(), key_alias: "alias/sns-cloudwatch-alarms".into() }
+}
+
+fn key_ref(link: &EvidenceLink) -> KeyRef {
+    let key_id = link.attribute("key_id").map(str::to_owned).unwrap_or_else(|| link.id.rsplit_once("key/").map_or(link.id.as_str(), |(_, id)| id).to_owned());
+    KeyRef { arn: link.id.clone(), key_id }
+}
+
+/// The first letter in upper case.
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
+}
+
+/// A note on the Deny that refuses CloudWatch, kept in the policy printed.
+fn deny_note(link: &EvidenceLink, document: &serde_json::Value, policy_of: &str, call: &str) -> Option<String> {
+    if link.attribute("decision") != Some("denied") {
+        return None;
+    }
+    let label = match link.attributes.get("statement") {
+        Some(statement) => grant::statement_label(statement, Some(document)),
+        None => link.detail.as_deref().and_then(|d| d.strip_prefix("denied by ")).unwrap_or("a statement").to_owned(),
+    };
+    Some(format!(
+        "{} of {policy_of} denies {call}, and an explicit Deny outweighs every Allow. orgwatch does not remove a Deny: it is kept in the policy below, so this alone does not mend the link. Narrow that statement so that it spares CloudWatch's call (or remove it), then scan again.",
+        capitalize(&label)
+    ))
+}
+
+/// The topic's policy with a statement that lets CloudWatch publish for the alarm: the link
+/// the fix goes to, its notes, and the action (none when the policy already holds it).
+fn topic_policy_fix<'f>(links: &Links<'f>) -> Result<(&'f EvidenceLink, Vec<String>, Option<Action>), &'static str> {
+    let topic = links.last(LinkKind::Topic).ok_or("topic")?;
+    let alarm = links.last(LinkKind::Alarm).ok_or("alarm")?;
+    let link = links.last(LinkKind::TopicPolicy);
+    let owner = links.account_of(topic);
+    let alarm_account = links.account_of(alarm);
+    let mut notes = Vec::new();
+    let document = match link.and_then(|l| l.attribute("policy")) {
+        Some(text) => grant::document(text).ok_or("topic's access policy")?,
+        // The topic showed no policy at all: SNS's default is what it has.
+        None if link.is_none() => {
+            notes.push(format!("Topic {} showed no access policy: the policy below is SNS's default for it, with the statement CloudWatch needs.", topic.id));
+            grant::document(&crate::facts::default_topic_policy(&topic.id, &owner)).ok_or("topic's access policy")?
+        }
+        None => return Err("topic's access policy"),
+    };
+    let admits = if alarm_account == owner {
+        grant::Admits::Account(alarm_account.clone())
+    } else {
+        match link.and_then(|l| l.attribute("organization_id")) {
+            Some(id) => {
+                notes.push(format!("The statement admits the alarms of every account of organization {id} (aws:SourceOrgID), so one statement serves each account whose alarms notify topic {}.", topic.id));
+                grant::Admits::Organization(id.to_owned())
+            }
+            None => {
+                notes.push(format!(
+                    "The organization's id is not in the finding's evidence, so the statement admits the alarms of account {alarm_account} only (aws:SourceAccount). The command writes the whole policy: run another account's fix for this topic from a scan made after this one, or admit the whole organization with aws:SourceOrgID instead."
+                ));
+                grant::Admits::Account(alarm_account.clone())
+            }
+        }
+    };
+    let alarm_label = alarm_name(alarm);
+    if let Some(note) = link.and_then(|l| deny_note(l, &document, "the topic's policy", &format!("CloudWatch's publish for alarm {alarm_label:?}"))) {
+        notes.push(note);
+    }
+    let action = match grant::merged(&document, grant::topic_statement(&topic.id, &admits)) {
+        Some(policy) => {
+            notes.push(format!("The command replaces topic {}'s whole access policy: every statement it has now is kept, and one is added for CloudWatch.", topic.id));
+            Some(Action::SetTopicPolicy { topic_arn: topic.id.clone(), policy })
+        }
+        None => {
+            notes.push(format!("Topic {}'s policy already has the statement CloudWatch needs.", topic.id));
+            None
+        }
+    };
+    Ok((link.unwrap_or(topic), notes, action))
+}
+
+/// The key's policy with CloudWatch's statement: the link the fix goes to, its notes, and the
+/// action (none when the policy already holds it).
+fn key_policy_fix<'f>(links: &Links<'f>) -> Result<(&'f EvidenceLink, Vec<String>, Option<Action>), &'static str> {
+    let link = links.last(LinkKind::KeyPolicy).ok_or("key policy")?;
+    let text = link.attribute("policy").ok_or("key policy")?;
+    let document = grant::document(text).ok_or("key policy")?;
+    let key = match links.last(LinkKind::KmsKey) {
+        Some(key) => key_ref(key),
+        None => key_ref(link),
+    };
+    let mut notes = Vec::new();
+    if let Some(note) = deny_note(link, &document, &format!("key {}'s policy", key.arn), "CloudWatch's use of the key") {
+        notes.push(note);
+    }
+    let action = match grant::merged(&document, grant::key_statement()) {
+        Some(policy) => {
+            notes.push(format!(
+                "The command replaces key {}'s policy: every statement it has now is kept, and one is added that lets {} use the key (kms:Decrypt, kms:GenerateDataKey*). A service principal gets nothing from IAM policies: it must be the key policy.",
+                key.arn,
+                grant::CLOUDWATCH
+            ));
+            Some(Action::PutKeyPolicy { key, policy })
+        }
+        None => {
+            notes.push(format!("Key {}'s policy already has the statement CloudWatch needs.", key.arn));
+            None
+        }
+    };
+    Ok((link, notes, action))
+}
+
+/// What an alarm's failed notification says went wrong.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// The topic's key: KMS refused CloudWatch.
+    Key,
+    /// SNS refused the publish.
+    TopicPolicy,
+    Other,
+}
+
+fn failure(error: &str) -> Failure {
+    let e = error.to_ascii_lowercase();
+    if e.contains("kms") || e.contains("encryption key") || e.contains("key policy") {
+        Failure::Key
+    } else if e.contains("sns:publish") || e.contains("authoriz") || e.contains("accessdenied") || e.contains("access denied") {
+        Failure::TopicPolicy
+    } else {
+        Failure::Other
+    }
+}
+
+/// ALARM_ACTION_FAILED: what CloudWatch recorded, and the fix of what its error names.
+fn action_failed_fix(links: &Links<'_>, at: &dyn Fn(&EvidenceLink) -> Target) -> Result<(Target, Vec<Action>), &'static str> {
+    let history = links.last(LinkKind::AlarmHistory).ok_or("alarm history")?;
+    let alarm = links.last(LinkKind::Alarm).ok_or("alarm")?;
+    let name = alarm_name(alarm);
+    let error = history.attribute("error").filter(|e| !e.trim().is_empty());
+    let when = history.attribute("timestamp").unwrap_or("an unknown time");
+    let topic = history.attribute("notification_resource").map(str::to_owned).or_else(|| links.last(LinkKind::Topic).map(|t| t.id.clone())).unwrap_or_default();
+    let recorded = format!("CloudWatch recorded at {when} that the notification of alarm {name:?} to topic {topic} failed: {}", error.unwrap_or("it wrote no error text."));
+    let kind = error.map_or(Failure::Other, failure);
+    let (mut target, mut actions, mends) = match kind {
+        Failure::Key => match links.last(LinkKind::KeyPolicy) {
+            Some(link) => {
+                let mut target = at(link);
+                target.notes.push(recorded);
+                target.notes.push("The error names the topic's encryption key.".into());
+                if link.attribute("decision") == Some("allowed") {
+                    target.notes.push(format!(
+                        "The scan found key {}'s policy letting CloudWatch use it ({}), so the failure may be older than the policy, or a condition orgwatch took to hold does not: the statement below grants it without conditions.",
+                        link.id,
+                        link.detail.as_deref().unwrap_or("allowed")
+                    ));
+                }
+                match key_policy_fix(links) {
+                    Ok((_, notes, action)) => {
+                        target.notes.extend(notes);
+                        (target, action.into_iter().collect(), true)
+                    }
+                    Err(_) => {
+                        target.notes.push(format!(
+                            "The scan found key {}'s policy letting CloudWatch use it ({}), so the failure may be older than the policy; else a condition or a grant orgwatch does not see refuses it: look at the key policy (aws kms get-key-policy --key-id {} --policy-name default).",
+                            link.id,
+                            link.detail.as_deref().unwrap_or("allowed"),
+                            link.id
+                        ));
+                        (target, Vec::new(), true)
+                    }
+                }
+            }
+            None => {
+                let mut target = at(alarm);
+                target.notes.push(recorded);
+                target.notes.push(format!(
+                    "The error names an encryption key, but the scan saw no customer-managed key on topic {topic}: look at the topic's KmsMasterKeyId (aws sns get-topic-attributes) and the history below."
+                ));
+                (target, vec![Action::ShowAlarmHistory { alarm_name: name.clone() }], false)
+            }
+        },
+        Failure::TopicPolicy => match topic_policy_fix(links) {
+            Ok((link, notes, action)) => {
+                let mut target = at(link);
+                target.notes.push(recorded);
+                target.notes.push("The error says SNS refused CloudWatch's publish.".into());
+                target.notes.extend(notes);
+                (target, action.into_iter().collect(), true)
+            }
+            // The policy allowed CloudWatch when scanned; its text is not in the evidence.
+            Err(_) => {
+                let link = links.last(LinkKind::TopicPolicy).unwrap_or(alarm);
+                let mut target = at(link);
+                target.notes.push(recorded);
+                target.notes.push(format!(
+                    "The error says SNS refused CloudWatch's publish, but the scan found topic {topic}'s policy letting CloudWatch publish for this alarm ({}), so the failure may be older than the policy: look at it (aws sns get-topic-attributes --topic-arn {topic}).",
+                    link.detail.as_deref().unwrap_or("allowed")
+                ));
+                (target, Vec::new(), true)
+            }
+        },
+        Failure::Other => {
+            let mut target = at(alarm);
+            target.notes.push(recorded);
+            target.notes.push("orgwatch does not know what mends this error: look into it with the alarm's history below. Until a notification to the topic succeeds, the finding stays.".into());
+            (target, vec![Action::ShowAlarmHistory { alarm_name: name.clone() }], false)
+        }
+    };
+    if mends {
+        let alarm_account = links.account_of(alarm);
+        let alarm_region = links.region_of(alarm, &target.region);
+        if alarm_account == target.account_id && alarm_region == target.region {
+            actions.push(Action::TestNotification { alarm_name: name });
+        } else {
+            target.notes.push(format!(
+                "The finding stays until a notification to the topic succeeds. Then, with account {alarm_account}'s credentials, have the alarm notify once more (its subscribers get it): aws cloudwatch set-alarm-state --region {alarm_region} --alarm-name {} --state-value ALARM --state-reason {}",
+                cli::quote(&name),
+                cli::quote(TEST_REASON)
+            ));
+        }
+    }
+    Ok((target, actions))
+}
+
+/// The state reason of a test notification.
+pub const TEST_REASON: &str = "orgwatch fix: a test notification through the mended path";
 
 /// A FAIL finding whose evidence lacks the link its fix is addressed to (stored by an older
 /// orgwatch, say): no steps, a sentence.

@@ -6,7 +6,7 @@
 //! topic to the security account), so the carrier reads it with that account's audit role and
 //! can share one answer between every account that asks.
 
-use crate::facts::{AccountId, Alarm, EventSelectors, LogGroupRef, MetricFilter, MetricRef, Observed, Subscription, Topic, Trail, TrailStatus};
+use crate::facts::{AccountId, Alarm, AlarmHistoryItem, EventSelectors, Key, LogGroupRef, MetricFilter, MetricRef, Observed, Subscription, Topic, Trail, TrailStatus};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -27,6 +27,19 @@ pub enum Request {
     Topic { account_id: AccountId, region: String, topic_arn: String },
     /// `sns:ListSubscriptionsByTopic` of a topic.
     Subscriptions { account_id: AccountId, region: String, topic_arn: String },
+    /// `kms:DescribeKey` of the key a topic is encrypted with, as the topic names it (alias
+    /// name, alias ARN, key id or key ARN), in the account and region that name resolves in.
+    Key { account_id: AccountId, region: String, key_id: String },
+    /// `kms:GetKeyPolicy` (policy name `default`) of a key, by key id or key ARN, in the key's
+    /// own account: a key policy cannot be read from another account.
+    KeyPolicy { account_id: AccountId, region: String, key_id: String },
+    /// `cloudwatch:DescribeAlarmHistory` of one alarm: its `Action` items, newest first, as far
+    /// back as CloudWatch keeps them (two weeks).
+    AlarmHistory { account_id: AccountId, region: String, alarm_name: String },
+    /// `organizations:ListParents` from the account up to the root: its path in the
+    /// organization (`o-…/r-…/ou-…/`), for `aws:SourceOrgPaths`. Read with orgwatch's own
+    /// identity, not an audit role, and only when a policy names that key.
+    OrgPath { account_id: AccountId },
 }
 
 impl Request {
@@ -37,20 +50,28 @@ impl Request {
             | Request::TrailStatus { account_id, .. }
             | Request::EventSelectors { account_id, .. }
             | Request::Topic { account_id, .. }
-            | Request::Subscriptions { account_id, .. } => account_id,
+            | Request::Subscriptions { account_id, .. }
+            | Request::Key { account_id, .. }
+            | Request::KeyPolicy { account_id, .. }
+            | Request::AlarmHistory { account_id, .. }
+            | Request::OrgPath { account_id } => account_id,
             Request::MetricFilters(group) => &group.account_id,
             Request::Alarms(metric) => &metric.account_id,
         }
     }
 
-    /// The region the read is made in.
+    /// The region the read is made in (Organizations has one endpoint: `us-east-1`).
     pub fn region(&self) -> &str {
         match self {
             Request::Trails { region, .. }
             | Request::TrailStatus { region, .. }
             | Request::EventSelectors { region, .. }
             | Request::Topic { region, .. }
-            | Request::Subscriptions { region, .. } => region,
+            | Request::Subscriptions { region, .. }
+            | Request::Key { region, .. }
+            | Request::KeyPolicy { region, .. }
+            | Request::AlarmHistory { region, .. } => region,
+            Request::OrgPath { .. } => "us-east-1",
             Request::MetricFilters(group) => &group.region,
             Request::Alarms(metric) => &metric.region,
         }
@@ -66,12 +87,22 @@ impl Request {
             Request::Alarms(_) => "cloudwatch:DescribeAlarmsForMetric",
             Request::Topic { .. } => "sns:GetTopicAttributes",
             Request::Subscriptions { .. } => "sns:ListSubscriptionsByTopic",
+            Request::Key { .. } => "kms:DescribeKey",
+            Request::KeyPolicy { .. } => "kms:GetKeyPolicy",
+            Request::AlarmHistory { .. } => "cloudwatch:DescribeAlarmHistory",
+            Request::OrgPath { .. } => "organizations:ListParents",
         }
+    }
+
+    /// Whether the read is made with orgwatch's own identity rather than an audit role.
+    pub fn is_organization_read(&self) -> bool {
+        matches!(self, Request::OrgPath { .. })
     }
 }
 
-/// Every operation a [`Request`] is answered by, as IAM names them: the audit role's actions.
-pub const CHAIN_READS: [&str; 7] = [
+/// Every operation a [`Request`] read with an audit role is answered by, as IAM names them: the
+/// audit role's actions.
+pub const CHAIN_READS: [&str; 10] = [
     "cloudtrail:DescribeTrails",
     "cloudtrail:GetTrailStatus",
     "cloudtrail:GetEventSelectors",
@@ -79,7 +110,14 @@ pub const CHAIN_READS: [&str; 7] = [
     "cloudwatch:DescribeAlarmsForMetric",
     "sns:GetTopicAttributes",
     "sns:ListSubscriptionsByTopic",
+    "kms:DescribeKey",
+    "kms:GetKeyPolicy",
+    "cloudwatch:DescribeAlarmHistory",
 ];
+
+/// The operation a [`Request`] read with orgwatch's own identity is answered by
+/// ([`Request::is_organization_read`]).
+pub const ORGANIZATION_CHAIN_READS: [&str; 1] = ["organizations:ListParents"];
 
 /// What a [`Request`] was answered with.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -91,6 +129,12 @@ pub enum Answer {
     Alarms(Vec<Alarm>),
     Topic(Topic),
     Subscriptions(Vec<Subscription>),
+    Key(Key),
+    /// The key policy's JSON text.
+    KeyPolicy(String),
+    AlarmHistory(Vec<AlarmHistoryItem>),
+    /// The account's path in the organization, `o-…/r-…/ou-…/…/`.
+    OrgPath(String),
 }
 
 /// The answers known so far for one account's judgement, own and borrowed alike.

@@ -71,6 +71,10 @@ enum Command {
         control: Vec<String>,
         #[arg(long, value_enum, default_value = "text")]
         format: plan_check::PlanFormat,
+        /// The organization's id (`o-…`) the plan deploys into, for a topic or key policy that
+        /// names `aws:SourceOrgID`; without it such a policy cannot be judged.
+        #[arg(long)]
+        organization_id: Option<String>,
     },
     /// List the controls orgwatch judges.
     Controls {
@@ -150,7 +154,13 @@ pub fn run() -> ExitCode {
             out!("{report}");
             ExitCode::from(code)
         }
-        Command::PlanCheck { plan, control, format } => {
+        Command::PlanCheck { plan, control, format, organization_id } => {
+            if let Some(id) = organization_id.as_deref()
+                && !orgwatch_plan::is_organization_id(id)
+            {
+                eprintln!("error: --organization-id: {id:?} is not an organization id (o- and 10 to 32 lowercase letters or digits)");
+                return ExitCode::from(plan_check::EXIT_UNREADABLE);
+            }
             let mut selected = Vec::new();
             for id in &control {
                 let Some(found) = controls::find(id) else {
@@ -159,7 +169,8 @@ pub fn run() -> ExitCode {
                 };
                 selected.push(found);
             }
-            let (out, err, code) = plan_check::run(&plan, &selected, format);
+            let options = orgwatch_plan::Options { organization_id: organization_id.as_deref() };
+            let (out, err, code) = plan_check::run(&plan, &selected, format, &options);
             out!("{out}");
             eprint!("{err}");
             ExitCode::from(code)

@@ -247,17 +247,7 @@ impl<'a> Arn<'a> {
 
 /// The kebab-case name of a link kind, as stored in the evidence.
 pub fn kind_name(kind: LinkKind) -> &'static str {
-    match kind {
-        LinkKind::Account => "account",
-        LinkKind::Trail => "trail",
-        LinkKind::LogGroup => "log-group",
-        LinkKind::MetricFilter => "metric-filter",
-        LinkKind::Metric => "metric",
-        LinkKind::Alarm => "alarm",
-        LinkKind::Topic => "topic",
-        LinkKind::Subscription => "subscription",
-        LinkKind::Waiver => "waiver",
-    }
+    kind.as_str()
 }
 
 /// How urgent a finding is: a broken chain is MEDIUM (a denied call reaches nobody), an unseen
@@ -294,7 +284,10 @@ pub fn remediation(reason: Reason) -> Option<&'static str> {
         Reason::NoAlarmNotification => "Add an SNS topic to the alarm's ALARM actions.",
         Reason::SnsTopicNotFound => "Point the alarm's action at an SNS topic that exists.",
         Reason::NoConfirmedSubscription => "Subscribe a person or an on-call system to the topic and confirm the subscription.",
-        Reason::SnsTopicUnpublishable => "Encrypt the topic with a customer-managed KMS key whose policy lets cloudwatch.amazonaws.com use it, instead of alias/aws/sns.",
+        Reason::SnsTopicUnpublishable => "Encrypt the topic with an enabled customer-managed KMS key whose policy grants cloudwatch.amazonaws.com kms:Decrypt and kms:GenerateDataKey*, instead of alias/aws/sns.",
+        Reason::SnsTopicPolicyDeniesPublish => "Add a statement to the topic's access policy that allows sns:Publish to Principal {\"Service\": \"cloudwatch.amazonaws.com\"} for the alarm's account (aws:SourceAccount) or organization (aws:SourceOrgID); `orgwatch fix` prints it.",
+        Reason::AlarmActionFailed => "Read the alarm's history (cloudwatch describe-alarm-history --history-item-type Action) and mend what the error names: the topic's policy, its key's policy, or the subscriber.",
+        Reason::PolicyUndecidable => "Review the statement the finding names by hand: orgwatch does not judge its condition operator, key or variable.",
         Reason::RoleAssumptionFailed => "Deploy the audit role in the account the finding names (config/iam) and let orgwatch's identity assume it with the external ID.",
         Reason::AccessDenied => "Grant the audit role the read-only actions of config/iam/audit-role-policy.json.",
         Reason::ApiError => "Scan again; if the error stays, check the service's quotas and the account's network path.",

@@ -21,7 +21,7 @@ pub enum PlanFormat {
 }
 
 /// What to print on stdout, what on stderr, and the exit code.
-pub fn run(path: &Path, controls: &[&Control], format: PlanFormat) -> (String, String, u8) {
+pub fn run(path: &Path, controls: &[&Control], format: PlanFormat, options: &orgwatch_plan::Options<'_>) -> (String, String, u8) {
     let text = match std::fs::read(path) {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => text,
@@ -29,7 +29,7 @@ pub fn run(path: &Path, controls: &[&Control], format: PlanFormat) -> (String, S
         },
         Err(e) => return (String::new(), format!("error: cannot read {}: {e}\n", path.display()), EXIT_UNREADABLE),
     };
-    let report = match orgwatch_plan::check(&text, controls) {
+    let report = match orgwatch_plan::check_with(&text, controls, options) {
         Ok(report) => report,
         Err(e) => return (String::new(), format!("error: cannot read {} as a plan: {e}\n", path.display()), EXIT_UNREADABLE),
     };

@@ -142,10 +142,14 @@ pub async fn run_scan<R: AwsReads>(reads: &R, store: &Store, config: &Config, cl
     async move {
         info!(concurrency = config.scan.concurrency, controls = config.scan.controls.len(), "Scan started");
         // The organization and the first page of its accounts together.
-        let first = match tokio::join!(reads.describe_organization(), reads.list_accounts_page(None)) {
-            (Ok(management), Ok(first)) => {
-                info!(management_account = management.as_deref().unwrap_or("unknown"), "Organization found");
-                first
+        let (organization, first) = match tokio::join!(reads.describe_organization(), reads.list_accounts_page(None)) {
+            (Ok(organization), Ok(first)) => {
+                info!(
+                    organization_id = organization.id.as_deref().unwrap_or("unknown"),
+                    management_account = organization.management_account_id.as_deref().unwrap_or("unknown"),
+                    "Organization found"
+                );
+                (organization, first)
             }
             (Err(e), _) | (_, Err(e)) => {
                 let message = format!("the organization's accounts could not be listed: {e}");
@@ -185,7 +189,15 @@ pub async fn run_scan<R: AwsReads>(reads: &R, store: &Store, config: &Config, cl
             // A database that cannot take findings stops new accounts: their work would be lost.
             while !stopping && in_flight.len() < config.scan.concurrency {
                 let Some(account) = listing.queue.pop_front() else { break };
-                let judge = Judge { account_id: account.id, controls: &selected, region: &config.aws.region, waivers: &config.waivers, now: clock.now(), detections: &detections };
+                let judge = Judge {
+                    account_id: account.id,
+                    controls: &selected,
+                    region: &config.aws.region,
+                    organization_id: organization.id.as_deref(),
+                    waivers: &config.waivers,
+                    now: clock.now(),
+                    detections: &detections,
+                };
                 in_flight.push(judge_account(&carrier, judge, listing.members.subscribe(), config.scan.account_timeout));
             }
             if in_flight.is_empty() && (listing.done || stopping) {
@@ -314,6 +326,8 @@ struct Judge<'a> {
     account_id: String,
     controls: &'a [&'static Control],
     region: &'a str,
+    /// For `aws:SourceOrgID` in the policies of the chain's last hops.
+    organization_id: Option<&'a str>,
     waivers: &'a [Waiver],
     now: chrono::DateTime<chrono::Utc>,
     detections: &'a DetectionCache,
@@ -324,7 +338,7 @@ impl Judge<'_> {
         Audit {
             account_id: &self.account_id,
             controls: self.controls,
-            scope: Scope { region: self.region, members: &members.listed, members_complete: members.complete },
+            scope: Scope { region: self.region, members: &members.listed, members_complete: members.complete, organization_id: self.organization_id },
             waivers: self.waivers,
             now: self.now,
             detections: self.detections,
@@ -332,7 +346,8 @@ impl Judge<'_> {
     }
 }
 
-/// Most rounds a judgement may take; the chain has six links, so this only stops a loop.
+/// Most rounds a judgement may take: far more than any chain's links need, so this only stops
+/// a loop.
 const MAX_ROUNDS: usize = 32;
 
 /// Judges one account: asks the core, carries out every read it needs at once, and asks

@@ -1,17 +1,22 @@
 //! A pure answerer of the core's [`Request`]s from a plan: the planned trails, log groups,
-//! metric filters, alarms, topics and subscriptions, with every reference resolved once.
+//! metric filters, alarms, topics and their policies, subscriptions, KMS keys, their aliases and
+//! policies, with every reference resolved once.
 //!
 //! What the plan does not show is answered [`Unobserved::not_in_plan`], never guessed: a
 //! topic whose ARN names nothing in the plan (its subscriptions cannot be seen), a log group
-//! outside the plan that no planned filter is on, a plan without a trail. Things the plan
-//! manages are taken as the whole truth about what hangs on them: a planned topic has exactly
-//! the planned subscriptions, a metric of a planned filter exactly the planned alarms.
+//! outside the plan that no planned filter is on, a plan without a trail, a key outside the
+//! plan, a policy whose text is known only after apply, an account's path in the organization.
+//! Things the plan manages are taken as the whole truth about what hangs on them: a planned
+//! topic has exactly the planned subscriptions, a metric of a planned filter exactly the planned
+//! alarms, a planned alarm no history yet. A topic or key the plan gives no policy gets the one
+//! AWS gives it: SNS's default topic policy, KMS's default key policy.
 
 use crate::terraform::{Plan, Resource, UNKNOWN};
 use orgwatch_core::facts::{
-    AdvancedEventSelector, AdvancedFieldSelector, Alarm, BasicEventSelector, EventSelectors, LogGroupRef, MetricFilter, MetricTransformation, Observed, Subscription, Topic, Trail,
-    TrailStatus, arn_region,
+    AdvancedEventSelector, AdvancedFieldSelector, Alarm, BasicEventSelector, EventSelectors, Key, KeyMetadata, LogGroupRef, MetricFilter, MetricTransformation, Observed, Subscription,
+    Topic, Trail, TrailStatus, arn_account, arn_region, default_topic_policy,
 };
+use orgwatch_core::remediate::grant::default_key_policy;
 use orgwatch_core::{Answer, Request, Unobserved};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -44,6 +49,43 @@ struct PlannedTopic {
     name: Option<String>,
     region: String,
     kms_master_key_id: Option<String>,
+    /// Its `policy` argument.
+    policy: PlannedPolicy,
+}
+
+/// A resource policy as the plan shows it.
+#[derive(Clone, Debug)]
+enum PlannedPolicy {
+    Text(String),
+    /// Written in the configuration, known only after apply.
+    AfterApply,
+    /// Not written: AWS gives its default.
+    Default,
+}
+
+/// An `aws_sns_topic_policy` or `aws_kms_key_policy`: the topic ARN or key id it names.
+#[derive(Clone, Debug)]
+struct PlannedAttachedPolicy {
+    address: String,
+    target: Option<String>,
+    policy: PlannedPolicy,
+}
+
+#[derive(Clone, Debug)]
+struct PlannedKey {
+    address: String,
+    arn: String,
+    /// The key id, for a key that exists.
+    key_id: Option<String>,
+    enabled: bool,
+    policy: PlannedPolicy,
+}
+
+#[derive(Clone, Debug)]
+struct PlannedAlias {
+    name: String,
+    arn: String,
+    target: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -62,10 +104,20 @@ pub struct PlanFacts {
     log_groups: Vec<(String, String)>,
     filters: Vec<PlannedFilter>,
     alarms: Vec<(String, Alarm)>,
+    /// ARNs of the planned alarms that exist already (and so have a history the plan does not
+    /// show).
+    existing_alarms: Vec<String>,
     topics: Vec<PlannedTopic>,
+    topic_policies: Vec<PlannedAttachedPolicy>,
     subscriptions: Vec<PlannedSubscription>,
+    keys: Vec<PlannedKey>,
+    key_policies: Vec<PlannedAttachedPolicy>,
+    aliases: Vec<PlannedAlias>,
     /// The plan address of each evidence id (ARN, filter name, `namespace/metric`).
     addresses: BTreeMap<String, String>,
+    /// The address of the `aws_sns_topic_policy` or `aws_kms_key_policy` of a topic or key, by
+    /// its ARN.
+    policy_addresses: BTreeMap<String, String>,
     /// Remarks attached to an evidence id, carried into the findings that name it.
     notes: BTreeMap<String, Vec<String>>,
     /// Trails taken to exist outside the plan, one per log group the plan's filters are on,
@@ -109,9 +161,15 @@ impl PlanFacts {
             log_groups: Vec::new(),
             filters: Vec::new(),
             alarms: Vec::new(),
+            existing_alarms: Vec::new(),
             topics: Vec::new(),
+            topic_policies: Vec::new(),
             subscriptions: Vec::new(),
+            keys: Vec::new(),
+            key_policies: Vec::new(),
+            aliases: Vec::new(),
             addresses: BTreeMap::new(),
+            policy_addresses: BTreeMap::new(),
             notes: BTreeMap::new(),
             assumed_trails: Vec::new(),
         };
@@ -184,23 +242,42 @@ impl PlanFacts {
                 has_dimensions: has_entries(r.values.get("dimensions")),
             };
             facts.address(&arn, &r.address);
+            if !r.actions.iter().any(|a| a == "create") && r.values.get("arn").and_then(Value::as_str).is_some() {
+                facts.existing_alarms.push(arn.clone());
+            }
             facts.alarms.push((plan.region_of(r), alarm));
         }
-        let keys: Vec<(String, &Resource)> = plan.of_type("aws_kms_key").filter_map(|k| Some((plan.string(k, "arn", &any)?, k))).collect();
+        for r in plan.of_type("aws_kms_key") {
+            let Some(arn) = plan.string(r, "arn", &is_arn_of("kms")) else { continue };
+            facts.address(&arn, &r.address);
+            let key_id = r.values.get("key_id").and_then(Value::as_str).map(str::to_owned);
+            facts.keys.push(PlannedKey { address: r.address.clone(), arn, key_id, enabled: boolean(r, "is_enabled").unwrap_or(true), policy: planned_policy(plan, r) });
+        }
+        for r in plan.of_type("aws_kms_alias") {
+            let (Some(name), Some(arn)) = (plan.string(r, "name", &any), plan.string(r, "arn", &is_arn_of("kms"))) else { continue };
+            facts.aliases.push(PlannedAlias { name, arn, target: plan.string(r, "target_key_id", &any) });
+        }
+        for r in plan.of_type("aws_kms_key_policy") {
+            let target = plan.string(r, "key_id", &any);
+            facts.key_policies.push(PlannedAttachedPolicy { address: r.address.clone(), target, policy: planned_policy(plan, r) });
+        }
+        for r in plan.of_type("aws_sns_topic_policy") {
+            let target = plan.string(r, "arn", &is_arn_of("sns"));
+            facts.topic_policies.push(PlannedAttachedPolicy { address: r.address.clone(), target, policy: planned_policy(plan, r) });
+        }
         for r in plan.of_type("aws_sns_topic") {
             let Some(arn) = plan.string(r, "arn", &is_arn_of("sns")) else { continue };
             let arn_known = r.values.get("arn").and_then(Value::as_str).is_some();
             let kms_master_key_id = plan.string(r, "kms_master_key_id", &any);
             facts.address(&arn, &r.address);
-            if let Some((_, key)) = keys.iter().find(|(key_arn, _)| Some(key_arn) == kms_master_key_id.as_ref()) {
-                let policy = key.values.get("policy").and_then(Value::as_str);
-                if policy.is_some_and(|p| !p.contains("cloudwatch.amazonaws.com")) {
-                    let note = format!("the policy of {}, the key of topic {}, does not name cloudwatch.amazonaws.com: CloudWatch needs kms:Decrypt and kms:GenerateDataKey* on it to publish", key.address, r.address);
-                    facts.notes.entry(arn.clone()).or_default().push(note);
-                }
-            }
-            facts.topics.push(PlannedTopic { arn, arn_known, name: plan.string(r, "name", &any), region: plan.region_of(r), kms_master_key_id });
+            let policy = planned_policy(plan, r);
+            facts.topics.push(PlannedTopic { arn, arn_known, name: plan.string(r, "name", &any), region: plan.region_of(r), kms_master_key_id, policy });
         }
+        // An attached policy is where a finding on the policy points.
+        let topic_policies: Vec<(String, String)> =
+            facts.topics.iter().filter_map(|t| Some((t.arn.clone(), facts.topic_policies.iter().find(|p| p.target.as_deref().is_some_and(|a| facts.same_topic(t, a)))?.address.clone()))).collect();
+        let key_policies: Vec<(String, String)> = facts.keys.iter().filter_map(|k| Some((k.arn.clone(), facts.attached_key_policy(k)?.address.clone()))).collect();
+        facts.policy_addresses = topic_policies.into_iter().chain(key_policies).collect();
         for r in plan.of_type("aws_sns_topic_subscription") {
             let topic_arn = plan.string(r, "topic_arn", &is_arn_of("sns"));
             let protocol = plan.string(r, "protocol", &any).unwrap_or_default();
@@ -234,6 +311,36 @@ impl PlanFacts {
         self.addresses.get(id).map(String::as_str)
     }
 
+    /// The plan address of an evidence link. A topic's or key's policy is its
+    /// `aws_sns_topic_policy` or `aws_kms_key_policy` when the plan has one, else the key, or
+    /// the topic when its own `policy` argument writes it (SNS's default is no resource's).
+    pub fn address_of_link(&self, link: &orgwatch_core::EvidenceLink) -> Option<&str> {
+        use orgwatch_core::LinkKind;
+        match link.kind {
+            LinkKind::TopicPolicy | LinkKind::KeyPolicy => {
+                if let Some(attached) = self.policy_addresses.get(&link.id) {
+                    return Some(attached);
+                }
+                let default_topic_policy = link.kind == LinkKind::TopicPolicy && self.topic(&link.id).is_none_or(|t| matches!(t.policy, PlannedPolicy::Default));
+                if default_topic_policy { None } else { self.address_of(&link.id) }
+            }
+            _ => self.address_of(&link.id),
+        }
+    }
+
+    /// Remarks on a chain that holds: what the plan cannot show of what it names (the history
+    /// of an alarm that exists already).
+    pub fn notes_on_pass(&self, links: &[orgwatch_core::EvidenceLink]) -> Vec<String> {
+        links
+            .iter()
+            .filter(|l| l.kind == orgwatch_core::LinkKind::Alarm && self.existing_alarms.contains(&l.id))
+            .map(|l| {
+                let address = self.address_of(&l.id).unwrap_or(&l.id);
+                format!("{address} exists already: what CloudWatch recorded of its notifications is not in the plan; a scan reads it (ALARM_ACTION_FAILED)")
+            })
+            .collect()
+    }
+
     /// The remarks on an evidence id (a subscription confirmed after apply, a key policy).
     pub fn notes_of(&self, id: &str) -> &[String] {
         self.notes.get(id).map_or(&[], Vec::as_slice)
@@ -262,8 +369,11 @@ impl PlanFacts {
     pub fn accounts(&self) -> std::collections::BTreeSet<String> {
         let arns = self.trails.iter().flat_map(|t| [Some(&t.trail.arn), t.trail.log_group_arn.as_ref()]).flatten();
         let actions = self.alarms.iter().flat_map(|(_, a)| a.alarm_actions.iter());
-        let topics = self.topics.iter().map(|t| &t.arn);
-        let mut accounts: std::collections::BTreeSet<String> = arns.chain(actions).chain(topics).filter_map(|a| orgwatch_core::facts::arn_account(a)).map(str::to_owned).collect();
+        let topics = self.topics.iter().flat_map(|t| [Some(&t.arn), t.kms_master_key_id.as_ref()]).flatten();
+        let keys = self.keys.iter().map(|k| &k.arn);
+        let alarms = self.alarms.iter().map(|(_, a)| &a.arn);
+        let mut accounts: std::collections::BTreeSet<String> =
+            arns.chain(actions).chain(topics).chain(keys).chain(alarms).filter(|a| a.starts_with("arn:")).filter_map(|a| arn_account(a)).map(str::to_owned).collect();
         accounts.insert(self.account.clone());
         accounts
     }
@@ -324,9 +434,34 @@ impl PlanFacts {
                     .collect(),
             )),
             Request::Topic { topic_arn, .. } => match self.topic(topic_arn) {
-                Some(topic) => Ok(Answer::Topic(Topic::Found { kms_master_key_id: topic.kms_master_key_id.clone() })),
+                Some(topic) => {
+                    let policy = self.topic_policy(topic).map_err(|why| Unobserved::not_in_plan(op, why))?;
+                    Ok(Answer::Topic(Topic::Found { kms_master_key_id: topic.kms_master_key_id.clone(), policy: Some(policy) }))
+                }
                 None => Err(Unobserved::not_in_plan(op, topic_not_in_plan(topic_arn))),
             },
+            Request::Key { key_id, .. } => match self.key(key_id) {
+                Some(key) => Ok(Answer::Key(Key::Found(KeyMetadata {
+                    arn: key.arn.clone(),
+                    key_id: key.key_id.clone().unwrap_or_else(|| key.arn.rsplit_once("key/").map_or(key.arn.as_str(), |(_, id)| id).to_owned()),
+                    manager: "CUSTOMER".into(),
+                    state: if key.enabled { "Enabled" } else { "Disabled" }.into(),
+                }))),
+                None => Err(Unobserved::not_in_plan(op, key_not_in_plan(key_id))),
+            },
+            Request::KeyPolicy { key_id, .. } => match self.key(key_id) {
+                Some(key) => Ok(Answer::KeyPolicy(self.key_policy(key).map_err(|why| Unobserved::not_in_plan(op, why))?)),
+                None => Err(Unobserved::not_in_plan(op, key_not_in_plan(key_id))),
+            },
+            // A planned alarm is taken to have no notification recorded yet (see notes_on_pass).
+            Request::AlarmHistory { region, alarm_name, .. } => match self.alarms.iter().any(|(r, a)| a.name == *alarm_name && may_equal(r, region)) {
+                true => Ok(Answer::AlarmHistory(Vec::new())),
+                false => Err(Unobserved::not_in_plan(op, format!("alarm {alarm_name:?} is no aws_cloudwatch_metric_alarm of the plan, so what CloudWatch recorded of its notifications cannot be seen"))),
+            },
+            Request::OrgPath { account_id } => Err(Unobserved::not_in_plan(
+                op,
+                format!("the path of account {account_id} in the organization (aws:SourceOrgPaths) is not in a plan"),
+            )),
             Request::Subscriptions { topic_arn, .. } => match self.topic(topic_arn) {
                 Some(topic) => Ok(Answer::Subscriptions(
                     self.subscriptions.iter().filter(|s| s.topic_arn.as_deref().is_some_and(|arn| self.same_topic(topic, arn))).map(|s| s.subscription.clone()).collect(),
@@ -362,6 +497,75 @@ impl PlanFacts {
         let parts: Vec<&str> = arn.split(':').collect();
         !topic.arn_known && parts.len() == 6 && parts[2] == "sns" && may_equal(parts[3], &topic.region) && topic.name.as_deref() == Some(parts[5]) && may_equal(parts[4], &self.account)
     }
+}
+
+impl PlanFacts {
+    /// The access policy a planned topic will have.
+    fn topic_policy(&self, topic: &PlannedTopic) -> Result<String, String> {
+        let attached = self.topic_policies.iter().find(|p| p.target.as_deref().is_some_and(|arn| self.same_topic(topic, arn)));
+        let (policy, address) = match attached {
+            Some(attached) => (&attached.policy, attached.address.as_str()),
+            None => (&topic.policy, self.address_of(&topic.arn).unwrap_or(&topic.arn)),
+        };
+        match policy {
+            PlannedPolicy::Text(text) => Ok(text.clone()),
+            PlannedPolicy::AfterApply => Err(format!("the access policy of topic {} ({address}) is known only after apply, so whether it lets CloudWatch publish cannot be seen", topic.arn)),
+            PlannedPolicy::Default => Ok(default_topic_policy(&topic.arn, arn_account(&topic.arn).unwrap_or(&self.account))),
+        }
+    }
+
+    /// A planned key, by the key id, key ARN, alias name or alias ARN a topic names it with.
+    fn key(&self, named: &str) -> Option<&PlannedKey> {
+        let by_key = |name: &str| self.keys.iter().find(|k| k.arn == name || k.key_id.as_deref() == Some(name));
+        by_key(named).or_else(|| {
+            let alias = self.aliases.iter().find(|a| a.name == named || a.arn == named || same_alias_arn(named, a))?;
+            by_key(alias.target.as_deref()?)
+        })
+    }
+
+    fn attached_key_policy(&self, key: &PlannedKey) -> Option<&PlannedAttachedPolicy> {
+        self.key_policies.iter().find(|p| p.target.as_deref().is_some_and(|t| t == key.arn || key.key_id.as_deref() == Some(t)))
+    }
+
+    /// The policy a planned key will have.
+    fn key_policy(&self, key: &PlannedKey) -> Result<String, String> {
+        let (policy, address) = match self.attached_key_policy(key) {
+            Some(attached) => (&attached.policy, attached.address.as_str()),
+            None => (&key.policy, key.address.as_str()),
+        };
+        match policy {
+            PlannedPolicy::Text(text) => Ok(text.clone()),
+            PlannedPolicy::AfterApply => Err(format!("the policy of key {} ({address}) is known only after apply, so whether it lets CloudWatch use the key cannot be seen", key.address)),
+            PlannedPolicy::Default => Ok(default_key_policy("aws", arn_account(&key.arn).unwrap_or(&self.account)).to_string()),
+        }
+    }
+}
+
+/// Whether an alias ARN names this alias (its region or account may be known only after apply).
+fn same_alias_arn(named: &str, alias: &PlannedAlias) -> bool {
+    let parts: Vec<&str> = named.splitn(6, ':').collect();
+    let theirs: Vec<&str> = alias.arn.splitn(6, ':').collect();
+    parts.len() == 6 && theirs.len() == 6 && parts[5] == alias.name && may_equal(parts[3], theirs[3]) && may_equal(parts[4], theirs[4])
+}
+
+/// A resource's `policy` argument: its planned text; else, when the configuration writes one,
+/// a policy known only after apply (or a constant); else AWS's default.
+fn planned_policy(plan: &Plan, resource: &Resource) -> PlannedPolicy {
+    if let Some(text) = resource.values.get("policy").and_then(Value::as_str).filter(|t| !t.trim().is_empty()) {
+        return PlannedPolicy::Text(text.to_owned());
+    }
+    match plan.expression(resource, "policy") {
+        Some(expression) => match expression.get("constant_value") {
+            Some(Value::String(text)) if !text.trim().is_empty() => PlannedPolicy::Text(text.clone()),
+            Some(Value::Null) | None if !plan.is_unknown(resource, "policy") && expression.get("references").is_none() => PlannedPolicy::Default,
+            _ => PlannedPolicy::AfterApply,
+        },
+        None => PlannedPolicy::Default,
+    }
+}
+
+fn key_not_in_plan(key: &str) -> String {
+    format!("key {key} is no aws_kms_key of the plan, so whether it is enabled and lets CloudWatch use it cannot be seen")
 }
 
 fn topic_not_in_plan(arn: &str) -> String {

@@ -78,18 +78,48 @@ impl Report {
     }
 }
 
-/// Reads a plan and judges `controls` on it.
-pub fn check(text: &str, controls: &[&Control]) -> Result<Report, PlanError> {
-    let plan = Plan::parse(text)?;
-    let facts = PlanFacts::new(&plan);
-    let chain_types = ["aws_cloudtrail", "aws_cloudwatch_log_group", "aws_cloudwatch_log_metric_filter", "aws_cloudwatch_metric_alarm", "aws_sns_topic", "aws_sns_topic_subscription", "aws_kms_key"];
-    let deleted = plan.deleted.iter().filter(|a| chain_types.iter().any(|t| a.split('.').any(|part| part == *t))).cloned().collect();
-    Ok(judge(&facts, controls, deleted))
+/// What a plan is judged with besides itself.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options<'a> {
+    /// The organization the plan deploys into (`o-…`), for a policy that names
+    /// `aws:SourceOrgID`; without it such a policy is `ERROR / POLICY_UNDECIDABLE`.
+    pub organization_id: Option<&'a str>,
 }
 
-fn judge(facts: &PlanFacts, controls: &[&Control], deleted: Vec<String>) -> Report {
+/// Reads a plan and judges `controls` on it.
+pub fn check(text: &str, controls: &[&Control]) -> Result<Report, PlanError> {
+    check_with(text, controls, &Options::default())
+}
+
+/// Reads a plan and judges `controls` on it, with `options`.
+pub fn check_with(text: &str, controls: &[&Control], options: &Options<'_>) -> Result<Report, PlanError> {
+    let plan = Plan::parse(text)?;
+    let facts = PlanFacts::new(&plan);
+    let chain_types = [
+        "aws_cloudtrail",
+        "aws_cloudwatch_log_group",
+        "aws_cloudwatch_log_metric_filter",
+        "aws_cloudwatch_metric_alarm",
+        "aws_sns_topic",
+        "aws_sns_topic_policy",
+        "aws_sns_topic_subscription",
+        "aws_kms_key",
+        "aws_kms_key_policy",
+        "aws_kms_alias",
+    ];
+    let deleted = plan.deleted.iter().filter(|a| chain_types.iter().any(|t| a.split('.').any(|part| part == *t))).cloned().collect();
+    Ok(judge(&facts, controls, deleted, options))
+}
+
+/// Whether `id` is written as AWS writes an organization's id: `o-` and 10 to 32 lowercase
+/// letters or digits.
+pub fn is_organization_id(id: &str) -> bool {
+    id.strip_prefix("o-").is_some_and(|rest| (10..=32).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+}
+
+fn judge(facts: &PlanFacts, controls: &[&Control], deleted: Vec<String>, options: &Options<'_>) -> Report {
     let assume_trail = !facts.has_trails();
-    let (findings, mut not_in_plan) = drive(facts, controls, assume_trail);
+    let (findings, mut not_in_plan) = drive(facts, controls, assume_trail, options);
     if assume_trail {
         let trails = "the plan manages no aws_cloudtrail, and a trail outside it cannot be seen".to_owned();
         if !not_in_plan.contains(&trails) {
@@ -101,10 +131,10 @@ fn judge(facts: &PlanFacts, controls: &[&Control], deleted: Vec<String>) -> Repo
 }
 
 /// Drives the core to its findings as the scan does, answering from the plan.
-fn drive(facts: &PlanFacts, controls: &[&Control], assume_trail: bool) -> (Vec<Finding>, Vec<String>) {
+fn drive(facts: &PlanFacts, controls: &[&Control], assume_trail: bool, options: &Options<'_>) -> (Vec<Finding>, Vec<String>) {
     let members = facts.accounts();
     let detections = DetectionCache::new();
-    let scope = Scope { region: &facts.region, members: &members, members_complete: true };
+    let scope = Scope { region: &facts.region, members: &members, members_complete: true, organization_id: options.organization_id };
     let audit = Audit { account_id: &facts.account, controls, scope, waivers: &[], now: chrono::DateTime::UNIX_EPOCH, detections: &detections };
     let mut known = Facts::new();
     let mut not_in_plan = Vec::new();
@@ -135,6 +165,7 @@ fn drive(facts: &PlanFacts, controls: &[&Control], assume_trail: bool) -> (Vec<F
 /// A finding judged with a trail taken to exist outside the plan never passes; and the notes
 /// of the plan's resources on the chain join the finding.
 fn settle(facts: &PlanFacts, mut finding: Finding, assume_trail: bool) -> Finding {
+    let holds = finding.status == Status::Pass;
     let assumed = finding.evidence.links.iter().position(|l| l.kind == LinkKind::Trail && facts.is_assumed_trail(&l.id));
     if let (true, Some(i)) = (assume_trail, assumed) {
         finding.evidence.links.remove(i);
@@ -151,6 +182,9 @@ fn settle(facts: &PlanFacts, mut finding: Finding, assume_trail: bool) -> Findin
         }
     }
     let mut notes: Vec<String> = finding.evidence.links.iter().flat_map(|l| facts.notes_of(&l.id).iter().cloned()).collect();
+    if holds {
+        notes.extend(facts.notes_on_pass(&finding.evidence.links));
+    }
     if finding.reason == Reason::NoAlarmOnMetric {
         let metric = finding.evidence.links.iter().rev().find(|l| l.kind == LinkKind::Metric).and_then(|l| l.id.split_once('/'));
         notes.extend(metric.map(|(namespace, name)| facts.near_misses(namespace, name)).unwrap_or_default());
@@ -165,7 +199,7 @@ fn settle(facts: &PlanFacts, mut finding: Finding, assume_trail: bool) -> Findin
 
 /// Where in the plan a finding points: the link the chain broke at.
 fn locate(facts: &PlanFacts, finding: Finding) -> Checked {
-    let chain: Vec<Option<String>> = finding.evidence.links.iter().map(|l| facts.address_of(&l.id).map(str::to_owned)).collect();
+    let chain: Vec<Option<String>> = finding.evidence.links.iter().map(|l| facts.address_of_link(l).map(str::to_owned)).collect();
     let mut at: Vec<String> = match finding.reason {
         Reason::Compliant => Vec::new(),
         Reason::NoMultiRegionTrail => chain.iter().flatten().cloned().collect(),
@@ -173,7 +207,11 @@ fn locate(facts: &PlanFacts, finding: Finding) -> Checked {
             let group = finding.evidence.links.iter().rev().find(|l| l.kind == LinkKind::LogGroup).and_then(|l| LogGroupRef::from_arn(&l.id));
             group.map(|g| facts.filters_on(&g.name).into_iter().map(str::to_owned).collect()).unwrap_or_default()
         }
-        _ => Vec::new(),
+        // A topic left with SNS's default policy: the topic is where a policy goes.
+        _ => match finding.evidence.links.last() {
+            Some(link) if link.kind == LinkKind::TopicPolicy => facts.address_of_link(link).or_else(|| facts.address_of(&link.id)).map(str::to_owned).into_iter().collect(),
+            _ => Vec::new(),
+        },
     };
     if at.is_empty() && finding.status != Status::Pass {
         at.extend(chain.iter().rev().flatten().next().cloned());

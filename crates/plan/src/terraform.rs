@@ -128,6 +128,38 @@ impl Plan {
         self.configuration.pointer("/provider_config/aws/expressions/region/constant_value").and_then(Value::as_str).map(str::to_owned)
     }
 
+    /// The configuration of the provider a resource is managed with (`provider_config_key`:
+    /// `aws`, `aws.security`, `alerts:aws`); a module's provider that is not configured there
+    /// is the root's of the same name, passed down.
+    fn provider_of(&self, resource: &Resource) -> Option<&Value> {
+        let key = self.resource_config(resource)?.get("provider_config_key")?.as_str()?;
+        let configs = self.configuration.get("provider_config")?;
+        configs.get(key).or_else(|| configs.get(key.rsplit_once(':')?.1))
+    }
+
+    /// The account a provider configuration is held to: its one `allowed_account_ids`, else
+    /// the account of the role it assumes, when constant.
+    fn provider_account(provider: &Value) -> Option<String> {
+        let expressions = provider.get("expressions")?;
+        let allowed = expressions.pointer("/allowed_account_ids/constant_value").and_then(Value::as_array).filter(|ids| ids.len() == 1);
+        if let Some(id) = allowed.and_then(|ids| ids[0].as_str()) {
+            return Some(id.to_owned());
+        }
+        let role = expressions.get("assume_role").and_then(|blocks| blocks.get(0).or(Some(blocks)))?.pointer("/role_arn/constant_value")?.as_str()?;
+        orgwatch_core::facts::arn_account(role).map(str::to_owned)
+    }
+
+    /// The account a resource lives in: its ARN's, else its provider's, else the plan's.
+    pub fn account_of(&self, resource: &Resource) -> String {
+        let from_arn = resource.values.get("arn").and_then(Value::as_str).and_then(orgwatch_core::facts::arn_account).map(str::to_owned);
+        from_arn.or_else(|| self.provider_of(resource).and_then(Plan::provider_account)).unwrap_or_else(|| self.account())
+    }
+
+    /// Whether the attribute is known only after apply.
+    pub fn is_unknown(&self, resource: &Resource, attribute: &str) -> bool {
+        resource.unknown.get(attribute) == Some(&Value::Bool(true))
+    }
+
     /// A resource attribute as a string: planned, else computed from known parts, else through
     /// the configuration. `accept` says which resolved values can be meant.
     pub fn string(&self, resource: &Resource, attribute: &str, accept: &dyn Fn(&str) -> bool) -> Option<String> {
@@ -171,7 +203,7 @@ impl Plan {
     fn computed(&self, resource: &Resource, attribute: &str, depth: usize) -> Option<String> {
         let name = |attr: &str| self.string_at(resource, attr, &|_| true, depth + 1);
         let region = self.region_of(resource);
-        let account = self.account();
+        let account = self.account_of(resource);
         match (resource.kind.as_str(), attribute) {
             ("aws_sns_topic", "arn" | "id") => Some(format!("arn:aws:sns:{region}:{account}:{}", name("name").unwrap_or_else(|| resource.address.clone()))),
             ("aws_cloudwatch_log_group", "arn") => Some(format!("arn:aws:logs:{region}:{account}:log-group:{}", name("name")?)),
@@ -180,20 +212,27 @@ impl Plan {
             ("aws_cloudtrail", "id") => name("name"),
             ("aws_cloudwatch_metric_alarm", "arn") => Some(format!("arn:aws:cloudwatch:{region}:{account}:alarm:{}", name("alarm_name")?)),
             ("aws_kms_key", "arn" | "id" | "key_id") => Some(format!("arn:aws:kms:{region}:{account}:key/{}", resource.address)),
+            ("aws_kms_alias", "arn") => Some(format!("arn:aws:kms:{region}:{account}:{}", name("name")?)),
+            ("aws_kms_alias", "id") => name("name"),
             _ => None,
         }
     }
 
-    /// The region a resource lives in: its own `region` argument, its ARN's, else the
-    /// provider's.
+    /// The region a resource lives in: its own `region` argument, its ARN's, else its
+    /// provider's, else the root provider's.
     pub fn region_of(&self, resource: &Resource) -> String {
         let known = resource.values.get("region").and_then(Value::as_str).map(str::to_owned);
         let from_arn = || resource.values.get("arn").and_then(Value::as_str).and_then(orgwatch_core::facts::arn_region).map(str::to_owned);
-        known.or_else(from_arn).or_else(|| self.provider_region()).unwrap_or_else(|| UNKNOWN.to_owned())
+        let provider = || self.provider_of(resource)?.pointer("/expressions/region/constant_value")?.as_str().map(str::to_owned);
+        known.or_else(from_arn).or_else(provider).or_else(|| self.provider_region()).unwrap_or_else(|| UNKNOWN.to_owned())
     }
 
-    /// The account the plan deploys to, from the first ARN of a resource that already exists.
+    /// The account the plan deploys to: the one the root's `aws` provider is held to, else that
+    /// of the first ARN of a resource that already exists.
     pub fn account(&self) -> String {
+        if let Some(account) = self.configuration.pointer("/provider_config/aws").and_then(Plan::provider_account) {
+            return account;
+        }
         self.resources
             .iter()
             .filter_map(|r| r.values.get("arn").and_then(Value::as_str))
@@ -214,13 +253,17 @@ impl Plan {
         Some(config)
     }
 
-    /// The expression of one attribute in a resource's configuration.
-    pub fn expression(&self, resource: &Resource, attribute: &str) -> Option<&Value> {
+    /// A resource's block in the configuration.
+    fn resource_config(&self, resource: &Resource) -> Option<&Value> {
         let local = resource.address.strip_prefix(&format!("{}.", resource.module)).filter(|_| !resource.module.is_empty()).unwrap_or(&resource.address);
         let local = strip_index(local);
         let config = self.module_config(&resource.module)?;
-        let found = config.get("resources")?.as_array()?.iter().find(|r| r.get("address").and_then(Value::as_str) == Some(local))?;
-        found.get("expressions")?.get(attribute)
+        config.get("resources")?.as_array()?.iter().find(|r| r.get("address").and_then(Value::as_str) == Some(local))
+    }
+
+    /// The expression of one attribute in a resource's configuration.
+    pub fn expression(&self, resource: &Resource, attribute: &str) -> Option<&Value> {
+        self.resource_config(resource)?.get("expressions")?.get(attribute)
     }
 
     /// What an expression can be: its constant, or what its references resolve to.

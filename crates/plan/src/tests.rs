@@ -1,5 +1,6 @@
 use super::*;
 use orgwatch_core::controls::{self, UNAUTHORIZED_API_CALLS};
+use serde_json::json;
 
 fn fixture(name: &str) -> String {
     let path = format!("{}/../../tests/fixtures/plans/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -23,6 +24,11 @@ fn each_fixture_plan_has_the_scans_verdict() {
         ("module-topic-same-plan.json", Status::Pass, Reason::Compliant, &[]),
         ("seed-terraform-only.json", Status::Fail, Reason::NoConfirmedSubscription, &["aws_sns_topic.security_alerts"]),
         ("central-topic-outside-plan.json", Status::Error, Reason::NotInPlan, &["aws_cloudwatch_metric_alarm.unauthorized_api"]),
+        ("central-topic-default-policy.json", Status::Fail, Reason::SnsTopicPolicyDeniesPublish, &["aws_sns_topic.central"]),
+        // Without --organization-id a statement on aws:SourceOrgID cannot be judged.
+        ("central-topic-org-policy.json", Status::Error, Reason::PolicyUndecidable, &["aws_sns_topic_policy.central"]),
+        ("topic-policy-after-apply.json", Status::Error, Reason::NotInPlan, &["aws_sns_topic.central"]),
+        ("cmk-without-cloudwatch.json", Status::Fail, Reason::SnsTopicUnpublishable, &["aws_kms_key.alerts"]),
     ];
     for (name, status, reason, at) in cases {
         let report = run(name);
@@ -154,4 +160,208 @@ fn hostile_plans_are_judged_or_refused_without_panicking() {
     }
     let deleted = check(r#"{"format_version":"1.2","planned_values":{},"resource_changes":[{"address":"aws_sns_topic.gone","mode":"managed","change":{"actions":["delete"]}}]}"#, &[control]).unwrap();
     assert_eq!(deleted.deleted, ["aws_sns_topic.gone"]);
+}
+
+const ORGANIZATION: &str = "o-a1b2c3d4e5";
+
+fn with_organization(text: &str) -> Report {
+    let control = controls::find(UNAUTHORIZED_API_CALLS).unwrap();
+    check_with(text, &[control], &Options { organization_id: Some(ORGANIZATION) }).unwrap()
+}
+
+/// A fixture with its JSON changed by `edit`.
+fn edited(name: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let mut plan: Value = serde_json::from_str(&fixture(name)).unwrap();
+    edit(&mut plan);
+    plan.to_string()
+}
+
+/// The planned values, change and configuration of one resource.
+fn parts<'v>(plan: &'v mut Value, address: &str) -> [&'v mut Value; 3] {
+    let Value::Object(top) = plan else { panic!("a plan") };
+    let mut planned = None;
+    let mut change = None;
+    let mut config = None;
+    for (key, value) in top.iter_mut() {
+        let list = match key.as_str() {
+            "planned_values" => value.pointer_mut("/root_module/resources"),
+            "resource_changes" => Some(value),
+            "configuration" => value.pointer_mut("/root_module/resources"),
+            _ => None,
+        };
+        let Some(found) = list.and_then(Value::as_array_mut).and_then(|l| l.iter_mut().find(|r| r["address"] == address)) else { continue };
+        match key.as_str() {
+            "planned_values" => planned = Some(found),
+            "resource_changes" => change = Some(found),
+            _ => config = Some(found),
+        }
+    }
+    [planned.expect("planned"), change.expect("change"), config.expect("configuration")]
+}
+
+fn verdict(report: &Report) -> (Status, Reason) {
+    let f = &report.checked[0].finding;
+    (f.status, f.reason)
+}
+
+#[test]
+fn a_central_topic_whose_policy_admits_the_organization_holds_with_its_id() {
+    let report = with_organization(&fixture("central-topic-org-policy.json"));
+    assert_eq!(verdict(&report), (Status::Pass, Reason::Compliant), "{}", report.checked[0].finding.message);
+    let chain: Vec<&str> = report.checked[0].chain.iter().flatten().map(String::as_str).collect();
+    assert!(chain.ends_with(&["aws_sns_topic.central", "aws_sns_topic_subscription.security_queue", "aws_sns_topic_policy.central"]), "{chain:?}");
+    // The topic lives in the account of the provider it is made with.
+    let topic = report.checked[0].finding.evidence.links.iter().find(|l| l.kind == LinkKind::Topic).unwrap();
+    assert_eq!(topic.id, "arn:aws:sns:us-east-1:444455556666:central-security-alerts");
+    assert_eq!(topic.account_id.as_deref(), Some("444455556666"));
+
+    // Without the id the statement is undecidable, and it is named.
+    let report = run("central-topic-org-policy.json");
+    assert!(report.checked[0].finding.message.contains("AllowOrganizationAlarms"), "{}", report.checked[0].finding.message);
+    // Another organization's id: refused.
+    let control = controls::find(UNAUTHORIZED_API_CALLS).unwrap();
+    let other = check_with(&fixture("central-topic-org-policy.json"), &[control], &Options { organization_id: Some("o-zzzzzzzzzz") }).unwrap();
+    assert_eq!(verdict(&other), (Status::Fail, Reason::SnsTopicPolicyDeniesPublish));
+}
+
+#[test]
+fn a_central_topic_left_with_snss_default_refuses_another_accounts_alarm() {
+    let report = with_organization(&fixture("central-topic-default-policy.json"));
+    let f = &report.checked[0].finding;
+    assert_eq!((f.status, f.reason), (Status::Fail, Reason::SnsTopicPolicyDeniesPublish), "{}", f.message);
+    assert!(f.message.contains("SNS's default statement admits only alarms of the topic's own account 444455556666"), "{}", f.message);
+    let policy = f.evidence.links.last().and_then(|l| l.attribute("policy")).unwrap();
+    assert!(policy.contains("__default_statement_ID"), "the evidence carries SNS's default policy: {policy}");
+    assert!(report.not_in_plan.is_empty(), "{:?}", report.not_in_plan);
+}
+
+#[test]
+fn a_policy_known_only_after_apply_is_not_in_the_plan() {
+    let report = with_organization(&fixture("topic-policy-after-apply.json"));
+    assert_eq!(verdict(&report), (Status::Error, Reason::NotInPlan));
+    assert_eq!(
+        report.not_in_plan,
+        ["the access policy of topic arn:aws:sns:us-east-1:444455556666:central-security-alerts (aws_sns_topic_policy.central) is known only after apply, so whether it lets CloudWatch publish cannot be seen"]
+    );
+    assert!(!report.holds());
+}
+
+#[test]
+fn a_planned_key_is_judged_by_its_state_and_its_policy() {
+    let report = run("cmk-without-cloudwatch.json");
+    let f = &report.checked[0].finding;
+    assert_eq!((f.status, f.reason), (Status::Fail, Reason::SnsTopicUnpublishable), "{}", f.message);
+    let kinds: Vec<LinkKind> = f.evidence.links.iter().rev().take(3).map(|l| l.kind).collect();
+    assert_eq!(kinds, [LinkKind::KeyPolicy, LinkKind::KmsKey, LinkKind::TopicPolicy], "the topic names the key by alias, resolved to the planned key");
+    assert_eq!(f.evidence.links.iter().find(|l| l.kind == LinkKind::KmsKey).and_then(|l| l.attribute("manager")), Some("CUSTOMER"));
+
+    let cloudwatch = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Root","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},{"Sid":"CloudWatch","Effect":"Allow","Principal":{"Service":"cloudwatch.amazonaws.com"},"Action":["kms:Decrypt","kms:GenerateDataKey*"],"Resource":"*"}]}"#;
+    let granting = edited("cmk-without-cloudwatch.json", |plan| {
+        let [planned, change, config] = parts(plan, "aws_kms_key.alerts");
+        planned["values"]["policy"] = cloudwatch.into();
+        change["change"]["after"]["policy"] = cloudwatch.into();
+        config["expressions"]["policy"] = json!({"constant_value": cloudwatch});
+    });
+    assert_eq!(verdict(&run_text(&granting)), (Status::Pass, Reason::Compliant));
+
+    // is_enabled = false: the key is Disabled.
+    let disabled = edit_text(&granting, |plan| {
+        let [planned, _, _] = parts(plan, "aws_kms_key.alerts");
+        planned["values"]["is_enabled"] = false.into();
+    });
+    let report = run_text(&disabled);
+    assert_eq!(verdict(&report), (Status::Fail, Reason::SnsTopicUnpublishable));
+    assert!(report.checked[0].finding.message.contains("whose state is Disabled"), "{}", report.checked[0].finding.message);
+
+    // An aws_kms_key_policy outweighs the key's own policy argument, and is where a finding points.
+    let attached = edit_text(&fixture("cmk-without-cloudwatch.json"), |plan| attach_key_policy(plan, Some(cloudwatch)));
+    assert_eq!(verdict(&run_text(&attached)), (Status::Pass, Reason::Compliant));
+    let attached = edit_text(&granting, |plan| attach_key_policy(plan, Some(r#"{"Version":"2012-10-17","Statement":[]}"#)));
+    let report = run_text(&attached);
+    assert_eq!(verdict(&report), (Status::Fail, Reason::SnsTopicUnpublishable));
+    assert_eq!(report.checked[0].at, ["aws_kms_key_policy.alerts"]);
+    // … and known only after apply, it is not in the plan.
+    let after_apply = edit_text(&granting, |plan| attach_key_policy(plan, None));
+    let report = run_text(&after_apply);
+    assert_eq!(verdict(&report), (Status::Error, Reason::NotInPlan));
+    assert!(report.not_in_plan[0].contains("(aws_kms_key_policy.alerts) is known only after apply"), "{:?}", report.not_in_plan);
+
+    // A key with no policy at all has KMS's default, which serves no service principal.
+    let no_policy = edit_text(&fixture("cmk-without-cloudwatch.json"), |plan| {
+        let [planned, change, config] = parts(plan, "aws_kms_key.alerts");
+        planned["values"].as_object_mut().unwrap().remove("policy");
+        change["change"]["after"].as_object_mut().unwrap().remove("policy");
+        change["change"]["after_unknown"]["policy"] = true.into();
+        config["expressions"].as_object_mut().unwrap().remove("policy");
+    });
+    let report = run_text(&no_policy);
+    assert_eq!(verdict(&report), (Status::Fail, Reason::SnsTopicUnpublishable));
+    let policy = report.checked[0].finding.evidence.links.last().and_then(|l| l.attribute("policy")).unwrap();
+    assert!(policy.contains("Enable IAM User Permissions"), "{policy}");
+}
+
+#[test]
+fn a_key_outside_the_plan_is_not_in_the_plan() {
+    let outside = "arn:aws:kms:us-east-1:111122223333:key/4f1c2d3e-5b6a-4c7d-8e9f-0a1b2c3d4e5f";
+    let text = edited("cmk-without-cloudwatch.json", |plan| {
+        let [planned, change, config] = parts(plan, "aws_sns_topic.security_alerts");
+        planned["values"]["kms_master_key_id"] = outside.into();
+        change["change"]["after"]["kms_master_key_id"] = outside.into();
+        config["expressions"]["kms_master_key_id"] = json!({"constant_value": outside});
+    });
+    let report = run_text(&text);
+    assert_eq!(verdict(&report), (Status::Error, Reason::NotInPlan), "{}", report.checked[0].finding.message);
+    assert!(report.not_in_plan.iter().any(|n| n.starts_with(&format!("key {outside} is no aws_kms_key of the plan"))), "{:?}", report.not_in_plan);
+}
+
+#[test]
+fn an_existing_alarms_history_is_said_to_be_outside_the_plan() {
+    let text = edited("seed-chain.json", |plan| {
+        let [planned, change, _] = parts(plan, "aws_cloudwatch_metric_alarm.unauthorized_api");
+        planned["values"]["arn"] = "arn:aws:cloudwatch:us-east-1:111122223333:alarm:CIS-3.1-UnauthorizedAPICalls".into();
+        change["change"]["actions"] = json!(["update"]);
+    });
+    let report = run_text(&text);
+    assert_eq!(verdict(&report), (Status::Pass, Reason::Compliant), "{}", report.checked[0].finding.message);
+    let notes = &report.checked[0].finding.evidence.notes;
+    assert!(notes.iter().any(|n| n.starts_with("aws_cloudwatch_metric_alarm.unauthorized_api exists already: what CloudWatch recorded of its notifications is not in the plan")), "{notes:?}");
+    // A new alarm has no history: nothing to say.
+    assert!(!run("seed-chain.json").checked[0].finding.evidence.notes.iter().any(|n| n.contains("exists already")));
+}
+
+#[test]
+fn organization_ids_are_checked_for_their_shape() {
+    assert!(is_organization_id("o-a1b2c3d4e5"));
+    assert!(!is_organization_id("o-short") && !is_organization_id("a1b2c3d4e5f6") && !is_organization_id("o-A1B2C3D4E5"));
+}
+
+fn run_text(text: &str) -> Report {
+    let control = controls::find(UNAUTHORIZED_API_CALLS).unwrap();
+    check(text, &[control]).unwrap()
+}
+
+fn edit_text(text: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let mut plan: Value = serde_json::from_str(text).unwrap();
+    edit(&mut plan);
+    plan.to_string()
+}
+
+/// An `aws_kms_key_policy` on the planned key: this policy, or one known only after apply.
+fn attach_key_policy(plan: &mut Value, policy: Option<&str>) {
+    let values = match policy {
+        Some(text) => json!({"policy": text, "bypass_policy_lockout_safety_check": false}),
+        None => json!({"bypass_policy_lockout_safety_check": false}),
+    };
+    let unknown = if policy.is_some() { json!({"id": true, "key_id": true}) } else { json!({"id": true, "key_id": true, "policy": true}) };
+    let expression = match policy {
+        Some(text) => json!({"constant_value": text}),
+        None => json!({"references": ["aws_kms_key.alerts.arn", "aws_kms_key.alerts"]}),
+    };
+    let provider = "registry.terraform.io/hashicorp/aws";
+    let push = |pointer: &str, entry: Value, plan: &mut Value| plan.pointer_mut(pointer).and_then(Value::as_array_mut).unwrap().push(entry);
+    push("/planned_values/root_module/resources", json!({"address": "aws_kms_key_policy.alerts", "mode": "managed", "type": "aws_kms_key_policy", "name": "alerts", "provider_name": provider, "schema_version": 0, "values": values.clone(), "sensitive_values": {}}), plan);
+    push("/resource_changes", json!({"address": "aws_kms_key_policy.alerts", "mode": "managed", "type": "aws_kms_key_policy", "name": "alerts", "provider_name": provider,
+        "change": {"actions": ["create"], "before": null, "after": values, "after_unknown": unknown, "before_sensitive": false, "after_sensitive": {}}}), plan);
+    push("/configuration/root_module/resources", json!({"address": "aws_kms_key_policy.alerts", "mode": "managed", "type": "aws_kms_key_policy", "name": "alerts", "provider_config_key": "aws",
+        "expressions": {"key_id": {"references": ["aws_kms_key.alerts.id", "aws_kms_key.alerts"]}, "policy": expression}, "schema_version": 0}), plan);
 }

@@ -1,6 +1,7 @@
 use super::*;
 use crate::memory::MemoryOrg;
 use orgwatch_core::UnobservedKind;
+use orgwatch_core::facts::Key;
 use orgwatch_core::controls::UNAUTHORIZED_API_CALLS;
 use std::time::Duration;
 
@@ -119,4 +120,42 @@ async fn a_hanging_call_never_completes_and_the_others_do() {
     assert!(answered.expect("answered within the latency").unwrap().is_logging);
     assert!(reads.get_event_selectors(&member, REGION, &trail(MEMBER)).await.is_ok());
     assert_eq!(reads.fired(), vec![1, 1]);
+}
+
+#[tokio::test]
+async fn each_new_read_can_be_faulted_and_org_paths_are_matched_by_the_account_read() {
+    let operations = ["kms:DescribeKey", "kms:GetKeyPolicy", "cloudwatch:DescribeAlarmHistory", "organizations:ListParents"];
+    let alarm = "unauthorized-api-calls-alarm";
+    for fault in [Fault::AccessDenied, Fault::ApiError] {
+        let mut org = organization();
+        let key = org.account_mut(MEMBER).add_key(MEMBER, REGION, "1234abcd-12ab-34cd-56ef-1234567890ab", &["alias/alerts"]);
+        let rules = operations.iter().map(|op| rule(Some(MEMBER), Some(op), fault, None)).collect();
+        let reads = Faulty::new(org, rules);
+        let (member, other) = (reads.assume_role(MEMBER).await.unwrap(), reads.assume_role(OTHER).await.unwrap());
+        let expected = if fault == Fault::AccessDenied { UnobservedKind::AccessDenied } else { UnobservedKind::ApiError };
+        let failed = [
+            reads.describe_key(&member, REGION, "alias/alerts").await.map(|_| ()).unwrap_err(),
+            reads.get_key_policy(&member, REGION, &key).await.map(|_| ()).unwrap_err(),
+            reads.describe_alarm_history(&member, REGION, alarm).await.map(|_| ()).unwrap_err(),
+            reads.org_path(MEMBER).await.map(|_| ()).unwrap_err(),
+        ];
+        for (failure, operation) in failed.iter().zip(operations) {
+            assert_eq!((failure.kind, failure.operation.as_str()), (expected, operation));
+        }
+        assert_eq!(reads.fired(), vec![1; 4]);
+        // Another account's reads, and its path, go through.
+        assert_eq!(reads.describe_key(&other, REGION, "alias/alerts").await, Ok(Key::NotFound));
+        assert!(reads.describe_alarm_history(&other, REGION, alarm).await.unwrap().is_empty());
+        assert_eq!(reads.org_path(OTHER).await.as_deref(), Ok("o-a1b2c3d4e5/r-a1b2/"));
+        // The calls were still made, the path with orgwatch's own identity.
+        assert_eq!(reads.inner().call_count(MEMBER, "kms:GetKeyPolicy"), 1);
+        assert_eq!(reads.inner().call_count(MANAGEMENT, "organizations:ListParents"), 2);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_org_path_never_answers() {
+    let reads = Faulty::new(organization(), vec![rule(Some(MEMBER), Some("organizations:ListParents"), Fault::Hang, None)]);
+    assert!(tokio::time::timeout(Duration::from_secs(3600), reads.org_path(MEMBER)).await.is_err());
+    assert!(reads.org_path(OTHER).await.is_ok());
 }

@@ -74,7 +74,8 @@ async fn the_organization_is_listed_sorted_by_id_with_its_management_account() {
     let mut org = MemoryOrg::new(MANAGEMENT);
     org.add_account(OTHER, "other");
     org.add_account("000000000009", "first").state = "SUSPENDED".to_owned();
-    assert_eq!(org.describe_organization().await.unwrap().as_deref(), Some(MANAGEMENT));
+    let organization = org.describe_organization().await.unwrap();
+    assert_eq!((organization.id.as_deref(), organization.management_account_id.as_deref()), (Some(ORGANIZATION_ID), Some(MANAGEMENT)));
     let accounts = org.list_accounts().await.unwrap();
     let ids: Vec<_> = accounts.iter().map(|a| (a.id.as_str(), a.name.as_str(), a.state.as_str())).collect();
     assert_eq!(ids, vec![("000000000009", "first", "SUSPENDED"), (MANAGEMENT, "management", "ACTIVE"), (OTHER, "other", "ACTIVE")]);
@@ -177,7 +178,8 @@ async fn a_topic_is_refused_to_any_account_but_its_owner() {
     let refused = org.list_subscriptions_by_topic(&member, REGION, &central).await.unwrap_err();
     assert_eq!((refused.kind, refused.operation.as_str()), (UnobservedKind::AccessDenied, "sns:ListSubscriptionsByTopic"));
 
-    assert_eq!(org.get_topic_attributes(&security, REGION, &central).await, Ok(Topic::Found { kms_master_key_id: Some("alias/aws/sns".into()) }));
+    let policy = Some(default_topic_policy(&central, SECURITY));
+    assert_eq!(org.get_topic_attributes(&security, REGION, &central).await, Ok(Topic::Found { kms_master_key_id: Some("alias/aws/sns".into()), policy }));
     let subscriptions = org.list_subscriptions_by_topic(&security, REGION, &central).await.unwrap();
     assert!(subscriptions.len() == 1 && subscriptions[0].is_confirmed());
 
@@ -263,4 +265,171 @@ async fn memory_org_can_be_shared_between_tasks() {
     }
     assert_eq!(seen, vec![1, 1, 1]);
     assert_eq!(org.calls().len(), 6);
+}
+
+#[tokio::test]
+async fn a_topic_has_snss_default_policy_unless_one_is_set() {
+    let (mut org, central) = landing_zone();
+    let security = session(&org, SECURITY).await;
+    let policy_of = |topic: Topic| match topic {
+        Topic::Found { policy, .. } => policy.expect("a topic always has a policy"),
+        Topic::NotFound => panic!("the topic exists"),
+    };
+    let default = policy_of(org.get_topic_attributes(&security, REGION, &central).await.unwrap());
+    assert_eq!(default, default_topic_policy(&central, SECURITY));
+    assert!(default.contains("AWS:SourceOwner") && default.contains(SECURITY), "{default}");
+
+    org.admit_organization_alarms(&central);
+    let admitted = policy_of(org.get_topic_attributes(&security, REGION, &central).await.unwrap());
+    assert_eq!(admitted, organization_topic_policy(&central, ORGANIZATION_ID));
+    let statements: serde_json::Value = serde_json::from_str(&admitted).unwrap();
+    assert_eq!(statements["Statement"].as_array().map(Vec::len), Some(2), "the default statement stays: {admitted}");
+    assert_eq!(statements["Statement"][1]["Condition"]["StringEquals"]["aws:SourceOrgID"], ORGANIZATION_ID);
+
+    org.account_mut(SECURITY).topics.get_mut(&central).unwrap().policy = Some("{\"Statement\": []}".into());
+    assert_eq!(policy_of(org.get_topic_attributes(&security, REGION, &central).await.unwrap()), "{\"Statement\": []}");
+}
+
+const KEY_ID: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
+
+fn key_arn(account: &str) -> String {
+    format!("arn:aws:kms:{REGION}:{account}:key/{KEY_ID}")
+}
+
+#[tokio::test]
+async fn a_key_is_resolved_by_alias_name_alias_arn_key_id_or_key_arn_in_the_callers_account_and_region() {
+    let (mut org, _) = landing_zone();
+    let arn = org.account_mut(SECURITY).add_key(SECURITY, REGION, KEY_ID, &["alias/alerts"]);
+    assert_eq!(arn, key_arn(SECURITY));
+    let (security, member) = (session(&org, SECURITY).await, session(&org, MEMBER).await);
+
+    let expected = Key::Found(KeyMetadata { arn: arn.clone(), key_id: KEY_ID.into(), manager: "CUSTOMER".into(), state: "Enabled".into() });
+    for name in ["alias/alerts", &format!("arn:aws:kms:{REGION}:{SECURITY}:alias/alerts"), KEY_ID, &arn] {
+        assert_eq!(org.describe_key(&security, REGION, name).await, Ok(expected.clone()), "{name}");
+    }
+    // Nothing of that name in that account and region.
+    for name in ["alias/other", "00000000-0000-0000-0000-000000000000", &format!("arn:aws:kms:eu-west-1:{SECURITY}:key/{KEY_ID}")] {
+        assert_eq!(org.describe_key(&security, REGION, name).await, Ok(Key::NotFound), "{name}");
+    }
+    assert_eq!(org.describe_key(&security, "eu-west-1", KEY_ID).await, Ok(Key::NotFound), "a key lives in its region");
+    // A bare name resolves in the caller's own account: the member has no such key.
+    assert_eq!(org.describe_key(&member, REGION, "alias/alerts").await, Ok(Key::NotFound));
+    // An ARN of another account is refused: no key policy here admits another account.
+    let refused = org.describe_key(&member, REGION, &arn).await.unwrap_err();
+    assert_eq!((refused.kind, refused.operation.as_str()), (UnobservedKind::AccessDenied, "kms:DescribeKey"));
+    assert!(refused.message.starts_with("AccessDeniedException: "), "{}", refused.message);
+    assert_eq!(org.call_count(SECURITY, "kms:DescribeKey"), 8);
+    assert_eq!(org.calls().last().unwrap().target, arn, "the call names the key as asked");
+}
+
+#[tokio::test]
+async fn a_keys_manager_and_state_are_answered_as_set() {
+    let (mut org, _) = landing_zone();
+    let arn = org.account_mut(SECURITY).add_key(SECURITY, REGION, KEY_ID, &[]);
+    let security = session(&org, SECURITY).await;
+    for (manager, state) in [("CUSTOMER", "Disabled"), ("CUSTOMER", "PendingDeletion"), ("AWS", "Enabled")] {
+        let key = org.account_mut(SECURITY).keys.get_mut(&arn).unwrap();
+        (key.manager, key.state) = (manager.into(), state.into());
+        let Ok(Key::Found(metadata)) = org.describe_key(&security, REGION, KEY_ID).await else { panic!("the key exists") };
+        assert_eq!((metadata.manager.as_str(), metadata.state.as_str()), (manager, state));
+        assert_eq!(metadata.is_aws_managed(), manager == "AWS");
+    }
+}
+
+#[tokio::test]
+async fn a_key_policy_is_read_by_key_id_or_arn_in_the_keys_own_account_only() {
+    let (mut org, _) = landing_zone();
+    let arn = org.account_mut(SECURITY).add_key(SECURITY, REGION, KEY_ID, &["alias/alerts"]);
+    let (security, member) = (session(&org, SECURITY).await, session(&org, MEMBER).await);
+
+    assert_eq!(org.get_key_policy(&security, REGION, KEY_ID).await, Ok(default_key_policy(SECURITY)));
+    org.account_mut(SECURITY).keys.get_mut(&arn).unwrap().policy = cloudwatch_key_policy(SECURITY);
+    assert_eq!(org.get_key_policy(&security, REGION, &arn).await, Ok(cloudwatch_key_policy(SECURITY)));
+    assert!(cloudwatch_key_policy(SECURITY).contains("cloudwatch.amazonaws.com"));
+
+    // From another account, by ARN: refused, as KMS refuses GetKeyPolicy across accounts.
+    let refused = org.get_key_policy(&member, REGION, &arn).await.unwrap_err();
+    assert_eq!((refused.kind, refused.operation.as_str()), (UnobservedKind::AccessDenied, "kms:GetKeyPolicy"));
+    assert!(refused.message.starts_with("AccessDeniedException: ") && refused.message.contains(&arn), "{}", refused.message);
+    // GetKeyPolicy takes no alias, and a key that is not there is not found.
+    for name in ["alias/alerts", "00000000-0000-0000-0000-000000000000"] {
+        let missing = org.get_key_policy(&security, REGION, name).await.unwrap_err();
+        assert_eq!(missing.kind, UnobservedKind::ApiError, "{name}");
+        assert!(missing.message.starts_with("NotFoundException"), "{}", missing.message);
+    }
+}
+
+fn at(minute: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(1_790_000_000 + minute * 60, 0).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn alarm_history_is_answered_newest_first_a_hundred_a_page_ten_pages_at_most() {
+    let latency = Duration::from_millis(100);
+    let (mut org, topic) = landing_zone();
+    let alarm = "unauthorized-api-calls-alarm";
+    let account = org.account_mut(MANAGEMENT);
+    // Written oldest first; another alarm's and another region's items are not answered.
+    for minute in 0..250 {
+        account.record_notification(REGION, alarm, &topic, at(minute), (minute % 2 == 1).then_some("AuthorizationError"));
+    }
+    account.record_notification(REGION, "other-alarm", &topic, at(1000), None);
+    account.record_notification("eu-west-1", alarm, &topic, at(1000), None);
+    let org = org.with_latency(latency);
+    let management = session(&org, MANAGEMENT).await;
+
+    let start = Instant::now();
+    let items = org.describe_alarm_history(&management, REGION, alarm).await.unwrap();
+    assert_eq!(items.len(), 250);
+    assert_eq!(start.elapsed(), latency * 3, "three pages, one call each");
+    assert_eq!(org.call_count(MANAGEMENT, "cloudwatch:DescribeAlarmHistory"), 3);
+    assert!(items.windows(2).all(|w| w[0].timestamp > w[1].timestamp), "newest first");
+    assert_eq!(items[0].timestamp, at(249));
+    let newest: serde_json::Value = serde_json::from_str(&items[0].data).unwrap();
+    assert_eq!((newest["actionState"].as_str(), newest["notificationResource"].as_str(), newest["error"].as_str()), (Some("Failed"), Some(topic.as_str()), Some("AuthorizationError")));
+    assert_eq!(items[0].summary, format!("Failed to execute action {topic}"));
+    assert_eq!(items[1].summary, format!("Successfully executed action {topic}"));
+    assert!(items.iter().all(|i| i.alarm_name == alarm));
+
+    // No history: one call, nothing. A long one: ten pages, the newest thousand items.
+    assert!(org.describe_alarm_history(&management, REGION, "never-fired").await.unwrap().is_empty());
+    assert_eq!(org.call_count(MANAGEMENT, "cloudwatch:DescribeAlarmHistory"), 4);
+    let mut org = org;
+    for minute in 250..1500 {
+        org.account_mut(MANAGEMENT).record_notification(REGION, alarm, &topic, at(minute), None);
+    }
+    let items = org.describe_alarm_history(&management, REGION, alarm).await.unwrap();
+    assert_eq!(items.len(), ALARM_HISTORY_PAGE * ALARM_HISTORY_PAGES);
+    assert_eq!((items[0].timestamp, items[999].timestamp), (at(1499), at(500)));
+    assert_eq!(org.call_count(MANAGEMENT, "cloudwatch:DescribeAlarmHistory"), 4 + 10);
+    // Only the caller's own alarms.
+    let member = session(&org, MEMBER).await;
+    assert!(org.describe_alarm_history(&member, REGION, alarm).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_accounts_path_climbs_its_ous_to_the_root_with_orgwatchs_own_identity() {
+    let (mut org, _) = landing_zone();
+    org.add_ou("ou-a1b2-workload", None).add_ou("ou-a1b2-prod", Some("ou-a1b2-workload"));
+    org.account_mut(MEMBER).parent = Some("ou-a1b2-prod".into());
+    org.account_mut(SECURITY).parent = Some("ou-a1b2-workload".into());
+
+    assert_eq!(org.org_path(MEMBER).await.as_deref(), Ok("o-a1b2c3d4e5/r-a1b2/ou-a1b2-workload/ou-a1b2-prod/"));
+    let climbed: Vec<_> = org.calls().iter().map(|c| (c.account_id.clone(), c.operation, c.target.clone())).collect();
+    assert_eq!(climbed, vec![
+        (MANAGEMENT.to_owned(), "organizations:ListParents", MEMBER.to_owned()),
+        (MANAGEMENT.to_owned(), "organizations:ListParents", "ou-a1b2-prod".to_owned()),
+        (MANAGEMENT.to_owned(), "organizations:ListParents", "ou-a1b2-workload".to_owned()),
+    ]);
+    assert_eq!(org.org_path(SECURITY).await.as_deref(), Ok("o-a1b2c3d4e5/r-a1b2/ou-a1b2-workload/"));
+    assert_eq!(org.org_path(MANAGEMENT).await.as_deref(), Ok("o-a1b2c3d4e5/r-a1b2/"));
+    assert_eq!(org.call_count(MANAGEMENT, "organizations:ListParents"), 3 + 2 + 1);
+    assert_eq!(org.call_count(MANAGEMENT, "sts:AssumeRole"), 0);
+
+    let outside = org.org_path("999999999999").await.unwrap_err();
+    assert_eq!((outside.kind, outside.operation.as_str()), (UnobservedKind::ApiError, "organizations:ListParents"));
+    assert!(outside.message.starts_with("ChildNotFoundException"), "{}", outside.message);
+
+    let org = MemoryOrg::new(MANAGEMENT).with_organization_id("o-zzzzzzzzzz");
+    assert_eq!(org.org_path(MANAGEMENT).await.as_deref(), Ok("o-zzzzzzzzzz/r-a1b2/"));
 }

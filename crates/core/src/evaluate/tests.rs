@@ -9,13 +9,15 @@ const ACCOUNT: &str = "111122223333";
 const MANAGEMENT: &str = "999988887777";
 const SECURITY: &str = "444455556666";
 const REGION: &str = "us-east-1";
+const ORGANIZATION: &str = "o-exampleorgid";
 const GOOD_PATTERN: &str = r#"{ ($.errorCode = "*UnauthorizedOperation") || ($.errorCode = "AccessDenied*") }"#;
 
 /// A topic as a test describes it: attributes and subscriptions together.
 #[derive(Clone, Debug)]
 enum Topic {
     NotFound,
-    Found { kms_master_key_id: Option<String>, subscriptions: Observed<Vec<Subscription>> },
+    /// `policy` `None` is SNS's default policy for the topic's owner.
+    Found { kms_master_key_id: Option<String>, policy: Option<String>, subscriptions: Observed<Vec<Subscription>> },
 }
 
 /// What one account holds, as a test describes it; [`drive`] answers the core's requests from it.
@@ -30,6 +32,12 @@ struct AccountFacts {
     metric_filters: BTreeMap<LogGroupRef, Observed<Vec<MetricFilter>>>,
     alarms: BTreeMap<MetricRef, Observed<Vec<Alarm>>>,
     topics: BTreeMap<String, Observed<Topic>>,
+    /// By the key id DescribeKey is asked for.
+    keys: BTreeMap<String, Observed<Key>>,
+    key_policies: BTreeMap<String, Observed<String>>,
+    /// By alarm name.
+    histories: BTreeMap<String, Observed<Vec<AlarmHistoryItem>>>,
+    org_path: Option<Observed<String>>,
 }
 
 impl AccountFacts {
@@ -43,6 +51,10 @@ impl AccountFacts {
             metric_filters: BTreeMap::new(),
             alarms: BTreeMap::new(),
             topics: BTreeMap::new(),
+            keys: BTreeMap::new(),
+            key_policies: BTreeMap::new(),
+            histories: BTreeMap::new(),
+            org_path: None,
         }
     }
 
@@ -65,13 +77,24 @@ impl AccountFacts {
             Request::Alarms(metric) => self.alarms.get(metric)?.clone().map(Answer::Alarms),
             Request::Topic { topic_arn, .. } => topic(topic_arn)?.map(|t| match t {
                 Topic::NotFound => Answer::Topic(crate::facts::Topic::NotFound),
-                Topic::Found { kms_master_key_id, .. } => Answer::Topic(crate::facts::Topic::Found { kms_master_key_id }),
+                Topic::Found { kms_master_key_id, policy, .. } => Answer::Topic(crate::facts::Topic::Found {
+                    kms_master_key_id,
+                    policy: match policy.as_deref() {
+                        Some(NO_POLICY) => None,
+                        Some(text) => Some(text.to_owned()),
+                        None => Some(default_topic_policy(topic_arn, &self.account_id)),
+                    },
+                }),
             }),
             Request::Subscriptions { topic_arn, .. } => match topic(topic_arn)? {
                 Err(u) => Err(u),
                 Ok(Topic::NotFound) => Err(Unobserved::api_error("sns:ListSubscriptionsByTopic", "NotFound: Topic does not exist")),
                 Ok(Topic::Found { subscriptions, .. }) => subscriptions.map(Answer::Subscriptions),
             },
+            Request::Key { key_id, .. } => self.keys.get(key_id)?.clone().map(Answer::Key),
+            Request::KeyPolicy { key_id, .. } => self.key_policies.get(key_id)?.clone().map(Answer::KeyPolicy),
+            Request::AlarmHistory { alarm_name, .. } => self.histories.get(alarm_name)?.clone().map(Answer::AlarmHistory),
+            Request::OrgPath { .. } => self.org_path.clone()?.map(Answer::OrgPath),
         })
     }
 }
@@ -139,9 +162,12 @@ fn compliant(account: &str) -> AccountFacts {
         topic_arn(account),
         Ok(Topic::Found {
             kms_master_key_id: None,
+            policy: None,
             subscriptions: Ok(vec![Subscription { subscription_arn: format!("{}:8a1b", topic_arn(account)), protocol: "email".into() }]),
         }),
     );
+    // The alarm never fired: CloudWatch keeps no notification of it.
+    facts.histories.insert(alarm(account).name, Ok(vec![]));
     facts
 }
 
@@ -159,7 +185,7 @@ struct Driven {
 /// again; facts an account does not hold are never collected, and the core then concludes.
 fn drive(accounts: &[AccountFacts], subject: &str, controls: &[&Control], waivers: &[Waiver]) -> Driven {
     let members: BTreeSet<String> = accounts.iter().map(|a| a.account_id.clone()).collect();
-    let audit = Audit { account_id: subject, controls, scope: Scope { region: REGION, members: &members, members_complete: true }, waivers, now: now(), detections: &DetectionCache::new() };
+    let audit = Audit { account_id: subject, controls, scope: Scope { region: REGION, members: &members, members_complete: true, organization_id: Some(ORGANIZATION) }, waivers, now: now(), detections: &DetectionCache::new() };
     let mut facts = Facts::new();
     let mut rounds = Vec::new();
     loop {
@@ -228,6 +254,126 @@ fn advanced(fields: &[(&str, &[&str])]) -> AdvancedEventSelector {
     }
 }
 
+const KEY_ARN: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+fn customer_key(state: &str) -> Key {
+    Key::Found(KeyMetadata { arn: KEY_ARN.into(), key_id: "1234abcd-12ab-34cd-56ef-1234567890ab".into(), manager: "CUSTOMER".into(), state: state.into() })
+}
+
+/// KMS's default key policy: the account's IAM decides, which serves no service principal.
+fn root_only_key_policy() -> String {
+    format!(r#"{{"Version": "2012-10-17", "Id": "key-default-1", "Statement": [{{"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {{"AWS": "arn:aws:iam::{ACCOUNT}:root"}}, "Action": "kms:*", "Resource": "*"}}]}}"#)
+}
+
+fn key_policy_for_cloudwatch(actions: &[&str]) -> String {
+    key_policy_with(&serde_json::json!({"Sid": "AllowCloudWatchAlarms", "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": actions, "Resource": "*"}))
+}
+
+fn cloudwatch_key_policy() -> String {
+    key_policy_for_cloudwatch(&["kms:Decrypt", "kms:GenerateDataKey*"])
+}
+
+fn denying_key_policy() -> String {
+    let mut policy: serde_json::Value = serde_json::from_str(&cloudwatch_key_policy()).unwrap();
+    policy["Statement"].as_array_mut().unwrap().push(serde_json::json!({"Sid": "NoServices", "Effect": "Deny", "Principal": "*", "Action": "kms:GenerateDataKey*", "Resource": "*", "Condition": {"Bool": {"aws:PrincipalIsAWSService": "true"}}}));
+    policy.to_string()
+}
+
+fn key_policy_with_condition(condition: &str) -> String {
+    let condition: serde_json::Value = serde_json::from_str(condition).unwrap();
+    key_policy_with(&serde_json::json!({"Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*", "Condition": condition}))
+}
+
+fn key_policy_with(statement: &serde_json::Value) -> String {
+    let mut policy: serde_json::Value = serde_json::from_str(&root_only_key_policy()).unwrap();
+    policy["Statement"].as_array_mut().unwrap().push(statement.clone());
+    policy.to_string()
+}
+
+/// Encrypts the account's topic with the key named `named`; DescribeKey answers `key`, and
+/// GetKeyPolicy `policy`, asked by the name the core asks it by (the key ARN for an alias).
+fn encrypt(f: &mut AccountFacts, named: &str, key: Observed<Key>, policy: Option<Observed<String>>) {
+    if let Ok(Topic::Found { kms_master_key_id, .. }) = the_topic(f) {
+        *kms_master_key_id = Some(named.into());
+    }
+    let asked = if named.starts_with("alias/") { KEY_ARN } else { named };
+    f.keys.insert(named.into(), key);
+    if let Some(policy) = policy {
+        f.key_policies.insert(asked.into(), policy);
+    }
+}
+
+fn set_topic_policy_text(f: &mut AccountFacts, text: Option<&str>) {
+    if let Ok(Topic::Found { policy, .. }) = the_topic(f) {
+        *policy = Some(text.unwrap_or(NO_POLICY).to_owned());
+    }
+}
+
+/// Stands for GetTopicAttributes answering no `Policy` at all.
+const NO_POLICY: &str = "<none>";
+
+fn set_topic_policy(f: &mut AccountFacts, text: &str) {
+    set_topic_policy_text(f, Some(text));
+}
+
+fn topic_policy_with(statements: serde_json::Value) -> String {
+    serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+}
+
+fn ops_role_only_policy(account: &str) -> String {
+    topic_policy_with(serde_json::json!([{"Sid": "OpsOnly", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{account}:role/ops")}, "Action": "sns:Publish", "Resource": topic_arn(account)}]))
+}
+
+/// The SNS guide's statement for alarms of one account.
+fn account_topic_policy(topic: &str, account: &str) -> String {
+    topic_policy_with(serde_json::json!([{"Sid": "AlarmsOfTheAccount", "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": "sns:Publish", "Resource": topic, "Condition": {"StringEquals": {"aws:SourceAccount": account}}}]))
+}
+
+/// SNS's default statement and one that admits every alarm of the organization.
+fn org_topic_policy(topic: &str, owner: &str) -> String {
+    let mut policy: serde_json::Value = serde_json::from_str(&default_topic_policy(topic, owner)).unwrap();
+    policy["Statement"].as_array_mut().unwrap().push(serde_json::json!({"Sid": "OrganizationAlarms", "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": "sns:Publish", "Resource": topic, "Condition": {"StringEquals": {"aws:SourceOrgID": ORGANIZATION}}}));
+    policy.to_string()
+}
+
+fn denying_topic_policy(topic: &str) -> String {
+    let mut policy: serde_json::Value = serde_json::from_str(&account_topic_policy(topic, ACCOUNT)).unwrap();
+    policy["Statement"].as_array_mut().unwrap().push(serde_json::json!({"Sid": "NoAlarms", "Effect": "Deny", "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": "SNS:*", "Resource": "*"}));
+    policy.to_string()
+}
+
+fn topic_policy_with_condition(topic: &str, condition: &str) -> String {
+    let condition: serde_json::Value = serde_json::from_str(condition).unwrap();
+    topic_policy_with(serde_json::json!([{"Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": "sns:Publish", "Resource": topic, "Condition": condition}]))
+}
+
+/// Sets the policy of the account's own topic (`topic_arn(account)`).
+fn set_policy_of(f: &mut AccountFacts, text: &str) {
+    let arn = topic_arn(&f.account_id);
+    if let Some(Ok(Topic::Found { policy, .. })) = f.topics.get_mut(&arn) {
+        *policy = Some(text.to_owned());
+    }
+}
+
+fn set_history(f: &mut AccountFacts, items: Vec<AlarmHistoryItem>) {
+    f.histories.insert(alarm(ACCOUNT).name, Ok(items));
+}
+
+/// An `Action` item as CloudWatch writes it, `hours` after midnight.
+fn notification(hours: u32, state: &str, topic: &str) -> AlarmHistoryItem {
+    let (summary, error) = if state == "Failed" {
+        (format!("Failed to execute action {topic}"), serde_json::json!("CloudWatch Alarms does not have authorization to access the SNS topic encryption key."))
+    } else {
+        (format!("Successfully executed action {topic}"), serde_json::Value::Null)
+    };
+    AlarmHistoryItem {
+        alarm_name: alarm(ACCOUNT).name,
+        timestamp: Utc.with_ymd_and_hms(2026, 11, 20, hours, 0, 0).unwrap(),
+        summary,
+        data: serde_json::json!({"actionState": state, "stateUpdateTimestamp": 1_763_596_800_000_u64, "notificationResource": topic, "publishedMessage": null, "error": error}).to_string(),
+    }
+}
+
 type Mutation = fn(&mut AccountFacts);
 
 /// (what is wrong, mutation of a compliant account, expected reason)
@@ -293,22 +439,70 @@ fn every_link_of_the_chain_has_its_reason() {
         ("alarm with no actions", |f| the_alarm(f).alarm_actions.clear(), Reason::NoAlarmNotification),
         ("alarm acting only through EC2 actions", |f| the_alarm(f).alarm_actions = vec!["arn:aws:automate:us-east-1:ec2:stop".into()], Reason::NoAlarmNotification),
         ("topic deleted", |f| *the_topic(f) = Ok(Topic::NotFound), Reason::SnsTopicNotFound),
-        ("topic without subscriptions", |f| *the_topic(f) = Ok(Topic::Found { kms_master_key_id: None, subscriptions: Ok(vec![]) }), Reason::NoConfirmedSubscription),
+        ("topic without subscriptions", |f| *the_topic(f) = Ok(Topic::Found { kms_master_key_id: None, policy: None, subscriptions: Ok(vec![]) }), Reason::NoConfirmedSubscription),
         ("topic with only a pending subscription", |f| {
-            *the_topic(f) = Ok(Topic::Found { kms_master_key_id: None, subscriptions: Ok(vec![Subscription { subscription_arn: "PendingConfirmation".into(), protocol: "email".into() }]) });
+            *the_topic(f) = Ok(Topic::Found { kms_master_key_id: None, policy: None, subscriptions: Ok(vec![Subscription { subscription_arn: "PendingConfirmation".into(), protocol: "email".into() }]) });
         }, Reason::NoConfirmedSubscription),
         ("topic encrypted with alias/aws/sns", |f| {
             *the_topic(f) = Ok(Topic::Found {
                 kms_master_key_id: Some("alias/aws/sns".into()),
+                policy: None,
                 subscriptions: Ok(vec![Subscription { subscription_arn: format!("{}:1", topic_arn(ACCOUNT)), protocol: "https".into() }]),
             });
         }, Reason::SnsTopicUnpublishable),
-        ("topic encrypted with a customer key", |f| {
-            *the_topic(f) = Ok(Topic::Found {
-                kms_master_key_id: Some("arn:aws:kms:us-east-1:111122223333:key/1234abcd".into()),
-                subscriptions: Ok(vec![Subscription { subscription_arn: format!("{}:1", topic_arn(ACCOUNT)), protocol: "https".into() }]),
-            });
+        ("topic encrypted with a customer key CloudWatch may use", |f| encrypt(f, KEY_ARN, Ok(customer_key("Enabled")), Some(Ok(cloudwatch_key_policy()))), Reason::Compliant),
+        ("topic encrypted with a customer key named by its alias", |f| encrypt(f, "alias/alarms", Ok(customer_key("Enabled")), Some(Ok(cloudwatch_key_policy()))), Reason::Compliant),
+        ("topic encrypted with a customer key named by its bare id", |f| {
+            encrypt(f, "1234abcd-12ab-34cd-56ef-1234567890ab", Ok(customer_key("Enabled")), Some(Ok(cloudwatch_key_policy())));
         }, Reason::Compliant),
+        ("key policy that only delegates to the account's IAM", |f| encrypt(f, KEY_ARN, Ok(customer_key("Enabled")), Some(Ok(root_only_key_policy()))), Reason::SnsTopicUnpublishable),
+        ("key policy that grants CloudWatch only kms:Decrypt", |f| {
+            encrypt(f, KEY_ARN, Ok(customer_key("Enabled")), Some(Ok(key_policy_for_cloudwatch(&["kms:Decrypt"]))));
+        }, Reason::SnsTopicUnpublishable),
+        ("key policy that denies CloudWatch", |f| encrypt(f, KEY_ARN, Ok(customer_key("Enabled")), Some(Ok(denying_key_policy()))), Reason::SnsTopicUnpublishable),
+        ("customer key disabled", |f| encrypt(f, KEY_ARN, Ok(customer_key("Disabled")), Some(Ok(cloudwatch_key_policy()))), Reason::SnsTopicUnpublishable),
+        ("customer key pending deletion", |f| encrypt(f, KEY_ARN, Ok(customer_key("PendingDeletion")), Some(Ok(cloudwatch_key_policy()))), Reason::SnsTopicUnpublishable),
+        ("key that does not exist", |f| encrypt(f, "alias/gone", Ok(Key::NotFound), None), Reason::SnsTopicUnpublishable),
+        ("key ARN that resolves to the AWS-managed key", |f| {
+            let mut key = customer_key("Enabled");
+            if let Key::Found(m) = &mut key {
+                m.manager = "AWS".into();
+            }
+            encrypt(f, KEY_ARN, Ok(key), Some(Ok(cloudwatch_key_policy())));
+        }, Reason::SnsTopicUnpublishable),
+        ("key description denied", |f| encrypt(f, KEY_ARN, Err(Unobserved::access_denied("kms:DescribeKey", "denied")), Some(Ok(cloudwatch_key_policy()))), Reason::AccessDenied),
+        ("key policy denied", |f| encrypt(f, KEY_ARN, Ok(customer_key("Enabled")), Some(Err(Unobserved::access_denied("kms:GetKeyPolicy", "denied")))), Reason::AccessDenied),
+        ("key policy with a condition orgwatch cannot judge", |f| {
+            encrypt(f, KEY_ARN, Ok(customer_key("Enabled")), Some(Ok(key_policy_with_condition(r#"{"StringEquals": {"kms:ViaService": "sns.us-east-1.amazonaws.com"}}"#))));
+        }, Reason::PolicyUndecidable),
+        ("key of an account outside the organization", |f| {
+            encrypt(f, "arn:aws:kms:us-east-1:777777777777:key/1234abcd", Ok(customer_key("Enabled")), Some(Ok(cloudwatch_key_policy())));
+        }, Reason::OutsideOrganization),
+        ("topic policy that admits only an operations role", |f| set_topic_policy(f, &ops_role_only_policy(ACCOUNT)), Reason::SnsTopicPolicyDeniesPublish),
+        ("topic policy that admits CloudWatch for this account's alarms", |f| set_topic_policy(f, &account_topic_policy(&topic_arn(ACCOUNT), ACCOUNT)), Reason::Compliant),
+        ("topic policy that denies CloudWatch", |f| set_topic_policy(f, &denying_topic_policy(&topic_arn(ACCOUNT))), Reason::SnsTopicPolicyDeniesPublish),
+        ("topic policy that does not parse", |f| set_topic_policy(f, "{\"Statement\": ["), Reason::PolicyUndecidable),
+        ("topic policy with an operator orgwatch cannot judge", |f| {
+            set_topic_policy(f, &topic_policy_with_condition(&topic_arn(ACCOUNT), r#"{"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}"#));
+        }, Reason::PolicyUndecidable),
+        ("topic policy that admits the alarm by its ARN", |f| {
+            let condition = format!(r#"{{"ArnLike": {{"aws:SourceArn": "arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:CIS-*"}}}}"#);
+            set_topic_policy(f, &topic_policy_with_condition(&topic_arn(ACCOUNT), &condition));
+        }, Reason::Compliant),
+        ("topic policy that names aws:PrincipalOrgID, which an alarm's publish does not carry", |f| {
+            set_topic_policy(f, &topic_policy_with_condition(&topic_arn(ACCOUNT), &format!(r#"{{"StringEquals": {{"aws:PrincipalOrgID": "{ORGANIZATION}"}}}}"#)));
+        }, Reason::SnsTopicPolicyDeniesPublish),
+        ("topic attributes without a policy", |f| set_topic_policy_text(f, None), Reason::SnsTopicPolicyDeniesPublish),
+        ("latest notification failed", |f| set_history(f, vec![notification(2, "Failed", &topic_arn(ACCOUNT)), notification(1, "Succeeded", &topic_arn(ACCOUNT))]), Reason::AlarmActionFailed),
+        ("a failure followed by a success", |f| set_history(f, vec![notification(2, "Succeeded", &topic_arn(ACCOUNT)), notification(1, "Failed", &topic_arn(ACCOUNT))]), Reason::Compliant),
+        ("history out of order: the newest failure decides", |f| set_history(f, vec![notification(1, "Succeeded", &topic_arn(ACCOUNT)), notification(3, "Failed", &topic_arn(ACCOUNT))]), Reason::AlarmActionFailed),
+        ("a failure to a topic the alarm no longer notifies", |f| set_history(f, vec![notification(2, "Failed", "arn:aws:sns:us-east-1:111122223333:old-topic")]), Reason::Compliant),
+        ("history data unreadable, the summary names the failure", |f| {
+            let mut item = notification(2, "Failed", &topic_arn(ACCOUNT));
+            item.data = "not json".into();
+            set_history(f, vec![item]);
+        }, Reason::AlarmActionFailed),
+        ("alarm history denied", |f| { f.histories.insert(alarm(ACCOUNT).name, Err(Unobserved::access_denied("cloudwatch:DescribeAlarmHistory", "denied"))); }, Reason::AccessDenied),
         ("trails access denied", |f| f.trails = Err(Unobserved::access_denied("cloudtrail:DescribeTrails", "not authorized")), Reason::AccessDenied),
         ("audit role refused", |f| f.role_error = Some("AccessDenied".into()), Reason::RoleAssumptionFailed),
         ("trail status throttled", |f| {
@@ -319,11 +513,11 @@ fn every_link_of_the_chain_has_its_reason() {
         ("alarms denied", |f| { f.alarms.insert(metric(ACCOUNT), Err(Unobserved::access_denied("cloudwatch:DescribeAlarmsForMetric", "denied"))); }, Reason::AccessDenied),
         ("topic attributes denied", |f| *the_topic(f) = Err(Unobserved::access_denied("sns:GetTopicAttributes", "denied")), Reason::AccessDenied),
         ("subscriptions throttled", |f| {
-            *the_topic(f) = Ok(Topic::Found { kms_master_key_id: None, subscriptions: Err(Unobserved::api_error("sns:ListSubscriptionsByTopic", "Throttling")) });
+            *the_topic(f) = Ok(Topic::Found { kms_master_key_id: None, policy: None, subscriptions: Err(Unobserved::api_error("sns:ListSubscriptionsByTopic", "Throttling")) });
         }, Reason::ApiError),
         ("a link never collected", |f| { f.topics.clear(); }, Reason::ApiError),
         ("subscriptions outside a plan", |f| {
-            *the_topic(f) = Ok(Topic::Found { kms_master_key_id: None, subscriptions: Err(Unobserved::not_in_plan("sns:ListSubscriptionsByTopic", "the plan manages no such topic")) });
+            *the_topic(f) = Ok(Topic::Found { kms_master_key_id: None, policy: None, subscriptions: Err(Unobserved::not_in_plan("sns:ListSubscriptionsByTopic", "the plan manages no such topic")) });
         }, Reason::NotInPlan),
     ];
     for (what, mutate, expected) in cases {
@@ -342,8 +536,11 @@ fn a_passing_finding_names_every_link_of_its_chain() {
     let kinds: Vec<LinkKind> = finding.evidence.links.iter().map(|l| l.kind).collect();
     assert_eq!(
         kinds,
-        vec![LinkKind::Trail, LinkKind::LogGroup, LinkKind::MetricFilter, LinkKind::Metric, LinkKind::Alarm, LinkKind::Topic, LinkKind::Subscription]
+        vec![LinkKind::Trail, LinkKind::LogGroup, LinkKind::MetricFilter, LinkKind::Metric, LinkKind::Alarm, LinkKind::Topic, LinkKind::Subscription, LinkKind::TopicPolicy]
     );
+    let policy = &finding.evidence.links[7];
+    assert_eq!(policy.attribute("decision"), Some("allowed"));
+    assert_eq!(policy.detail.as_deref(), Some("allowed by statement \"__default_statement_ID\""));
     assert_eq!(finding.evidence.links[0].id, trail_arn(ACCOUNT, "main"));
     assert_eq!(finding.evidence.links[5].id, topic_arn(ACCOUNT));
     assert_eq!(finding.evidence.chains_examined, 1);
@@ -385,7 +582,7 @@ fn when_no_chain_holds_the_furthest_one_is_reported() {
     facts.trail_status.insert(early.arn.clone(), Ok(TrailStatus { is_logging: true, latest_cloudwatch_logs_delivery_error: None }));
     facts.event_selectors.insert(early.arn.clone(), Ok(EventSelectors::default()));
     facts.trails.as_mut().unwrap().insert(0, early);
-    *the_topic(&mut facts) = Ok(Topic::Found { kms_master_key_id: None, subscriptions: Ok(vec![]) });
+    *the_topic(&mut facts) = Ok(Topic::Found { kms_master_key_id: None, policy: None, subscriptions: Ok(vec![]) });
     let finding = judge(facts);
     assert_eq!(finding.reason, Reason::NoConfirmedSubscription);
     assert_eq!(finding.evidence.links[0].id, trail_arn(ACCOUNT, "main"));
@@ -538,8 +735,9 @@ fn compliant_family(account: &str) -> AccountFacts {
             transformations: vec![MetricTransformation { metric_name: name.clone(), namespace: "CISBenchmark".into(), value: "1".into(), has_dimensions: false }],
         });
         let metric = MetricRef { name: name.clone(), ..metric(account) };
-        let alarm = Alarm { name: name.clone(), arn: format!("arn:aws:cloudwatch:{REGION}:{account}:alarm:{name}"), metric_name: Some(name), ..alarm(account) };
+        let alarm = Alarm { name: name.clone(), arn: format!("arn:aws:cloudwatch:{REGION}:{account}:alarm:{name}"), metric_name: Some(name.clone()), ..alarm(account) };
         alarms.insert(metric, Ok(vec![alarm]));
+        facts.histories.insert(name, Ok(vec![]));
     }
     facts.metric_filters.insert(log_group(account), Ok(filters));
     facts.alarms = alarms;
@@ -553,10 +751,16 @@ const FILTERS: &str = "logs:DescribeMetricFilters";
 const ALARMS: &str = "cloudwatch:DescribeAlarmsForMetric";
 const TOPIC: &str = "sns:GetTopicAttributes";
 const SUBSCRIPTIONS: &str = "sns:ListSubscriptionsByTopic";
+const DESCRIBE_KEY: &str = "kms:DescribeKey";
+const KEY_POLICY: &str = "kms:GetKeyPolicy";
+const HISTORY: &str = "cloudwatch:DescribeAlarmHistory";
+const PARENTS: &str = "organizations:ListParents";
 
 #[test]
 fn independent_reads_are_asked_for_together_and_nothing_that_cannot_change_the_verdict() {
-    let full_chain = vec![vec![TRAILS], vec![SELECTORS, STATUS, FILTERS], vec![ALARMS], vec![TOPIC, SUBSCRIPTIONS]];
+    let full_chain = vec![vec![TRAILS], vec![SELECTORS, STATUS, FILTERS], vec![ALARMS], vec![TOPIC, SUBSCRIPTIONS], vec![HISTORY]];
+    let to_topic = vec![vec![TRAILS], vec![SELECTORS, STATUS, FILTERS], vec![ALARMS], vec![TOPIC, SUBSCRIPTIONS]];
+    let key_chain = |key_round: Vec<Vec<&'static str>>| [to_topic.clone(), key_round, vec![vec![HISTORY]]].concat();
     let stopped = |f: &mut AccountFacts| {
         f.trail_status.insert(trail_arn(ACCOUNT, "main"), Ok(TrailStatus { is_logging: false, latest_cloudwatch_logs_delivery_error: None }));
     };
@@ -570,7 +774,18 @@ fn independent_reads_are_asked_for_together_and_nothing_that_cannot_change_the_v
         ("alarm actions disabled: no topic is read", |f| the_alarm(f).actions_enabled = false, vec![vec![TRAILS], vec![SELECTORS, STATUS, FILTERS], vec![ALARMS]], Reason::AlarmActionsDisabled),
         ("no trail delivery to CloudWatch: no filters are read", |f| the_trail(f).log_group_arn = None, vec![vec![TRAILS], vec![SELECTORS, STATUS]], Reason::TrailNotSendingToCloudwatch),
         ("a role refused: one read, one error", |f| f.role_error = Some("AccessDenied".into()), vec![vec![TRAILS]], Reason::RoleAssumptionFailed),
-        ("a deleted topic still reads both in one round", |f| *the_topic(f) = Ok(Topic::NotFound), full_chain.clone(), Reason::SnsTopicNotFound),
+        ("a deleted topic still reads both in one round, and no history", |f| *the_topic(f) = Ok(Topic::NotFound), to_topic.clone(), Reason::SnsTopicNotFound),
+        ("a topic policy that refuses: no history is read", |f| set_topic_policy(f, &ops_role_only_policy(ACCOUNT)), to_topic.clone(), Reason::SnsTopicPolicyDeniesPublish),
+        ("a key named by ARN: its description and policy in one round", |f| {
+            encrypt(f, KEY_ARN, Ok(customer_key("Enabled")), Some(Ok(cloudwatch_key_policy())));
+        }, key_chain(vec![vec![DESCRIBE_KEY, KEY_POLICY]]), Reason::Compliant),
+        ("a key named by alias: its description first", |f| {
+            encrypt(f, "alias/alarms", Ok(customer_key("Enabled")), Some(Ok(cloudwatch_key_policy())));
+        }, key_chain(vec![vec![DESCRIBE_KEY], vec![KEY_POLICY]]), Reason::Compliant),
+        ("a disabled key: no history is read", |f| {
+            encrypt(f, KEY_ARN, Ok(customer_key("Disabled")), Some(Ok(cloudwatch_key_policy())));
+        }, [to_topic.clone(), vec![vec![DESCRIBE_KEY, KEY_POLICY]]].concat(), Reason::SnsTopicUnpublishable),
+        ("the AWS-managed key by name: nothing is read about it", |f| encrypt(f, "alias/aws/sns", Ok(Key::NotFound), None), to_topic.clone(), Reason::SnsTopicUnpublishable),
     ];
     for (what, mutate, expected_plan, reason) in cases {
         let mut facts = compliant(ACCOUNT);
@@ -586,11 +801,12 @@ fn the_whole_family_needs_no_more_rounds_than_one_control() {
     let family: Vec<&Control> = controls::all().iter().collect();
     let driven = drive(&[compliant_family(ACCOUNT)], ACCOUNT, &family, &[]);
     assert!(driven.findings.iter().all(|f| f.reason == Reason::Compliant), "{:?}", driven.findings.iter().map(|f| (&f.control_id, f.reason)).collect::<Vec<_>>());
-    assert_eq!(plan(&driven), vec![vec![TRAILS], vec![SELECTORS, STATUS, FILTERS], vec![ALARMS], vec![TOPIC, SUBSCRIPTIONS]]);
+    assert_eq!(plan(&driven), vec![vec![TRAILS], vec![SELECTORS, STATUS, FILTERS], vec![ALARMS], vec![TOPIC, SUBSCRIPTIONS], vec![HISTORY]]);
     assert_eq!(driven.rounds[2].len(), family.len(), "one DescribeAlarmsForMetric per detecting metric");
     assert_eq!(driven.rounds[3].len(), 2, "the shared topic is read once for every control");
+    assert_eq!(driven.rounds[4].len(), family.len(), "one DescribeAlarmHistory per alarm");
     let requests: usize = driven.rounds.iter().map(Vec::len).sum();
-    assert_eq!(requests, 1 + 3 + family.len() + 2);
+    assert_eq!(requests, 1 + 3 + family.len() + 2 + family.len());
 }
 
 #[test]
@@ -614,7 +830,7 @@ fn a_passing_chain_asks_for_nothing_more() {
     facts.trails.as_mut().unwrap().push(slow);
     let driven = drive(&[facts], ACCOUNT, &[controls::find(UNAUTHORIZED_API_CALLS).unwrap()], &[]);
     assert_eq!(driven.findings[0].reason, Reason::Compliant, "{}", driven.findings[0].message);
-    assert_eq!(driven.rounds.len(), 4);
+    assert_eq!(driven.rounds.len(), 5);
 }
 
 #[test]
@@ -632,6 +848,7 @@ fn links_owned_by_another_member_are_asked_of_that_member() {
     the_alarm(&mut member).alarm_actions = vec![topic_arn(SECURITY)];
     member.topics.clear();
     let mut security = compliant(SECURITY);
+    set_policy_of(&mut security, &org_topic_policy(&topic_arn(SECURITY), SECURITY));
     let driven = drive(&[member.clone(), security.clone()], ACCOUNT, &[controls::find(UNAUTHORIZED_API_CALLS).unwrap()], &[]);
     let topic_round = &driven.rounds[3];
     assert!(topic_round.iter().all(|n| n.request.account_id() == SECURITY && n.shared), "{topic_round:?}");
@@ -648,11 +865,15 @@ fn links_owned_by_another_member_are_asked_of_that_member() {
             (LinkKind::Alarm, Some(ACCOUNT)),
             (LinkKind::Topic, Some(SECURITY)),
             (LinkKind::Subscription, Some(SECURITY)),
+            (LinkKind::TopicPolicy, Some(SECURITY)),
         ]
     );
+    assert_eq!(finding.evidence.links[7].detail.as_deref(), Some("allowed by statement \"OrganizationAlarms\""));
+    let history = driven.rounds.last().unwrap();
+    assert_eq!(history.iter().map(|n| (n.request.operation(), n.request.account_id())).collect::<Vec<_>>(), vec![(HISTORY, ACCOUNT)], "the alarm's history, in its own account");
 
     // Judged by the owner's subscriptions.
-    *security.topics.get_mut(&topic_arn(SECURITY)).unwrap() = Ok(Topic::Found { kms_master_key_id: None, subscriptions: Ok(vec![]) });
+    *security.topics.get_mut(&topic_arn(SECURITY)).unwrap() = Ok(Topic::Found { kms_master_key_id: None, policy: None, subscriptions: Ok(vec![]) });
     assert_eq!(judge_with(vec![member.clone(), security], ACCOUNT, &[]).reason, Reason::NoConfirmedSubscription);
 
     // An owner whose role is refused is named.
@@ -684,7 +905,7 @@ fn an_organization_trail_chain_is_asked_of_its_owner_and_marked_shared() {
 fn a_scan_out_of_time_concludes_with_what_it_has() {
     let members: BTreeSet<String> = [ACCOUNT.to_owned()].into();
     let control = controls::find(UNAUTHORIZED_API_CALLS).unwrap();
-    let audit = Audit { account_id: ACCOUNT, controls: &[control], scope: Scope { region: REGION, members: &members, members_complete: true }, waivers: &[], now: now(), detections: &DetectionCache::new() };
+    let audit = Audit { account_id: ACCOUNT, controls: &[control], scope: Scope { region: REGION, members: &members, members_complete: true, organization_id: Some(ORGANIZATION) }, waivers: &[], now: now(), detections: &DetectionCache::new() };
     let timed_out = Unobserved::api_error("collection", "timed out after 60 s");
     let finding = audit.conclude(&Facts::new(), &timed_out).remove(0);
     assert_eq!(finding.reason, Reason::ApiError);
@@ -714,11 +935,12 @@ fn an_owner_not_listed_yet_is_waited_for_not_judged_outside_the_organization() {
     let mut member = compliant(ACCOUNT);
     the_alarm(&mut member).alarm_actions = vec![topic_arn(SECURITY)];
     member.topics.clear();
-    let security = compliant(SECURITY);
+    let mut security = compliant(SECURITY);
+    set_policy_of(&mut security, &org_topic_policy(&topic_arn(SECURITY), SECURITY));
     let control = controls::find(UNAUTHORIZED_API_CALLS).unwrap();
     let detections = DetectionCache::new();
     let audit_with = |members: &BTreeSet<String>, complete: bool, facts: &Facts| {
-        let audit = Audit { account_id: ACCOUNT, controls: &[control], scope: Scope { region: REGION, members, members_complete: complete }, waivers: &[], now: now(), detections: &detections };
+        let audit = Audit { account_id: ACCOUNT, controls: &[control], scope: Scope { region: REGION, members, members_complete: complete, organization_id: Some(ORGANIZATION) }, waivers: &[], now: now(), detections: &detections };
         (audit.step(facts), audit.conclude(facts, &Unobserved::api_error("collection", "timed out after 60 s")))
     };
     let listed_so_far: BTreeSet<String> = [ACCOUNT.to_owned()].into();
@@ -777,7 +999,7 @@ fn a_failing_finding_names_the_topics_the_account_was_seen_to_use() {
 
     // An unsubscribed topic does not work.
     let mut unsubscribed = compliant(ACCOUNT);
-    *the_topic(&mut unsubscribed) = Ok(Topic::Found { kms_master_key_id: None, subscriptions: Ok(vec![]) });
+    *the_topic(&mut unsubscribed) = Ok(Topic::Found { kms_master_key_id: None, policy: None, subscriptions: Ok(vec![]) });
     let findings = drive(&[unsubscribed], ACCOUNT, &controls, &[]).findings;
     assert!(findings[1].evidence.working_topics.is_empty(), "{:?}", findings[1].evidence.working_topics);
 }
@@ -790,4 +1012,133 @@ fn an_error_finding_names_the_read_it_could_not_make() {
     assert_eq!(finding.reason, Reason::AccessDenied);
     assert_eq!(finding.evidence.unseen, Some(crate::finding::UnseenRead { operation: "cloudwatch:DescribeAlarmsForMetric".into(), account_id: ACCOUNT.into() }));
     assert_eq!(judge(compliant(ACCOUNT)).evidence.unseen, None);
+}
+
+/// A member whose alarm notifies the security account's topic, and the security account.
+fn member_and_central(central_policy: Option<String>) -> Vec<AccountFacts> {
+    let mut member = compliant(ACCOUNT);
+    the_alarm(&mut member).alarm_actions = vec![topic_arn(SECURITY)];
+    member.topics.clear();
+    let mut security = compliant(SECURITY);
+    if let Some(policy) = central_policy {
+        set_policy_of(&mut security, &policy);
+    }
+    vec![member, security]
+}
+
+#[test]
+fn a_central_topic_behind_the_default_policy_refuses_other_accounts_alarms() {
+    let finding = judge_with(member_and_central(None), ACCOUNT, &[]);
+    assert_eq!(finding.reason, Reason::SnsTopicPolicyDeniesPublish, "{}", finding.message);
+    assert!(finding.message.contains("No statement of topic"), "{}", finding.message);
+    assert!(finding.message.contains("AWS:SourceOwner"), "says why the default statement does not serve: {}", finding.message);
+    let policy = finding.evidence.links.last().unwrap();
+    assert_eq!((policy.kind, policy.account_id.as_deref(), policy.attribute("decision")), (LinkKind::TopicPolicy, Some(SECURITY), Some("not-allowed")));
+    assert!(policy.attribute("policy").is_some_and(|p| p.contains("__default_statement_ID")), "the policy as it stands, for the fix");
+
+    // The security account's own alarms are admitted by the same policy.
+    let mut own = compliant(SECURITY);
+    own.account_id = SECURITY.into();
+    assert_eq!(judge_with(vec![own], SECURITY, &[]).reason, Reason::Compliant);
+
+    // Admitting the organization's alarms mends it.
+    let finding = judge_with(member_and_central(Some(org_topic_policy(&topic_arn(SECURITY), SECURITY))), ACCOUNT, &[]);
+    assert_eq!(finding.reason, Reason::Compliant, "{}", finding.message);
+}
+
+#[test]
+fn a_topic_policy_that_admits_other_accounts_but_not_this_one_refuses_it() {
+    let others = topic_policy_with(serde_json::json!([{"Sid": "SomeAccounts", "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": "sns:Publish", "Resource": topic_arn(SECURITY), "Condition": {"StringEquals": {"aws:SourceAccount": ["222233334444", "555566667777"]}}}]));
+    let finding = judge_with(member_and_central(Some(others)), ACCOUNT, &[]);
+    assert_eq!(finding.reason, Reason::SnsTopicPolicyDeniesPublish, "{}", finding.message);
+}
+
+#[test]
+fn an_organization_wide_allow_with_a_deny_for_all_but_one_account_names_the_deny() {
+    let mut policy: serde_json::Value = serde_json::from_str(&org_topic_policy(&topic_arn(SECURITY), SECURITY)).unwrap();
+    policy["Statement"].as_array_mut().unwrap().push(serde_json::json!({"Sid": "OnlyTheChosen", "Effect": "Deny", "Principal": "*", "Action": "sns:Publish", "Resource": topic_arn(SECURITY), "Condition": {"StringNotEquals": {"aws:SourceAccount": "222233334444"}}}));
+    let finding = judge_with(member_and_central(Some(policy.to_string())), ACCOUNT, &[]);
+    assert_eq!(finding.reason, Reason::SnsTopicPolicyDeniesPublish, "{}", finding.message);
+    assert!(finding.message.starts_with("Statement \"OnlyTheChosen\" of topic"), "{}", finding.message);
+    let link = finding.evidence.links.last().unwrap();
+    assert_eq!(link.attribute("decision"), Some("denied"));
+    assert_eq!(link.attributes["statement"]["Sid"], "OnlyTheChosen");
+}
+
+#[test]
+fn a_policy_on_the_accounts_path_in_the_organization_reads_the_path_and_judges_it() {
+    let by_path = |pattern: &str| {
+        topic_policy_with(serde_json::json!([{"Sid": "Workloads", "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": "sns:Publish", "Resource": topic_arn(SECURITY), "Condition": {"ForAnyValue:StringLike": {"aws:SourceOrgPaths": pattern}}}]))
+    };
+    let mut accounts = member_and_central(Some(by_path(&format!("{ORGANIZATION}/r-ab12/ou-ab12-workloads/*"))));
+    accounts[0].org_path = Some(Ok(format!("{ORGANIZATION}/r-ab12/ou-ab12-workloads/ou-ab12-prod/")));
+    let driven = drive(&accounts, ACCOUNT, &[controls::find(UNAUTHORIZED_API_CALLS).unwrap()], &[]);
+    assert_eq!(driven.findings[0].reason, Reason::Compliant, "{}", driven.findings[0].message);
+    let parents: Vec<&Need> = driven.rounds.iter().flatten().filter(|n| n.request.operation() == PARENTS).collect();
+    assert_eq!(parents.len(), 1, "read once, and only because the policy names the key");
+    assert_eq!(parents[0].request, Request::OrgPath { account_id: ACCOUNT.into() });
+
+    accounts[0].org_path = Some(Ok(format!("{ORGANIZATION}/r-ab12/ou-ab12-sandbox/")));
+    assert_eq!(judge_with(accounts.clone(), ACCOUNT, &[]).reason, Reason::SnsTopicPolicyDeniesPublish);
+
+    // A policy that does not name the key reads no path.
+    let driven = drive(&member_and_central(Some(org_topic_policy(&topic_arn(SECURITY), SECURITY))), ACCOUNT, &[controls::find(UNAUTHORIZED_API_CALLS).unwrap()], &[]);
+    assert!(driven.rounds.iter().flatten().all(|n| n.request.operation() != PARENTS));
+
+    // The path could not be read: an error naming the read, not a guess.
+    accounts[0].org_path = Some(Err(Unobserved::access_denied(PARENTS, "not authorized")));
+    let finding = judge_with(accounts, ACCOUNT, &[]);
+    assert_eq!(finding.reason, Reason::AccessDenied, "{}", finding.message);
+}
+
+#[test]
+fn a_policy_naming_the_organization_is_undecidable_where_its_id_is_not_known() {
+    let accounts = member_and_central(Some(org_topic_policy(&topic_arn(SECURITY), SECURITY)));
+    let members: BTreeSet<String> = accounts.iter().map(|a| a.account_id.clone()).collect();
+    let control = controls::find(UNAUTHORIZED_API_CALLS).unwrap();
+    let audit = Audit { account_id: ACCOUNT, controls: &[control], scope: Scope { region: REGION, members: &members, members_complete: true, organization_id: None }, waivers: &[], now: now(), detections: &DetectionCache::new() };
+    let mut facts = Facts::new();
+    let findings = loop {
+        match audit.step(&facts) {
+            Step::Done(findings) => break findings,
+            Step::Need(needs) => {
+                for need in needs {
+                    let owner = accounts.iter().find(|a| a.account_id == need.request.account_id()).unwrap();
+                    facts.insert(need.request.clone(), owner.answer(&need.request).unwrap());
+                }
+            }
+        }
+    };
+    assert_eq!(findings[0].reason, Reason::PolicyUndecidable, "{}", findings[0].message);
+    assert!(findings[0].message.contains("OrganizationAlarms") && findings[0].message.contains("aws:SourceOrgID"), "names the statement and the key: {}", findings[0].message);
+}
+
+#[test]
+fn a_failed_notification_names_the_error_and_when() {
+    let mut facts = compliant(ACCOUNT);
+    set_history(&mut facts, vec![notification(5, "Failed", &topic_arn(ACCOUNT))]);
+    let finding = judge(facts);
+    assert_eq!(finding.reason, Reason::AlarmActionFailed);
+    assert!(finding.message.contains("2026-11-20T05:00:00Z") && finding.message.contains("does not have authorization"), "{}", finding.message);
+    let link = finding.evidence.links.last().unwrap();
+    assert_eq!((link.kind, link.attribute("action_state")), (LinkKind::AlarmHistory, Some("Failed")));
+}
+
+#[test]
+fn a_central_topics_key_is_read_in_the_keys_own_account_and_shared() {
+    let mut accounts = member_and_central(Some(org_topic_policy(&topic_arn(SECURITY), SECURITY)));
+    let central_key = format!("arn:aws:kms:{REGION}:{SECURITY}:key/5678");
+    if let Some(Ok(Topic::Found { kms_master_key_id, .. })) = accounts[1].topics.get_mut(&topic_arn(SECURITY)) {
+        *kms_master_key_id = Some(central_key.clone());
+    }
+    let metadata = KeyMetadata { arn: central_key.clone(), key_id: "5678".into(), manager: "CUSTOMER".into(), state: "Enabled".into() };
+    accounts[1].keys.insert(central_key.clone(), Ok(Key::Found(metadata)));
+    accounts[1].key_policies.insert(central_key.clone(), Ok(cloudwatch_key_policy()));
+    let driven = drive(&accounts, ACCOUNT, &[controls::find(UNAUTHORIZED_API_CALLS).unwrap()], &[]);
+    assert_eq!(driven.findings[0].reason, Reason::Compliant, "{}", driven.findings[0].message);
+    let key_reads: Vec<&Need> = driven.rounds.iter().flatten().filter(|n| n.request.operation().starts_with("kms:")).collect();
+    assert_eq!(key_reads.len(), 2);
+    assert!(key_reads.iter().all(|n| n.request.account_id() == SECURITY && n.shared), "{key_reads:?}");
+    let kinds: Vec<LinkKind> = driven.findings[0].evidence.links.iter().map(|l| l.kind).collect();
+    assert_eq!(kinds[kinds.len() - 3..], [LinkKind::TopicPolicy, LinkKind::KmsKey, LinkKind::KeyPolicy]);
 }

@@ -2,7 +2,7 @@
 //! commands are for and stops the script when the credentials in use are another account's;
 //! every command names its region. Values from the evidence are shell-quoted, never interpolated.
 
-use super::{Action, AlarmSpec, EMAIL_VARIABLE, Fix, Remedy, RemedyKind, TopicRef, audit_policy, label};
+use super::{Action, AlarmSpec, EMAIL_VARIABLE, Fix, KeyRef, Remedy, RemedyKind, TEST_REASON, TopicRef, audit_policy, grant, label};
 use serde_json::json;
 use std::fmt::Write;
 
@@ -164,8 +164,26 @@ pub(crate) fn delivery_role_policy(partition: &str, region: &str, account: &str,
 pub(crate) fn key_policy(partition: &str, account: &str) -> serde_json::Value {
     json!({"Version": "2012-10-17", "Statement": [
         {"Sid": "AccountAdministers", "Effect": "Allow", "Principal": {"AWS": format!("arn:{partition}:iam::{account}:root")}, "Action": "kms:*", "Resource": "*"},
-        {"Sid": "CloudWatchPublishesAlarms", "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*"}
+        grant::key_statement()
     ]})
+}
+
+/// The command that reads an alarm's notifications.
+pub(crate) fn history_command(region: &str, alarm: &str) -> String {
+    format!("aws cloudwatch describe-alarm-history --region {} --alarm-name {} --history-item-type Action --max-records 10", quote(region), quote(alarm))
+}
+
+/// The command that sets an alarm to ALARM, so that it notifies.
+pub(crate) fn test_notification_command(region: &str, alarm: &str) -> String {
+    format!("aws cloudwatch set-alarm-state --region {} --alarm-name {} --state-value ALARM --state-reason {}", quote(region), quote(alarm), quote(TEST_REASON))
+}
+
+pub(crate) fn enable_key_command(region: &str, key: &KeyRef) -> String {
+    format!("aws kms enable-key --region {} --key-id {}", quote(region), quote(&key.key_id))
+}
+
+pub(crate) fn cancel_deletion_command(region: &str, key: &KeyRef) -> String {
+    format!("aws kms cancel-key-deletion --region {} --key-id {}", quote(region), quote(&key.key_id))
 }
 
 pub(crate) const DELIVERY_POLICY_NAME: &str = "cloudtrail-to-cloudwatch-logs";
@@ -305,6 +323,32 @@ fn render_action(out: &mut String, fix: &Fix, action: &Action) {
             let _ = writeln!(out, "aws kms enable-key-rotation --region {} --key-id \"$key_id\"", w(&fix.region));
             let _ = writeln!(out, "aws kms create-alias --region {} --alias-name {} --target-key-id \"$key_id\"", w(&fix.region), w(key_alias));
             command(out, &[args(&["sns", "set-topic-attributes"]), region(), vec!["--topic-arn".into(), w(topic_arn), "--attribute-name".into(), "KmsMasterKeyId".into(), "--attribute-value".into(), "\"$key_id\"".into()]].concat());
+        }
+        Action::SetTopicPolicy { topic_arn, policy } => {
+            comment(out, &format!("The access policy of topic {topic_arn}: its statements as they are, and one that lets {} publish the alarms.", grant::CLOUDWATCH));
+            let text = policy.to_string();
+            command(out, &[args(&["sns", "set-topic-attributes"]), region(), vec!["--topic-arn".into(), w(topic_arn), "--attribute-name".into(), "Policy".into(), "--attribute-value".into(), w(&text)]].concat());
+        }
+        Action::PutKeyPolicy { key, policy } => {
+            comment(out, &format!("The policy of key {}: its statements as they are, and one that lets {} use the key.", key.arn, grant::CLOUDWATCH));
+            let text = policy.to_string();
+            command(out, &[args(&["kms", "put-key-policy"]), region(), vec!["--key-id".into(), w(&key.key_id), "--policy-name".into(), "default".into(), "--policy".into(), w(&text)]].concat());
+        }
+        Action::EnableKey(key) => {
+            comment(out, &format!("Enable key {}.", key.arn));
+            let _ = writeln!(out, "{}", enable_key_command(&fix.region, key));
+        }
+        Action::CancelKeyDeletion(key) => {
+            comment(out, &format!("Cancel the deletion of key {} (it is then disabled).", key.arn));
+            let _ = writeln!(out, "{}", cancel_deletion_command(&fix.region, key));
+        }
+        Action::TestNotification { alarm_name } => {
+            comment(out, &format!("Set alarm {alarm_name} to ALARM once, so that CloudWatch notifies through the mended path and records it; the alarm's subscribers get this notification, and the alarm goes back to its state at its next evaluation."));
+            let _ = writeln!(out, "{}", test_notification_command(&fix.region, alarm_name));
+        }
+        Action::ShowAlarmHistory { alarm_name } => {
+            comment(out, &format!("What CloudWatch recorded of alarm {alarm_name}'s latest notifications (it changes nothing)."));
+            let _ = writeln!(out, "{}", history_command(&fix.region, alarm_name));
         }
     }
 }

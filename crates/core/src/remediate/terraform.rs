@@ -5,7 +5,7 @@
 //! taken over with an `import` block, and what orgwatch cannot see of it (a trail's bucket) is
 //! a variable. The provider's `allowed_account_ids` keeps the module to its account.
 
-use super::cli::{DELIVERY_POLICY_NAME, bucket_policy, threshold, delivery_role_policy, delivery_trust_policy, key_policy};
+use super::cli::{DELIVERY_POLICY_NAME, bucket_policy, cancel_deletion_command, delivery_role_policy, delivery_trust_policy, enable_key_command, history_command, key_policy, test_notification_command, threshold};
 use super::{Action, AlarmSpec, EMAIL_VARIABLE, Fix, MetricSpec, Remedy, RemedyKind, TopicRef, TrailRef, label};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -282,6 +282,55 @@ fn module(audited: &str, account: &str, region: &str, fixes: &[(&Remedy, &Fix)])
                 let _ = writeln!(w.out, "resource \"aws_kms_alias\" \"{l}\" {{\n  name          = {}\n  target_key_id = aws_kms_key.{l}.key_id\n}}\n", string(key_alias));
                 w.import(&format!("aws_sns_topic.{l}"), topic_arn);
                 let _ = writeln!(w.out, "resource \"aws_sns_topic\" \"{l}\" {{\n  name              = {}\n  kms_master_key_id = aws_kms_key.{l}.arn\n}}\n", string(name));
+            }
+            Action::SetTopicPolicy { topic_arn, policy } => {
+                let l = label(topic_arn.rsplit(':').next().unwrap_or(topic_arn));
+                if w.declare("aws_sns_topic_policy", &l) {
+                    let arn = w.topic(&TopicRef::Existing(topic_arn.clone()));
+                    line_comments(&mut w.out, &format!("Terraform takes topic {topic_arn}'s access policy over: its statements as they are, and one for CloudWatch."));
+                    w.import(&format!("aws_sns_topic_policy.{l}"), topic_arn);
+                    let _ = writeln!(w.out, "resource \"aws_sns_topic_policy\" \"{l}\" {{\n  arn    = {arn}\n  policy = jsonencode({})\n}}\n", hcl(policy, 1));
+                }
+            }
+            Action::PutKeyPolicy { key, policy } => {
+                let l = label(&format!("key_{}", key.key_id));
+                if w.declare("aws_kms_key_policy", &l) {
+                    line_comments(&mut w.out, &format!("Terraform takes key {}'s policy over: its statements as they are, and one for CloudWatch.", key.arn));
+                    w.import(&format!("aws_kms_key_policy.{l}"), &key.key_id);
+                    let _ = writeln!(w.out, "resource \"aws_kms_key_policy\" \"{l}\" {{\n  key_id = {}\n  policy = jsonencode({})\n}}\n", string(&key.key_id), hcl(policy, 1));
+                }
+            }
+            Action::EnableKey(key) => {
+                if !actions.iter().any(|a| matches!(a, Action::CancelKeyDeletion(k) if k == key)) {
+                    line_comments(
+                        &mut w.out,
+                        &format!("Key {} is disabled, and no Terraform resource enables an existing key by itself: run `{}`, or set is_enabled = true on the aws_kms_key that manages it.", key.arn, enable_key_command(region, key)),
+                    );
+                    w.out.push('\n');
+                }
+            }
+            Action::CancelKeyDeletion(key) => {
+                line_comments(
+                    &mut w.out,
+                    &format!(
+                        "Key {} is scheduled for deletion, and Terraform cannot cancel a deletion: run `{}`, then `{}`. An aws_kms_key that manages it must stay in its configuration, with is_enabled = true.",
+                        key.arn,
+                        cancel_deletion_command(region, key),
+                        enable_key_command(region, key)
+                    ),
+                );
+                w.out.push('\n');
+            }
+            Action::TestNotification { alarm_name } => {
+                line_comments(
+                    &mut w.out,
+                    &format!("After apply, set alarm {alarm_name} to ALARM once, so that CloudWatch notifies through the mended path and records it (the alarm's subscribers get it): {}", test_notification_command(region, alarm_name)),
+                );
+                w.out.push('\n');
+            }
+            Action::ShowAlarmHistory { alarm_name } => {
+                line_comments(&mut w.out, &format!("What CloudWatch recorded of alarm {alarm_name}'s latest notifications: {}", history_command(region, alarm_name)));
+                w.out.push('\n');
             }
         }
     }

@@ -62,6 +62,78 @@ fn topic(account: &str, name: &str) -> EvidenceLink {
     EvidenceLink::new(LinkKind::Topic, topic_arn(account, name)).in_account(account).in_region(REGION)
 }
 
+const ORGANIZATION: &str = "o-a1b2c3d4e5";
+const KEY_ID: &str = "0d6b4c1e-9a3f-4f4e-8a61-5c2f0e7d9b12";
+
+fn key_arn(account: &str) -> String {
+    format!("arn:aws:kms:{REGION}:{account}:key/{KEY_ID}")
+}
+
+/// The topic's access policy as the walk reports a refusal: the decision and the whole text.
+fn topic_policy(account: &str, name: &str, decision: &str, policy: &serde_json::Value) -> EvidenceLink {
+    EvidenceLink::with_detail(LinkKind::TopicPolicy, topic_arn(account, name), "no statement allows CloudWatch")
+        .in_account(account)
+        .in_region(REGION)
+        .with("decision", decision)
+        .with("policy", policy.to_string())
+}
+
+fn topic_policy_allowed(account: &str, name: &str) -> EvidenceLink {
+    EvidenceLink::with_detail(LinkKind::TopicPolicy, topic_arn(account, name), "allowed by statement \"__default_statement_ID\"")
+        .in_account(account)
+        .in_region(REGION)
+        .with("decision", "allowed")
+        .with("statements", vec![json!({"Sid": "__default_statement_ID"})])
+}
+
+fn key(account: &str, state: &str, manager: &str) -> EvidenceLink {
+    EvidenceLink::with_detail(LinkKind::KmsKey, key_arn(account), format!("{} key, {state}", manager.to_ascii_lowercase()))
+        .in_account(account)
+        .in_region(REGION)
+        .with("named_as", "alias/security-alerts")
+        .with("key_id", KEY_ID)
+        .with("manager", manager)
+        .with("state", state)
+}
+
+fn key_policy(account: &str, decision: &str, policy: Option<&serde_json::Value>) -> EvidenceLink {
+    let link = EvidenceLink::with_detail(LinkKind::KeyPolicy, key_arn(account), decision).in_account(account).in_region(REGION).with("decision", decision);
+    match policy {
+        Some(policy) => link.with("policy", policy.to_string()),
+        None => link.with("statements", vec![grant::key_statement()]),
+    }
+}
+
+fn history(account: &str, error: &str) -> EvidenceLink {
+    EvidenceLink::with_detail(LinkKind::AlarmHistory, format!("arn:aws:cloudwatch:{REGION}:{account}:alarm:denied-calls"), "latest notification to the topic failed at 2026-11-02T09:00:00Z")
+        .in_account(account)
+        .in_region(REGION)
+        .with("action_state", "Failed")
+        .with("timestamp", "2026-11-02T09:00:00Z")
+        .with("notification_resource", topic_arn(ACCOUNT, "alerts"))
+        .with("summary", format!("Failed to execute action {}", topic_arn(ACCOUNT, "alerts")))
+        .with("error", error)
+}
+
+/// An own topic's policy that admits only a role of the account, not CloudWatch.
+fn ops_only_policy() -> serde_json::Value {
+    json!({"Version": "2012-10-17", "Id": "ops", "Statement": [{"Sid": "OperationsOnly", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:role/ops")}, "Action": "SNS:Publish", "Resource": topic_arn(ACCOUNT, "alerts")}]})
+}
+
+/// The chain down to the confirmed subscription of the account's own topic `alerts`.
+fn to_subscription() -> Vec<EvidenceLink> {
+    let subscription = EvidenceLink::with_detail(LinkKind::Subscription, format!("{}:8a1b", topic_arn(ACCOUNT, "alerts")), "email (1 confirmed)").in_account(ACCOUNT).in_region(REGION);
+    [to_alarm(ACCOUNT, alarm(ACCOUNT, "Sum", "GreaterThanOrEqualToThreshold", 1.0, &[topic_arn(ACCOUNT, "alerts")])), vec![topic(ACCOUNT, "alerts"), subscription]].concat()
+}
+
+/// The policy an action of the script sets, read back from the script.
+fn policy_set_by(script: &str, option: &str) -> serde_json::Value {
+    let command = commands(script).into_iter().find(|c| c.contains(option)).unwrap_or_else(|| panic!("no {option}:\n{script}"));
+    let quoted = command.split_once(&format!("{option} '")).map(|(_, rest)| rest).unwrap_or_else(|| panic!("{command}"));
+    let text = quoted.rsplit_once('\'').map(|(text, _)| text).unwrap_or(quoted).replace(r"'\''", "'");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
 fn finding(reason: Reason, links: Vec<EvidenceLink>) -> Finding {
     Finding {
         account_id: ACCOUNT.into(),
@@ -250,6 +322,83 @@ fn cases() -> Vec<Case> {
             ],
             terraform: &["resource \"aws_kms_key\" \"alerts\"", "\"Service\" = \"cloudwatch.amazonaws.com\"", "kms_master_key_id = aws_kms_key.alerts.arn"],
         },
+        Case {
+            name: "a topic whose policy admits no alarm gets a statement for the account's alarms, its own kept",
+            finding: finding(Reason::SnsTopicPolicyDeniesPublish, [to_subscription(), vec![topic_policy(ACCOUNT, "alerts", "not-allowed", &ops_only_policy())]].concat()),
+            commands: &[(
+                "aws sns set-topic-attributes --region us-east-1 --topic-arn arn:aws:sns:us-east-1:111122223333:alerts --attribute-name Policy",
+                r#""Condition":{"StringEquals":{"aws:SourceAccount":"111122223333"}}"#,
+            )],
+            terraform: &[
+                "to = aws_sns_topic_policy.alerts",
+                "id = \"arn:aws:sns:us-east-1:111122223333:alerts\"",
+                "arn    = data.aws_sns_topic.alerts.arn",
+                "\"Sid\" = \"OperationsOnly\"",
+                "\"aws:SourceAccount\" = \"111122223333\"",
+            ],
+        },
+        Case {
+            name: "a key whose policy lacks CloudWatch gets CloudWatch's statement, its own kept",
+            finding: finding(Reason::SnsTopicUnpublishable, [to_subscription(), vec![topic_policy_allowed(ACCOUNT, "alerts"), key(ACCOUNT, "Enabled", "CUSTOMER"), key_policy(ACCOUNT, "not-allowed", Some(&grant::default_key_policy("aws", ACCOUNT)))]].concat()),
+            commands: &[("aws kms put-key-policy --region us-east-1 --key-id 0d6b4c1e-9a3f-4f4e-8a61-5c2f0e7d9b12 --policy-name default", r#""Action":["kms:Decrypt","kms:GenerateDataKey*"]"#)],
+            terraform: &["to = aws_kms_key_policy.key_0d6b4c1e_9a3f_4f4e_8a61_5c2f0e7d9b12", "key_id = \"0d6b4c1e-9a3f-4f4e-8a61-5c2f0e7d9b12\"", "\"Sid\" = \"Enable IAM User Permissions\"", "\"Sid\" = \"CloudWatchPublishesAlarms\""],
+        },
+        Case {
+            name: "a disabled key is enabled",
+            finding: finding(Reason::SnsTopicUnpublishable, [to_subscription(), vec![topic_policy_allowed(ACCOUNT, "alerts"), key(ACCOUNT, "Disabled", "CUSTOMER")]].concat()),
+            commands: &[("aws kms enable-key --region us-east-1", "--key-id 0d6b4c1e-9a3f-4f4e-8a61-5c2f0e7d9b12")],
+            terraform: &["no Terraform resource enables an existing key by itself: run `aws kms enable-key --region us-east-1 --key-id 0d6b4c1e-9a3f-4f4e-8a61-5c2f0e7d9b12`", "is_enabled = true"],
+        },
+        Case {
+            name: "a key pending deletion is kept and enabled",
+            finding: finding(Reason::SnsTopicUnpublishable, [to_subscription(), vec![topic_policy_allowed(ACCOUNT, "alerts"), key(ACCOUNT, "PendingDeletion", "CUSTOMER")]].concat()),
+            commands: &[("aws kms cancel-key-deletion --region us-east-1", KEY_ID), ("aws kms enable-key --region us-east-1", KEY_ID)],
+            terraform: &["Terraform cannot cancel a deletion: run `aws kms cancel-key-deletion --region us-east-1 --key-id 0d6b4c1e-9a3f-4f4e-8a61-5c2f0e7d9b12`, then `aws kms enable-key"],
+        },
+        Case {
+            name: "an AWS-managed key found by DescribeKey: a customer-managed key for the topic",
+            finding: finding(Reason::SnsTopicUnpublishable, [to_subscription(), vec![topic_policy_allowed(ACCOUNT, "alerts"), key(ACCOUNT, "Enabled", "AWS")]].concat()),
+            commands: &[
+                ("key_id=$(aws kms create-key --region us-east-1", "CloudWatchPublishesAlarms"),
+                ("aws kms enable-key-rotation", "$key_id"),
+                ("aws kms create-alias", "alias/sns-cloudwatch-alarms"),
+                ("aws sns set-topic-attributes --region us-east-1 --topic-arn arn:aws:sns:us-east-1:111122223333:alerts", "KmsMasterKeyId"),
+            ],
+            terraform: &["resource \"aws_kms_key\" \"alerts\"", "kms_master_key_id = aws_kms_key.alerts.arn"],
+        },
+        Case {
+            name: "a notification the key refused: the key policy's statement, then a test notification",
+            finding: finding(
+                Reason::AlarmActionFailed,
+                [
+                    to_subscription(),
+                    vec![
+                        topic_policy_allowed(ACCOUNT, "alerts"),
+                        key(ACCOUNT, "Enabled", "CUSTOMER"),
+                        key_policy(ACCOUNT, "allowed", Some(&grant::default_key_policy("aws", ACCOUNT))),
+                        history(ACCOUNT, "CloudWatch Alarms does not have authorization to access the SNS topic encryption key."),
+                    ],
+                ]
+                .concat(),
+            ),
+            commands: &[("aws kms put-key-policy --region us-east-1 --key-id 0d6b4c1e-9a3f-4f4e-8a61-5c2f0e7d9b12", "cloudwatch.amazonaws.com"), ("aws cloudwatch set-alarm-state --region us-east-1 --alarm-name denied-calls --state-value ALARM", "--state-reason")],
+            terraform: &["resource \"aws_kms_key_policy\"", "After apply, set alarm denied-calls to ALARM once", "aws cloudwatch set-alarm-state --region us-east-1 --alarm-name denied-calls"],
+        },
+        Case {
+            name: "a notification SNS refused, the policy allowing it when scanned: a test notification",
+            finding: finding(
+                Reason::AlarmActionFailed,
+                [to_subscription(), vec![topic_policy_allowed(ACCOUNT, "alerts"), history(ACCOUNT, "User: cloudwatch.amazonaws.com is not authorized to perform: SNS:Publish on resource: arn:aws:sns:us-east-1:111122223333:alerts")]].concat(),
+            ),
+            commands: &[("aws cloudwatch set-alarm-state --region us-east-1 --alarm-name denied-calls", "ALARM")],
+            terraform: &["After apply, set alarm denied-calls to ALARM once"],
+        },
+        Case {
+            name: "a notification that failed for another reason: its error and the alarm's history",
+            finding: finding(Reason::AlarmActionFailed, [to_subscription(), vec![topic_policy_allowed(ACCOUNT, "alerts"), history(ACCOUNT, "Throttling: Rate exceeded")]].concat()),
+            commands: &[("aws cloudwatch describe-alarm-history --region us-east-1 --alarm-name denied-calls", "--history-item-type Action")],
+            terraform: &["CloudWatch recorded at 2026-11-02T09:00:00Z that the notification of alarm \"denied-calls\" to topic arn:aws:sns:us-east-1:111122223333:alerts failed: Throttling: Rate exceeded", "aws cloudwatch describe-alarm-history"],
+        },
     ]
 }
 
@@ -409,4 +558,142 @@ fn evidence_with_the_new_fields_reads_back_and_old_evidence_still_reads() {
     let (remedy, script, _) = rendered(&Finding { evidence: old, ..finding(Reason::TrailNotLogging, vec![]) });
     assert!(matches!(remedy.kind, RemedyKind::Fix(_)), "{remedy:?}");
     assert!(script.contains("start-logging --region us-east-1 --name arn:aws:cloudtrail:us-east-1:111122223333:trail/main"), "{script}");
+}
+
+/// The central topic of the management account, left behind SNS's default policy, notified by
+/// an alarm of the account.
+fn central_topic_refusal(organization: Option<&str>, policy: serde_json::Value) -> Finding {
+    let subscription = EvidenceLink::with_detail(LinkKind::Subscription, format!("{}:77aa", topic_arn(MANAGEMENT, "central")), "email (1 confirmed)").in_account(MANAGEMENT).in_region(REGION);
+    let mut refusal = topic_policy(MANAGEMENT, "central", "not-allowed", &policy);
+    if let Some(id) = organization {
+        refusal = refusal.with("organization_id", id);
+    }
+    let links = [to_alarm(ACCOUNT, alarm(ACCOUNT, "Sum", "GreaterThanOrEqualToThreshold", 1.0, &[topic_arn(MANAGEMENT, "central")])), vec![topic(MANAGEMENT, "central"), subscription, refusal]].concat();
+    finding(Reason::SnsTopicPolicyDeniesPublish, links)
+}
+
+#[test]
+fn a_central_topic_admits_the_organization_and_keeps_its_statements() {
+    let default = serde_json::from_str(&crate::facts::default_topic_policy(&topic_arn(MANAGEMENT, "central"), MANAGEMENT)).unwrap();
+    let (remedy, script, terraform) = rendered(&central_topic_refusal(Some(ORGANIZATION), default));
+    let RemedyKind::Fix(fix) = &remedy.kind else { panic!("{:?}", remedy.kind) };
+    assert_eq!(fix.account_id, MANAGEMENT, "the topic's owner changes its policy");
+    assert!(fix.notes[0].contains(&format!("belongs to account {MANAGEMENT} (it owns the topic)")), "{:?}", fix.notes);
+    assert!(script.contains(&format!("orgwatch_require_account {MANAGEMENT}")), "{script}");
+    let policy = policy_set_by(&script, "--attribute-value");
+    let statements = policy["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 2, "{policy:#}");
+    assert_eq!(statements[0]["Sid"], "__default_statement_ID", "the default statement is kept as it was");
+    assert_eq!(policy["Version"], "2008-10-17");
+    assert_eq!(
+        statements[1],
+        json!({"Sid": "AllowCloudWatchAlarmsOfTheOrganization", "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": "sns:Publish",
+               "Resource": topic_arn(MANAGEMENT, "central"), "Condition": {"StringEquals": {"aws:SourceOrgID": ORGANIZATION}}})
+    );
+    // The module is the owner's, so the topic is read there by name.
+    assert!(terraform.contains(&format!("allowed_account_ids = [\"{MANAGEMENT}\"]")) && terraform.contains("arn    = data.aws_sns_topic.central.arn"), "{terraform}");
+    assert!(terraform.contains("\"aws:SourceOrgID\" = \"o-a1b2c3d4e5\""), "{terraform}");
+    assert!(fix.rescan, "the key and the history come after the policy");
+
+    // Without the organization's id, the account's alarms, with a warning about the others.
+    let default = serde_json::from_str(&crate::facts::default_topic_policy(&topic_arn(MANAGEMENT, "central"), MANAGEMENT)).unwrap();
+    let (remedy, script, _) = rendered(&central_topic_refusal(None, default));
+    let RemedyKind::Fix(fix) = &remedy.kind else { panic!("{:?}", remedy.kind) };
+    assert_eq!(policy_set_by(&script, "--attribute-value")["Statement"][1]["Condition"], json!({"StringEquals": {"aws:SourceAccount": ACCOUNT}}));
+    assert!(fix.notes.iter().any(|n| n.contains("organization's id is not in the finding's evidence")), "{:?}", fix.notes);
+}
+
+#[test]
+fn a_deny_is_kept_and_named() {
+    let central = topic_arn(MANAGEMENT, "central");
+    let deny = json!({"Sid": "DenyAlarmsOfOtherAccounts", "Effect": "Deny", "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": "sns:Publish", "Resource": central, "Condition": {"StringNotEquals": {"aws:SourceAccount": MANAGEMENT}}});
+    let allow = grant::topic_statement(&central, &grant::Admits::Organization(ORGANIZATION.into()));
+    let policy = json!({"Version": "2012-10-17", "Statement": [allow, deny]});
+    let mut refused = central_topic_refusal(Some(ORGANIZATION), policy.clone());
+    let link = refused.evidence.links.last_mut().unwrap();
+    link.attributes.insert("decision".into(), "denied".into());
+    link.attributes.insert("statement".into(), deny.clone());
+    let (remedy, script, terraform) = rendered(&refused);
+    let RemedyKind::Fix(fix) = &remedy.kind else { panic!("{:?}", remedy.kind) };
+    let note = fix.notes.iter().find(|n| n.contains("DenyAlarmsOfOtherAccounts")).unwrap_or_else(|| panic!("{:?}", fix.notes));
+    assert!(note.starts_with("Statement \"DenyAlarmsOfOtherAccounts\" of the topic's policy denies") && note.contains("does not remove a Deny"), "{note}");
+    // The organization's statement is there already: nothing to run, the Deny is the user's to narrow.
+    assert!(fix.actions.is_empty() && fix.notes.iter().any(|n| n.contains("already has the statement")), "{fix:?}");
+    assert!(commands(&script).iter().all(|c| c.contains("get-caller-identity")), "{script}");
+    assert!(terraform.contains("does not remove a Deny"), "{terraform}");
+
+    // Without the Allow, it is added beside the Deny, which stays.
+    let mut refused = central_topic_refusal(Some(ORGANIZATION), json!({"Version": "2012-10-17", "Statement": deny.clone()}));
+    let link = refused.evidence.links.last_mut().unwrap();
+    link.attributes.insert("decision".into(), "denied".into());
+    link.attributes.insert("statement".into(), deny.clone());
+    let (_, script, _) = rendered(&refused);
+    let set = policy_set_by(&script, "--attribute-value");
+    assert_eq!(set["Statement"][0], deny, "the Deny is kept");
+    assert_eq!(set["Statement"][1]["Sid"], "AllowCloudWatchAlarmsOfTheOrganization");
+}
+
+#[test]
+fn a_topic_without_a_policy_starts_from_snss_default_and_a_taken_sid_gets_a_number() {
+    // The walk saw no Policy attribute at all: no topic-policy link.
+    let (remedy, script, _) = rendered(&finding(Reason::SnsTopicPolicyDeniesPublish, to_subscription()));
+    let RemedyKind::Fix(fix) = &remedy.kind else { panic!("{:?}", remedy.kind) };
+    assert!(fix.notes.iter().any(|n| n.contains("showed no access policy")), "{:?}", fix.notes);
+    let set = policy_set_by(&script, "--attribute-value");
+    assert_eq!(set["Statement"][0]["Sid"], "__default_statement_ID");
+    assert_eq!(set["Statement"][1]["Sid"], format!("AllowCloudWatchAlarmsOf{ACCOUNT}"));
+
+    let mut taken = ops_only_policy();
+    taken["Statement"][0]["Sid"] = json!(format!("AllowCloudWatchAlarmsOf{ACCOUNT}"));
+    let merged = grant::merged(&taken, grant::topic_statement(&topic_arn(ACCOUNT, "alerts"), &grant::Admits::Account(ACCOUNT.into()))).unwrap();
+    assert_eq!(merged["Statement"][1]["Sid"], format!("AllowCloudWatchAlarmsOf{ACCOUNT}2"));
+    // A bare statement is read as a list of one; text that is no policy is refused.
+    let bare = grant::document(r#"{"Statement": {"Effect": "Allow"}}"#).unwrap();
+    assert_eq!(bare["Statement"].as_array().map(Vec::len), Some(1));
+    assert!(grant::document("[1]").is_none() && grant::document(r#"{"Statement": 5}"#).is_none());
+}
+
+#[test]
+fn a_key_of_another_account_is_mended_there_and_the_test_notification_is_left_to_the_alarms_account() {
+    let central = topic_arn(MANAGEMENT, "central");
+    let subscription = EvidenceLink::with_detail(LinkKind::Subscription, format!("{central}:77aa"), "email (1 confirmed)").in_account(MANAGEMENT).in_region(REGION);
+    let links = [
+        to_alarm(ACCOUNT, alarm(ACCOUNT, "Sum", "GreaterThanOrEqualToThreshold", 1.0, std::slice::from_ref(&central))),
+        vec![
+            topic(MANAGEMENT, "central"),
+            subscription,
+            topic_policy_allowed(MANAGEMENT, "central"),
+            key(MANAGEMENT, "Enabled", "CUSTOMER"),
+            key_policy(MANAGEMENT, "allowed", Some(&grant::default_key_policy("aws", MANAGEMENT))),
+            history(ACCOUNT, "KMS key is disabled (KMS.DisabledException)"),
+        ],
+    ]
+    .concat();
+    let (remedy, script, _) = rendered(&finding(Reason::AlarmActionFailed, links));
+    let RemedyKind::Fix(fix) = &remedy.kind else { panic!("{:?}", remedy.kind) };
+    assert_eq!(fix.account_id, MANAGEMENT);
+    assert!(fix.notes.iter().any(|n| n.contains("it owns the topic's key")), "{:?}", fix.notes);
+    assert!(matches!(fix.actions.as_slice(), [Action::PutKeyPolicy { .. }]), "{:?}", fix.actions);
+    let note = fix.notes.iter().find(|n| n.contains("set-alarm-state")).unwrap_or_else(|| panic!("{:?}", fix.notes));
+    assert!(note.contains(&format!("with account {ACCOUNT}'s credentials")), "{note}");
+    assert!(!commands(&script).iter().any(|c| c.contains("set-alarm-state")), "{script}");
+}
+
+#[test]
+fn the_key_policy_keeps_a_deny_and_an_unknown_state_says_what_to_do() {
+    let deny = json!({"Sid": "NoServices", "Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*", "Condition": {"Bool": {"aws:PrincipalIsAWSService": "true"}}});
+    let mut policy = grant::default_key_policy("aws", ACCOUNT);
+    policy["Statement"].as_array_mut().unwrap().push(deny.clone());
+    let denied = key_policy(ACCOUNT, "denied", Some(&policy)).with("statement", deny.clone());
+    let (remedy, script, _) = rendered(&finding(Reason::SnsTopicUnpublishable, [to_subscription(), vec![topic_policy_allowed(ACCOUNT, "alerts"), key(ACCOUNT, "Enabled", "CUSTOMER"), denied]].concat()));
+    let RemedyKind::Fix(fix) = &remedy.kind else { panic!("{:?}", remedy.kind) };
+    assert!(fix.notes.iter().any(|n| n.starts_with(&format!("Statement \"NoServices\" of key {}'s policy denies", key_arn(ACCOUNT)))), "{:?}", fix.notes);
+    let set = policy_set_by(&script, "--policy");
+    assert_eq!(set["Statement"][1], deny);
+    assert_eq!(set["Statement"][2], grant::key_statement());
+
+    let (remedy, script, _) = rendered(&finding(Reason::SnsTopicUnpublishable, [to_subscription(), vec![topic_policy_allowed(ACCOUNT, "alerts"), key(ACCOUNT, "PendingImport", "CUSTOMER")]].concat()));
+    let RemedyKind::Fix(fix) = &remedy.kind else { panic!("{:?}", remedy.kind) };
+    assert!(fix.actions.is_empty() && fix.notes.iter().any(|n| n.contains("state PendingImport")), "{fix:?}");
+    assert!(!script.contains("aws kms"), "{script}");
 }

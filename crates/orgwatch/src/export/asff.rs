@@ -47,7 +47,8 @@ pub fn resource_type(kind: LinkKind) -> &'static str {
         LinkKind::Trail => "AwsCloudTrailTrail",
         LinkKind::Alarm => "AwsCloudWatchAlarm",
         LinkKind::Topic => "AwsSnsTopic",
-        LinkKind::LogGroup | LinkKind::MetricFilter | LinkKind::Metric | LinkKind::Subscription => "Other",
+        LinkKind::KmsKey => "AwsKmsKey",
+        LinkKind::LogGroup | LinkKind::MetricFilter | LinkKind::Metric | LinkKind::Subscription | LinkKind::TopicPolicy | LinkKind::KeyPolicy | LinkKind::AlarmHistory => "Other",
     }
 }
 

@@ -65,6 +65,10 @@ pub fn resource_type(kind: LinkKind) -> &'static str {
         LinkKind::Alarm => "AWS::CloudWatch::Alarm",
         LinkKind::Topic => "AWS::SNS::Topic",
         LinkKind::Subscription => "AWS::SNS::Subscription",
+        LinkKind::TopicPolicy => "AWS::SNS::TopicPolicy",
+        // A key policy is a property of its key, and an alarm's history of its alarm.
+        LinkKind::KmsKey | LinkKind::KeyPolicy => "AWS::KMS::Key",
+        LinkKind::AlarmHistory => "AWS::CloudWatch::Alarm",
     }
 }
 

@@ -81,9 +81,14 @@ async fn scan<R: AwsReads>(reads: &R, config: &Config, shutdown: watch::Receiver
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_compliant_account_takes_five_dependent_round_trips_with_one_control_or_fifteen() {
+async fn a_compliant_account_takes_six_dependent_round_trips_with_one_control_or_fifteen() {
     let family: Vec<&str> = controls::all().iter().map(|c| c.id).collect();
-    for (controls, calls) in [(vec![UNAUTHORIZED], 8), (family.clone(), 8 + 14)] {
+    // One control: AssumeRole, DescribeTrails, GetTrailStatus, GetEventSelectors,
+    // DescribeMetricFilters, DescribeAlarmsForMetric, GetTopicAttributes,
+    // ListSubscriptionsByTopic and the alarm's DescribeAlarmHistory: 9. Each further control
+    // adds its metric's DescribeAlarmsForMetric and its own alarm's DescribeAlarmHistory; the
+    // trail, the log group and the shared topic are read once.
+    for (controls, calls) in [(vec![UNAUTHORIZED], 9), (family.clone(), 9 + 14 * 2)] {
         let dir = tempfile::tempdir().unwrap();
         let org = organization(3, &controls);
         let list = controls.iter().map(|c| format!("{c:?}")).collect::<Vec<_>>().join(", ");
@@ -97,11 +102,11 @@ async fn a_compliant_account_takes_five_dependent_round_trips_with_one_control_o
             let mut starts: Vec<_> = calls_of.iter().map(|c| c.started).collect();
             starts.sort();
             starts.dedup();
-            assert_eq!(starts.len(), 5, "{account}: AssumeRole, DescribeTrails, status+selectors+filters, alarms, topic+subscriptions");
+            assert_eq!(starts.len(), 6, "{account}: AssumeRole, DescribeTrails, status+selectors+filters, alarms, topic+subscriptions, alarm history");
             assert_eq!(calls_of.len(), calls, "{account}: {:?}", calls_of.iter().map(|c| c.operation).collect::<Vec<_>>());
         }
-        // The listing (its two calls together), then five round trips, all accounts at once.
-        assert_eq!(report.duration, LATENCY * 6, "{controls:?}");
+        // The listing (its two calls together), then six round trips, all accounts at once.
+        assert_eq!(report.duration, LATENCY * 7, "{controls:?}");
         store.close().await;
     }
 }
@@ -114,8 +119,8 @@ async fn the_concurrency_bound_is_never_exceeded() {
     let (_store, report) = scan(&org, &config, never()).await;
     assert_eq!((report.status, report.accounts_judged), (ScanStatus::Completed, 40));
     assert_eq!(org.max_accounts_in_flight(), 4);
-    // Ten waves of five round trips after the listing: the bound costs time, not verdicts.
-    assert_eq!(report.duration, LATENCY * (1 + 10 * 5));
+    // Ten waves of six round trips after the listing: the bound costs time, not verdicts.
+    assert_eq!(report.duration, LATENCY * (1 + 10 * 6));
 }
 
 #[tokio::test(start_paused = true)]
@@ -155,7 +160,9 @@ async fn after_shutdown_accounts_in_flight_finish_within_the_grace_period_and_no
         assert_eq!(findings(&store).await.len(), judged, "grace {grace}");
         let assumed: usize = org.calls().iter().filter(|c| c.operation == "sts:AssumeRole").count();
         assert_eq!(assumed, 4, "grace {grace}: no account starts after the signal");
-        let expected = if judged > 0 { LATENCY * 6 } else { LATENCY * 2 + Duration::from_secs(grace) };
+        // The four finish after the listing and their six round trips, at t = 7 s, within a
+        // grace of 10 s from t = 2 s; a grace of 2 s ends before.
+        let expected = if judged > 0 { LATENCY * 7 } else { LATENCY * 2 + Duration::from_secs(grace) };
         assert_eq!(report.duration, expected, "grace {grace}");
         let scans = store.query("SELECT status, error FROM scans").await.unwrap();
         assert_eq!(scans.rows[0][0], "interrupted");
@@ -163,11 +170,13 @@ async fn after_shutdown_accounts_in_flight_finish_within_the_grace_period_and_no
 }
 
 /// The management account owns an organization trail with the whole chain; members have no
-/// trail of their own; a security account's topic is notified by other members' alarms.
+/// trail of their own; a security account's topic, whose policy admits every account's alarms
+/// of the organization, is notified by other members' alarms.
 fn landing_zone(members: usize) -> MemoryOrg {
     let mut org = MemoryOrg::new(MANAGEMENT).with_latency(LATENCY);
     org.account_mut(MANAGEMENT).deploy_chain(MANAGEMENT, REGION, &[UNAUTHORIZED], None, true);
     let security_topic = org.add_account(SECURITY, "security").add_topic(SECURITY, REGION, "security-alerts", true);
+    org.admit_organization_alarms(&security_topic);
     org.account_mut(SECURITY).deploy_chain(SECURITY, REGION, &[UNAUTHORIZED], Some(&security_topic), false);
     for i in 0..members {
         let id = member(i);
@@ -192,12 +201,26 @@ async fn each_cross_account_fact_is_read_once_per_scan_through_its_owner() {
     for (account, (status, reason, message)) in &found {
         assert_eq!((status.as_str(), reason.as_str()), ("PASS", "COMPLIANT"), "{account}: {message}");
     }
-    for operation in ["sts:AssumeRole", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors", "logs:DescribeMetricFilters", "cloudwatch:DescribeAlarmsForMetric", "sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic"] {
+    let chain = [
+        "sts:AssumeRole",
+        "cloudtrail:GetTrailStatus",
+        "cloudtrail:GetEventSelectors",
+        "logs:DescribeMetricFilters",
+        "cloudwatch:DescribeAlarmsForMetric",
+        "sns:GetTopicAttributes",
+        "sns:ListSubscriptionsByTopic",
+        "cloudwatch:DescribeAlarmHistory",
+    ];
+    for operation in chain {
         assert_eq!(org.call_count(MANAGEMENT, operation), 1, "{operation} in the management account");
     }
-    for operation in ["sts:AssumeRole", "sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic"] {
+    // The central topic once for every account that notifies it; the security account's own
+    // alarm's history once.
+    for operation in ["sts:AssumeRole", "sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic", "cloudwatch:DescribeAlarmHistory"] {
         assert_eq!(org.call_count(SECURITY, operation), 1, "{operation} in the security account");
     }
+    // The topic's policy names the organization's id, not paths: no account's path is read.
+    assert_eq!(org.calls().iter().filter(|c| c.operation == "organizations:ListParents").count(), 0);
     // A member covered by the organization trail reads only its own trails.
     let reads_of_member: Vec<_> = org.calls().into_iter().filter(|c| c.account_id == member(0)).map(|c| c.operation).collect();
     assert_eq!(reads_of_member, vec!["sts:AssumeRole", "cloudtrail:DescribeTrails"]);
@@ -226,7 +249,7 @@ async fn an_owner_whose_role_is_refused_is_named_in_every_finding_that_needs_it(
 #[tokio::test]
 async fn a_finding_that_cannot_be_written_fails_the_scan_and_no_account_starts_after() {
     let dir = tempfile::tempdir().unwrap();
-    // 100 ms a call: each wave of two accounts takes half a second, far longer than a write.
+    // 100 ms a call: each wave of two accounts takes 0.6 s, far longer than a write.
     let org = organization(5, &[UNAUTHORIZED]).with_latency(Duration::from_millis(100));
     let config = config(&dir.path().join("orgwatch.db"), "concurrency = 2", "");
     let store = open(&config).await;
@@ -236,7 +259,7 @@ async fn a_finding_that_cannot_be_written_fails_the_scan_and_no_account_starts_a
     assert_eq!(report.accounts_judged, 0);
     // Each of the first two accounts frees a place as it finishes, and the loop fills it before
     // that account's write has failed: three or four start, the others never (a wave takes
-    // half a second, a failed write milliseconds).
+    // 0.6 s, a failed write milliseconds).
     let started: usize = org.calls().iter().filter(|c| c.operation == "sts:AssumeRole").count();
     assert!((3..=4).contains(&started), "no account starts once a write has failed ({started} of 6 started)");
     let scans = store.query("SELECT status, error FROM scans").await.unwrap();
@@ -267,6 +290,7 @@ async fn a_role_kept_for_a_long_scan_is_assumed_again_before_it_could_expire() {
     for i in 0..members {
         let id = member(i);
         let topic = org.account_mut(SECURITY).add_topic(SECURITY, REGION, &format!("team-{i}"), true);
+        org.admit_organization_alarms(&topic);
         org.add_account(&id, &format!("member-{i}")).deploy_chain(&id, REGION, &[UNAUTHORIZED], Some(&topic), false);
     }
     let dir = tempfile::tempdir().unwrap();
@@ -290,6 +314,7 @@ async fn accounts_are_judged_while_the_listing_goes_on_and_an_owner_listed_later
     let mut org = MemoryOrg::new(MANAGEMENT).with_latency(LATENCY);
     org.account_mut(MANAGEMENT).deploy_chain(MANAGEMENT, REGION, &[UNAUTHORIZED], None, false);
     let topic = org.add_account(LATE_SECURITY, "security").add_topic(LATE_SECURITY, REGION, "security-alerts", true);
+    org.admit_organization_alarms(&topic);
     org.account_mut(LATE_SECURITY).deploy_chain(LATE_SECURITY, REGION, &[UNAUTHORIZED], Some(&topic), false);
     for i in 0..58 {
         let id = member(i);
@@ -322,7 +347,7 @@ struct ListingFailsAfterFirstPage(MemoryOrg, std::sync::atomic::AtomicUsize);
 impl AwsReads for ListingFailsAfterFirstPage {
     type Session = String;
 
-    async fn describe_organization(&self) -> Result<Option<String>, orgwatch_aws::AwsError> {
+    async fn describe_organization(&self) -> Result<orgwatch_aws::Organization, orgwatch_aws::AwsError> {
         self.0.describe_organization().await
     }
     async fn list_accounts_page(&self, next_token: Option<String>) -> Result<AccountsPage, orgwatch_aws::AwsError> {
@@ -356,6 +381,18 @@ impl AwsReads for ListingFailsAfterFirstPage {
     async fn list_subscriptions_by_topic(&self, s: &String, region: &str, arn: &str) -> orgwatch_core::Observed<Vec<orgwatch_core::facts::Subscription>> {
         self.0.list_subscriptions_by_topic(s, region, arn).await
     }
+    async fn describe_key(&self, s: &String, region: &str, key_id: &str) -> orgwatch_core::Observed<orgwatch_core::facts::Key> {
+        self.0.describe_key(s, region, key_id).await
+    }
+    async fn get_key_policy(&self, s: &String, region: &str, key_id: &str) -> orgwatch_core::Observed<String> {
+        self.0.get_key_policy(s, region, key_id).await
+    }
+    async fn describe_alarm_history(&self, s: &String, region: &str, alarm_name: &str) -> orgwatch_core::Observed<Vec<orgwatch_core::facts::AlarmHistoryItem>> {
+        self.0.describe_alarm_history(s, region, alarm_name).await
+    }
+    async fn org_path(&self, account_id: &str) -> orgwatch_core::Observed<String> {
+        self.0.org_path(account_id).await
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -377,4 +414,84 @@ async fn a_listing_that_fails_part_way_fails_the_scan_and_keeps_what_was_judged(
     assert!(found.values().all(|(_, reason, _)| reason == "COMPLIANT"));
     let started = reads.0.calls().iter().filter(|c| c.operation == "sts:AssumeRole").count();
     assert_eq!(started, found.len());
+}
+
+const KEY_ID: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
+
+#[tokio::test(start_paused = true)]
+async fn a_topic_encrypted_with_a_customer_managed_key_adds_its_description_and_policy() {
+    // The key named by ARN: DescribeKey and GetKeyPolicy in one round after the topic's, then
+    // the alarm's history. By alias: DescribeKey says which key it names, then GetKeyPolicy of
+    // that key, so one round more.
+    for (named, rounds) in [("arn", 7), ("alias", 8)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut org = organization(3, &[UNAUTHORIZED]);
+        for account_id in [MANAGEMENT.to_owned(), member(0), member(1), member(2)] {
+            let account = org.account_mut(&account_id);
+            let arn = account.add_key(&account_id, REGION, KEY_ID, &["alias/alarms"]);
+            account.keys.get_mut(&arn).unwrap().policy = orgwatch_aws::memory::cloudwatch_key_policy(&account_id);
+            let topic = format!("arn:aws:sns:{REGION}:{account_id}:security-alerts");
+            account.topics.get_mut(&topic).unwrap().kms_master_key_id = Some(if named == "arn" { arn } else { "alias/alarms".to_owned() });
+        }
+        let config = config(&dir.path().join("orgwatch.db"), "", "");
+        let (store, report) = scan(&org, &config, never()).await;
+        assert_eq!(report.status, ScanStatus::Completed);
+        for (account, (status, reason, message)) in findings(&store).await {
+            assert_eq!((status.as_str(), reason.as_str()), ("PASS", "COMPLIANT"), "{named}: {account}: {message}");
+        }
+        for account in [member(0), MANAGEMENT.to_owned()] {
+            let calls_of: Vec<_> = org.calls().into_iter().filter(|c| c.account_id == account && !c.operation.starts_with("organizations:")).collect();
+            let mut starts: Vec<_> = calls_of.iter().map(|c| c.started).collect();
+            starts.sort();
+            starts.dedup();
+            assert_eq!(starts.len(), rounds, "{named}: {account}");
+            // The nine calls of a compliant chain and the key's two.
+            assert_eq!(calls_of.len(), 9 + 2, "{named}: {account}: {:?}", calls_of.iter().map(|c| c.operation).collect::<Vec<_>>());
+            assert_eq!(org.call_count(&account, "kms:DescribeKey"), 1, "{named}: {account}");
+            assert_eq!(org.call_count(&account, "kms:GetKeyPolicy"), 1, "{named}: {account}");
+        }
+        assert_eq!(report.duration, LATENCY * (1 + rounds as u32), "{named}");
+        store.close().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_topic_policy_on_organization_paths_reads_each_accounts_path_with_orgwatchs_own_identity() {
+    let mut org = MemoryOrg::new(MANAGEMENT).with_latency(LATENCY);
+    org.add_ou("ou-a1b2-workloads", None);
+    let topic = org.add_account(SECURITY, "security").add_topic(SECURITY, REGION, "security-alerts", true);
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "Workloads",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": topic,
+            "Condition": {"ForAnyValue:StringLike": {"aws:SourceOrgPaths": format!("{}/r-a1b2/ou-a1b2-workloads/*", org.organization_id())}}
+        }]
+    });
+    org.account_mut(SECURITY).topics.get_mut(&topic).unwrap().policy = Some(policy.to_string());
+    for i in 0..2 {
+        let id = member(i);
+        let account = org.add_account(&id, &format!("member-{i}"));
+        account.deploy_chain(&id, REGION, &[UNAUTHORIZED], Some(&topic), false);
+        // Member 0 is a workload; member 1 sits at the root.
+        account.parent = (i == 0).then(|| "ou-a1b2-workloads".to_owned());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&dir.path().join("orgwatch.db"), "", &format!("include_accounts = [\"{}\", \"{}\"]", member(0), member(1)));
+    let (store, _) = scan(&org, &config, never()).await;
+    let found = findings(&store).await;
+    assert_eq!(found[&member(0)].1, "COMPLIANT", "{}", found[&member(0)].2);
+    assert_eq!(found[&member(1)].1, "SNS_TOPIC_POLICY_DENIES_PUBLISH", "{}", found[&member(1)].2);
+    // Each path read once, a call a level, with orgwatch's own identity: the member's parent
+    // OU, then the OU's root; the member at the root, one call.
+    let parents: Vec<String> = org.calls().into_iter().filter(|c| c.operation == "organizations:ListParents").map(|c| format!("{} {}", c.account_id, c.target)).collect();
+    let mut expected = vec![format!("{MANAGEMENT} {}", member(0)), format!("{MANAGEMENT} ou-a1b2-workloads"), format!("{MANAGEMENT} {}", member(1))];
+    let mut parents_sorted = parents.clone();
+    parents_sorted.sort();
+    expected.sort();
+    assert_eq!(parents_sorted, expected, "{parents:?}");
+    assert_eq!(org.call_count(MANAGEMENT, "sts:AssumeRole"), 0, "the management account's role is not needed for a path");
 }
