@@ -310,6 +310,12 @@ fn fix(finding: &Finding, settings: &Settings<'_>) -> Fix {
         _ => "it owns that part of the chain".to_owned(),
     };
     let at = |link: &EvidenceLink| target(finding, links.account_of(link), links.region_of(link, settings.region), &owner_why(link));
+    // A policy rewritten where it lives, with the notes that go with it.
+    let rewrite = |link: &EvidenceLink, notes: Vec<String>, action: Option<Action>| {
+        let mut target = at(link);
+        target.notes.extend(notes);
+        (target, action.into_iter().collect::<Vec<_>>())
+    };
     let mut rescan = false;
     let (target, actions) = match finding.reason {
         Reason::NoMultiRegionTrail => match trail {
@@ -465,9 +471,7 @@ fn fix(finding: &Finding, settings: &Settings<'_>) -> Fix {
         Reason::SnsTopicPolicyDeniesPublish => match topic_policy_fix(&links) {
             Ok((link, notes, action)) => {
                 rescan = true;
-                let mut target = at(link);
-                target.notes.extend(notes);
-                (target, action.into_iter().collect())
+                rewrite(link, notes, action)
             }
             Err(what) => return missing(finding, settings, what),
         },
@@ -476,9 +480,7 @@ fn fix(finding: &Finding, settings: &Settings<'_>) -> Fix {
                 Some(last) if last.kind == LinkKind::KeyPolicy => match key_policy_fix(&links) {
                     Ok((link, notes, action)) => {
                         rescan = true;
-                        let mut target = at(link);
-                        target.notes.extend(notes);
-                        (target, action.into_iter().collect())
+                        rewrite(link, notes, action)
                     }
                     Err(what) => return missing(finding, settings, what),
                 },
@@ -710,12 +712,7 @@ fn action_failed_fix(links: &Links<'_>, at: &dyn Fn(&EvidenceLink) -> Target) ->
                         (target, action.into_iter().collect(), true)
                     }
                     Err(_) => {
-                        target.notes.push(format!(
-                            "The scan found key {}'s policy letting CloudWatch use it ({}), so the failure may be older than the policy; else a condition or a grant orgwatch does not see refuses it: look at the key policy (aws kms get-key-policy --key-id {} --policy-name default).",
-                            link.id,
-                            link.detail.as_deref().unwrap_or("allowed"),
-                            link.id
-                        ));
+                        target.notes.push(format!("Look at the key policy: aws kms get-key-policy --key-id {} --policy-name default.", link.id));
                         (target, Vec::new(), true)
                     }
                 }
