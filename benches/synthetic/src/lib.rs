@@ -13,14 +13,17 @@
 //!
 //! - awsJson1.1 (`POST /`, `X-Amz-Target`): CloudTrail `DescribeTrails`, `GetTrailStatus`,
 //!   `GetEventSelectors`; CloudWatch Logs `DescribeMetricFilters`; Organizations
-//!   `DescribeOrganization`, `ListAccounts` (20 accounts a page, `NextToken`). Errors are HTTP
-//!   400 `{"__type", "message"}`.
+//!   `DescribeOrganization` (with the organization's `Id`), `ListAccounts` (20 accounts a page,
+//!   `NextToken`); KMS `DescribeKey`, `GetKeyPolicy` (`TrentService.*`). Errors are HTTP 400
+//!   `{"__type", "message"}`.
 //! - awsQuery (`POST /`, form `Action=…`, XML answers): STS `AssumeRole`, SNS
 //!   `GetTopicAttributes`, `ListSubscriptionsByTopic`. Errors are
 //!   `<ErrorResponse><Error><Type>Sender</Type><Code>…` (AccessDenied 403, AuthorizationError
 //!   403, NotFound 404, Throttling 400).
-//! - Smithy RPC v2 CBOR: CloudWatch `DescribeAlarmsForMetric`
-//!   (`POST /service/GraniteServiceVersion20100801/operation/DescribeAlarmsForMetric`).
+//! - Smithy RPC v2 CBOR: CloudWatch `DescribeAlarmsForMetric` and `DescribeAlarmHistory`
+//!   (`POST /service/GraniteServiceVersion20100801/operation/<Operation>`; the history
+//!   `Action` items only, newest first unless `ScanBy` is `TimestampAscending`, `MaxRecords` at
+//!   most [`HISTORY_PAGE`], `NextToken`).
 //!
 //! The caller's account is read from the SigV4 `Authorization` header's access key: the keys
 //! `AssumeRole` hands out are `ASIA` + the account's 12-digit id + 4 characters; any other key
@@ -37,7 +40,14 @@
 //!   (`ResourceNotFoundException` when it has none); `DescribeAlarmsForMetric` answers the
 //!   caller's alarms.
 //! - SNS refuses another account's topic with `AuthorizationError` (the default topic policy);
-//!   a missing topic is `NotFound`.
+//!   a missing topic is `NotFound`. `Policy` is SNS's default topic policy
+//!   (`orgwatch_core::facts::default_topic_policy`), with one more statement on the central
+//!   topic (below).
+//! - KMS answers the caller's own keys only: a key by key id or key ARN, or by alias name or
+//!   alias ARN for `DescribeKey` (`alias/aws/sns` is the account's AWS-managed key); another
+//!   account's key is `AccessDeniedException`, an unknown one `NotFoundException`.
+//!   `GetKeyPolicy` answers the policy named `default`.
+//! - `DescribeAlarmHistory` of an alarm the caller does not have is empty, as CloudWatch.
 //!
 //! # The organization
 //!
@@ -47,17 +57,35 @@
 //! Member ids are twelve digits, spread from a seeded start. Of the members:
 //!
 //! - one security account: a compliant chain of its own and the central `security-alerts`
-//!   topic (two confirmed subscriptions);
+//!   topic (two confirmed subscriptions; encrypted with the security account's
+//!   customer-managed key, named by key ARN, whose policy grants CloudWatch; its policy SNS's
+//!   default statement and `Allow` `sns:Publish` to `Principal {"Service":
+//!   "cloudwatch.amazonaws.com"}` on `StringEquals aws:SourceOrgID` = the organization's id),
+//!   and the [`LEGACY_TOPIC_NAME`] topic left with SNS's default policy;
 //! - ~15% "central topic" members: their own trail, filters and alarms, whose alarms notify
-//!   the security account's topic (read with the security account's role);
+//!   the security account's topic (read with the security account's role, its key too);
 //! - ~10% "covered" members: no trail of their own; they see the organization trail, whose
 //!   chain is read in the management account. **Simplification:** on AWS an organization
 //!   trail covers every member; here it covers only these, so that the other members can
 //!   carry every FAIL reason (an account that sees a passing organization trail passes);
-//! - from 100 accounts, `max(1, N/100)` accounts (≈1%) for each of the fourteen FAIL reasons
-//!   ([`Break`]) and as many whose audit role is refused (`ERROR ROLE_ASSUMPTION_FAILED`); a
-//!   break applies to the chain of every deployed control, so each control fails the same way;
-//! - the rest (~60%) compliant with their own multi-region trail and whole chain.
+//! - from 100 accounts, `max(1, N/100)` accounts (≈1%) for each of the eighteen breaks
+//!   ([`Break`]: fourteen from the trail to the topic's AWS-managed key; alarms to the legacy topic,
+//!   `SNS_TOPIC_POLICY_DENIES_PUBLISH`; a topic key whose policy is only the account-root
+//!   delegation, named by alias ARN and by key ARN, `SNS_TOPIC_UNPUBLISHABLE`; a latest failed
+//!   notification in the alarm history, `ALARM_ACTION_FAILED`) and as many whose audit role is
+//!   refused (`ERROR ROLE_ASSUMPTION_FAILED`); a break applies to the chain of every deployed
+//!   control, so each control fails the same way;
+//! - from 100 accounts, as many again of each compliant variant: a topic encrypted with the
+//!   account's customer-managed key granting CloudWatch, named by alias ([`KEY_ALIAS`]) and by
+//!   key ARN ([`Kind::Encrypted`]); an alarm history whose latest notification to the topic
+//!   succeeded, and one where a run of failures (more than a page) was followed by a success
+//!   ([`Kind::Notified`]);
+//! - the rest (~52%) compliant with their own multi-region trail and whole chain, an
+//!   unencrypted topic with SNS's default policy and no alarm history.
+//!
+//! Own topics keep SNS's default policy, which admits the owner's alarms. About 81% of the
+//! accounts pass. [`Kind::dependent_waves`] and [`Kind::expected_calls`] say what judging each
+//! kind of account costs, for the benchmark's bound and its tests.
 //!
 //! Each deployed control has a metric filter on `CloudTrail/Default` with its first published
 //! pattern (`orgwatch_core::controls`), publishing `1` to metric [`orgwatch_core::controls::metric_name`] in
@@ -70,5 +98,8 @@ mod org;
 mod server;
 mod wire;
 
-pub use org::{Break, Kind, LOG_GROUP, MANAGEMENT_ACCOUNT_ID, MIN_ACCOUNTS_WITH_BREAKS, NAMESPACE, OrgSpec, Organization, REGION, TOPIC_NAME};
+pub use org::{
+    Break, HISTORY_PAGE, History, KEY_ALIAS, KeyNaming, Kind, LEGACY_TOPIC_NAME, LOG_GROUP, MANAGEMENT_ACCOUNT_ID, MIN_ACCOUNTS_WITH_BREAKS, NAMESPACE, OrgSpec, Organization,
+    RECOVERED_ITEMS, REGION, TOPIC_NAME,
+};
 pub use server::{Server, ServerSettings};

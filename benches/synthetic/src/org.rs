@@ -16,8 +16,16 @@ pub const REGION: &str = "us-east-1";
 pub const LOG_GROUP: &str = "CloudTrail/Default";
 /// The namespace of every metric.
 pub const NAMESPACE: &str = "CISBenchmark";
-/// The name of every topic.
+/// The name of every account's own topic and of the security account's central topic.
 pub const TOPIC_NAME: &str = "security-alerts";
+/// The security account's second central topic, left with SNS's default topic policy.
+pub const LEGACY_TOPIC_NAME: &str = "security-alerts-legacy";
+/// The alias of every customer-managed key a topic is encrypted with (one key per account).
+pub const KEY_ALIAS: &str = "alias/security-alerts";
+/// Items DescribeAlarmHistory answers a page at most, as orgwatch asks (`MaxRecords`).
+pub const HISTORY_PAGE: usize = 100;
+/// Action items in the history of a [`History::Recovered`] alarm: more than a page.
+pub const RECOVERED_ITEMS: usize = 130;
 /// Organizations smaller than this have no broken or refused accounts.
 pub const MIN_ACCOUNTS_WITH_BREAKS: usize = 100;
 
@@ -70,10 +78,20 @@ pub enum Break {
     NoConfirmedSubscription,
     /// The topic is encrypted with `alias/aws/sns`.
     SnsTopicUnpublishable,
+    /// The alarms notify the security account's [`LEGACY_TOPIC_NAME`] topic, whose policy is
+    /// SNS's default one: it admits only the security account's own alarms.
+    TopicPolicyDeniesPublish,
+    /// The topic is encrypted with a customer-managed key whose policy is only the account-root
+    /// delegation (nothing for CloudWatch), named by its alias ARN.
+    KeyPolicyDeniesCloudwatchByAlias,
+    /// As [`Break::KeyPolicyDeniesCloudwatchByAlias`], the key named by its key ARN.
+    KeyPolicyDeniesCloudwatchByArn,
+    /// The latest notification to the topic in the alarms' history failed.
+    AlarmActionFailed,
 }
 
 impl Break {
-    pub const ALL: [Break; 14] = [
+    pub const ALL: [Break; 18] = [
         Break::NoMultiRegionTrail,
         Break::TrailNotLogging,
         Break::ManagementEventsNotCaptured,
@@ -88,6 +106,10 @@ impl Break {
         Break::SnsTopicNotFound,
         Break::NoConfirmedSubscription,
         Break::SnsTopicUnpublishable,
+        Break::TopicPolicyDeniesPublish,
+        Break::KeyPolicyDeniesCloudwatchByAlias,
+        Break::KeyPolicyDeniesCloudwatchByArn,
+        Break::AlarmActionFailed,
     ];
 
     /// The reason code orgwatch must report, as the contract spells it.
@@ -106,9 +128,40 @@ impl Break {
             Break::NoAlarmNotification => "NO_ALARM_NOTIFICATION",
             Break::SnsTopicNotFound => "SNS_TOPIC_NOT_FOUND",
             Break::NoConfirmedSubscription => "NO_CONFIRMED_SUBSCRIPTION",
-            Break::SnsTopicUnpublishable => "SNS_TOPIC_UNPUBLISHABLE",
+            Break::SnsTopicUnpublishable | Break::KeyPolicyDeniesCloudwatchByAlias | Break::KeyPolicyDeniesCloudwatchByArn => "SNS_TOPIC_UNPUBLISHABLE",
+            Break::TopicPolicyDeniesPublish => "SNS_TOPIC_POLICY_DENIES_PUBLISH",
+            Break::AlarmActionFailed => "ALARM_ACTION_FAILED",
         }
     }
+
+    /// The reason, told apart from the other breaks with the same reason:
+    /// `SNS_TOPIC_UNPUBLISHABLE`, `SNS_TOPIC_UNPUBLISHABLE:key-policy-by-alias`, …
+    pub fn label(self) -> String {
+        match self {
+            Break::KeyPolicyDeniesCloudwatchByAlias => format!("{}:key-policy-by-alias", self.reason()),
+            Break::KeyPolicyDeniesCloudwatchByArn => format!("{}:key-policy-by-arn", self.reason()),
+            b => b.reason().to_owned(),
+        }
+    }
+}
+
+/// How a topic names its customer-managed key (`KmsMasterKeyId`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KeyNaming {
+    /// By alias name ([`KEY_ALIAS`]): DescribeKey says which key it is.
+    Alias,
+    /// By key ARN: the key's description and its policy can be read together.
+    KeyArn,
+}
+
+/// What the history of a compliant account's alarms records of their notifications.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum History {
+    /// The latest notification to the topic succeeded; a newer one to a retired topic failed.
+    Succeeded,
+    /// A run of failed notifications to the topic, then the latest succeeded; more items than
+    /// a page ([`RECOVERED_ITEMS`]).
+    Recovered,
 }
 
 /// What an account is.
@@ -119,8 +172,14 @@ pub enum Kind {
     /// The security account: its own compliant chain and the central `security-alerts` topic
     /// (two confirmed subscriptions) that the [`Kind::CentralTopic`] members' alarms notify.
     Security,
-    /// Its own multi-region trail and whole chain, its own topic.
+    /// Its own multi-region trail and whole chain, its own unencrypted topic with SNS's default
+    /// policy, no alarm history.
     Compliant,
+    /// As [`Kind::Compliant`], its topic encrypted with a customer-managed key whose policy
+    /// grants CloudWatch `kms:Decrypt` and `kms:GenerateDataKey*`.
+    Encrypted(KeyNaming),
+    /// As [`Kind::Compliant`], with a history of its alarms' notifications.
+    Notified(History),
     /// Its own trail, filters and alarms; the alarms notify the security account's topic.
     CentralTopic,
     /// No trail of its own: the organization trail covers it (its chain lives in the
@@ -139,9 +198,13 @@ impl Kind {
             Kind::Management => "management".into(),
             Kind::Security => "security".into(),
             Kind::Compliant => "compliant".into(),
+            Kind::Encrypted(KeyNaming::Alias) => "encrypted:alias".into(),
+            Kind::Encrypted(KeyNaming::KeyArn) => "encrypted:key-arn".into(),
+            Kind::Notified(History::Succeeded) => "notified:succeeded".into(),
+            Kind::Notified(History::Recovered) => "notified:recovered".into(),
             Kind::CentralTopic => "central-topic".into(),
             Kind::Covered => "covered".into(),
-            Kind::Broken(b) => format!("broken:{}", b.reason()),
+            Kind::Broken(b) => format!("broken:{}", b.label()),
             Kind::Refused => "refused".into(),
         }
     }
@@ -149,12 +212,96 @@ impl Kind {
     /// The (status, reason) orgwatch must reach for every deployed control.
     pub fn expected(self) -> (&'static str, &'static str) {
         match self {
-            Kind::Management | Kind::Security | Kind::Compliant | Kind::CentralTopic | Kind::Covered => ("PASS", "COMPLIANT"),
+            Kind::Management | Kind::Security | Kind::Compliant | Kind::Encrypted(_) | Kind::Notified(_) | Kind::CentralTopic | Kind::Covered => ("PASS", "COMPLIANT"),
             Kind::Broken(b) => ("FAIL", b.reason()),
             Kind::Refused => ("ERROR", "ROLE_ASSUMPTION_FAILED"),
         }
     }
+
+    /// Compliant with a chain and a topic of its own: [`Kind::Compliant`], [`Kind::Encrypted`],
+    /// [`Kind::Notified`]. The benchmark's "calls per compliant account" are theirs.
+    pub fn is_compliant_on_its_own(self) -> bool {
+        matches!(self, Kind::Compliant | Kind::Encrypted(_) | Kind::Notified(_))
+    }
+
+    /// The dependent rounds of calls, each waiting one latency, that judging such an account
+    /// takes after it is listed: AssumeRole; DescribeTrails; the trail's status and selectors
+    /// with the log group's filters; the alarms; the topic's attributes and subscriptions; the
+    /// key (its description and policy together when the topic names it by key ARN, one after
+    /// the other by alias); one round per page of the alarm's history, read only for a chain
+    /// that otherwise holds. A chain stops at its first broken link. A read shared by many
+    /// accounts (the organization trail's chain, the central topics and their key) is waited
+    /// for once in a scan, so it costs the accounts that share it no round of their own.
+    pub fn dependent_waves(self) -> u32 {
+        let history = |items: usize| items.div_ceil(HISTORY_PAGE).max(1) as u32;
+        match self {
+            Kind::Refused => 1,
+            Kind::Covered => 2,
+            Kind::Management | Kind::Compliant => 6,
+            Kind::Security => 7,
+            Kind::Encrypted(KeyNaming::KeyArn) => 7,
+            Kind::Encrypted(KeyNaming::Alias) => 8,
+            Kind::Notified(History::Succeeded) => 5 + history(HISTORY_ITEMS_SUCCEEDED),
+            Kind::Notified(History::Recovered) => 5 + history(RECOVERED_ITEMS),
+            // The central topic and its key are shared: the alarm's history is the fifth round.
+            Kind::CentralTopic => 5,
+            Kind::Broken(b) => match b {
+                Break::NoMultiRegionTrail => 2,
+                Break::TrailNotLogging
+                | Break::ManagementEventsNotCaptured
+                | Break::TrailNotSendingToCloudwatch
+                | Break::CloudwatchDeliveryFailing
+                | Break::NoMatchingMetricFilter
+                | Break::MetricFilterNeverCounts => 3,
+                Break::NoAlarmOnMetric | Break::AlarmActionsDisabled | Break::AlarmCannotFire | Break::NoAlarmNotification => 4,
+                // The legacy topic is shared: its policy is judged as soon as the alarms are known.
+                Break::TopicPolicyDeniesPublish => 4,
+                Break::SnsTopicNotFound | Break::NoConfirmedSubscription | Break::SnsTopicUnpublishable => 5,
+                Break::KeyPolicyDeniesCloudwatchByArn => 6,
+                Break::KeyPolicyDeniesCloudwatchByAlias => 7,
+                Break::AlarmActionFailed => 5 + history(HISTORY_ITEMS_FAILED),
+            },
+        }
+    }
+
+    /// The calls judging such an account makes with its own role for `controls` deployed
+    /// controls, in the rounds of [`Kind::dependent_waves`], every page of an alarm's history
+    /// read. `None` for the management and the security accounts, whose counts also hold the
+    /// reads other accounts share (the organization trail's chain, the central topics).
+    pub fn expected_calls(self, controls: usize) -> Option<u64> {
+        let n = controls as u64;
+        let history = |items: usize| n * items.div_ceil(HISTORY_PAGE).max(1) as u64;
+        // AssumeRole, DescribeTrails, GetTrailStatus, GetEventSelectors, DescribeMetricFilters.
+        let to_filters = 5;
+        let to_topic = to_filters + n + 2;
+        Some(match self {
+            Kind::Management | Kind::Security => return None,
+            Kind::Refused => 1,
+            Kind::Covered => 2,
+            Kind::Compliant => to_topic + history(0),
+            Kind::Encrypted(_) => to_topic + 2 + history(0),
+            Kind::Notified(History::Succeeded) => to_topic + history(HISTORY_ITEMS_SUCCEEDED),
+            Kind::Notified(History::Recovered) => to_topic + history(RECOVERED_ITEMS),
+            // The central topic is read with the security account's role.
+            Kind::CentralTopic => to_filters + n + history(0),
+            Kind::Broken(b) => match b {
+                Break::NoMultiRegionTrail => 2,
+                Break::TrailNotSendingToCloudwatch => 4,
+                Break::TrailNotLogging | Break::ManagementEventsNotCaptured | Break::CloudwatchDeliveryFailing | Break::NoMatchingMetricFilter | Break::MetricFilterNeverCounts => to_filters,
+                Break::NoAlarmOnMetric | Break::AlarmActionsDisabled | Break::AlarmCannotFire | Break::NoAlarmNotification => to_filters + n,
+                Break::TopicPolicyDeniesPublish => to_filters + n,
+                Break::SnsTopicNotFound | Break::NoConfirmedSubscription | Break::SnsTopicUnpublishable => to_topic,
+                Break::KeyPolicyDeniesCloudwatchByAlias | Break::KeyPolicyDeniesCloudwatchByArn => to_topic + 2,
+                Break::AlarmActionFailed => to_topic + history(HISTORY_ITEMS_FAILED),
+            },
+        })
+    }
 }
+
+/// Action items in the history of a [`History::Succeeded`] alarm.
+pub(crate) const HISTORY_ITEMS_SUCCEEDED: usize = 4;
+/// Action items in the history of a [`Break::AlarmActionFailed`] alarm.
+pub(crate) const HISTORY_ITEMS_FAILED: usize = 3;
 
 
 /// One deployed control: its id, metric name and first published pattern.
@@ -216,7 +363,12 @@ fn composition(accounts: usize) -> Vec<(Kind, usize)> {
             counts.push((Kind::Broken(b), each));
         }
         counts.push((Kind::Refused, each));
-        left -= 15 * each;
+        let compliant_variants =
+            [Kind::Encrypted(KeyNaming::Alias), Kind::Encrypted(KeyNaming::KeyArn), Kind::Notified(History::Succeeded), Kind::Notified(History::Recovered)];
+        for kind in compliant_variants {
+            counts.push((kind, each));
+        }
+        left -= (Break::ALL.len() + 1 + compliant_variants.len()) * each;
     }
     let covered = (accounts * 10 / 100).min(left);
     left -= covered;
@@ -267,6 +419,12 @@ impl Organization {
 
     pub fn management_account_id(&self) -> &str {
         MANAGEMENT_ACCOUNT_ID
+    }
+
+    /// The organization's id (`o-` and ten hexadecimal digits), as DescribeOrganization answers
+    /// it and the central topic's policy names it (`aws:SourceOrgID`).
+    pub fn organization_id(&self) -> String {
+        format!("o-{:010x}", (mix(self.spec.seed, u64::MAX) >> 24) & 0xff_ffff_ffff)
     }
 
     /// The security account (the central topic's owner); the management account in an
@@ -351,7 +509,7 @@ impl Organization {
     /// The same organization at drift epoch `epoch`, for repeated scans with a changing
     /// history: epoch 0 is the organization itself; at epoch `e > 0`, a window of ~1% of the
     /// compliant members (at least one), moving by its own width each epoch, is broken with
-    /// `Break::ALL[e % 14]`. Between consecutive epochs the accounts of the old window
+    /// `Break::ALL[e % 18]`. Between consecutive epochs the accounts of the old window
     /// recover and those of the new one regress, so every scan after the first has drift.
     pub fn at_epoch(&self, epoch: u64) -> Organization {
         let mut org = self.clone();
@@ -409,12 +567,60 @@ pub(crate) enum AlarmShape {
     NoActions,
 }
 
+/// A topic's subscriptions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TopicShape {
     Absent,
     Confirmed { subscriptions: u8 },
     Pending,
-    AwsManagedKey,
+}
+
+/// What a topic is encrypted with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Encryption {
+    None,
+    /// `alias/aws/sns`.
+    AwsManaged,
+    /// The account's customer-managed key, named as `named` says (`alias_arn`: by alias ARN
+    /// rather than alias name); its policy grants CloudWatch or is only the root delegation.
+    Customer { named: KeyNaming, alias_arn: bool, grants_cloudwatch: bool },
+}
+
+/// A topic's access policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TopicPolicy {
+    /// SNS's default policy: the owner's principals only (`AWS:SourceOwner`).
+    Default,
+    /// SNS's default statement, and CloudWatch's publish for alarms of the organization
+    /// (`aws:SourceOrgID`).
+    Organization,
+}
+
+/// Which topic the alarms notify.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Notifies {
+    Own,
+    /// The security account's [`TOPIC_NAME`].
+    Central,
+    /// The security account's [`LEGACY_TOPIC_NAME`].
+    Legacy,
+}
+
+/// What the alarms' history records of their notifications to the topic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Record {
+    None,
+    Succeeded,
+    Recovered,
+    Failed,
+}
+
+/// One topic as GetTopicAttributes and ListSubscriptionsByTopic show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TopicSpec {
+    pub subscriptions: TopicShape,
+    pub encryption: Encryption,
+    pub policy: TopicPolicy,
 }
 
 /// What an account's APIs answer, derived from its kind.
@@ -432,9 +638,12 @@ pub(crate) struct Profile {
     pub delivery_error: bool,
     pub filters: Filters,
     pub alarm: AlarmShape,
-    /// The alarms notify the security account's topic rather than the account's own.
-    pub central_topic: bool,
+    pub notifies: Notifies,
+    /// The account's own [`TOPIC_NAME`] topic.
     pub topic: TopicShape,
+    pub encryption: Encryption,
+    pub policy: TopicPolicy,
+    pub history: Record,
 }
 
 const COMPLIANT: Profile = Profile {
@@ -447,8 +656,11 @@ const COMPLIANT: Profile = Profile {
     delivery_error: false,
     filters: Filters::Counting,
     alarm: AlarmShape::Normal,
-    central_topic: false,
+    notifies: Notifies::Own,
     topic: TopicShape::Confirmed { subscriptions: 1 },
+    encryption: Encryption::None,
+    policy: TopicPolicy::Default,
+    history: Record::None,
 };
 
 const NOTHING: Profile = Profile {
@@ -461,17 +673,34 @@ const NOTHING: Profile = Profile {
     delivery_error: false,
     filters: Filters::Empty,
     alarm: AlarmShape::Absent,
-    central_topic: false,
+    notifies: Notifies::Own,
     topic: TopicShape::Absent,
+    encryption: Encryption::None,
+    policy: TopicPolicy::Default,
+    history: Record::None,
 };
+
+const fn customer_key(named: KeyNaming, alias_arn: bool, grants_cloudwatch: bool) -> Encryption {
+    Encryption::Customer { named, alias_arn, grants_cloudwatch }
+}
 
 pub(crate) fn profile(kind: Kind) -> Profile {
     match kind {
         Kind::Management => Profile { organization_trail: true, ..COMPLIANT },
-        Kind::Security => Profile { topic: TopicShape::Confirmed { subscriptions: 2 }, ..COMPLIANT },
+        // The central topic: two subscriptions, the organization's alarms admitted, encrypted
+        // with the security account's key (by key ARN) that grants CloudWatch.
+        Kind::Security => Profile {
+            topic: TopicShape::Confirmed { subscriptions: 2 },
+            encryption: customer_key(KeyNaming::KeyArn, false, true),
+            policy: TopicPolicy::Organization,
+            ..COMPLIANT
+        },
         // A refused account is set up like a compliant one; nobody gets to see it.
         Kind::Compliant | Kind::Refused => COMPLIANT,
-        Kind::CentralTopic => Profile { central_topic: true, topic: TopicShape::Absent, ..COMPLIANT },
+        Kind::Encrypted(named) => Profile { encryption: customer_key(named, false, true), ..COMPLIANT },
+        Kind::Notified(History::Succeeded) => Profile { history: Record::Succeeded, ..COMPLIANT },
+        Kind::Notified(History::Recovered) => Profile { history: Record::Recovered, ..COMPLIANT },
+        Kind::CentralTopic => Profile { notifies: Notifies::Central, topic: TopicShape::Absent, ..COMPLIANT },
         Kind::Covered => Profile { covered: true, ..NOTHING },
         Kind::Broken(b) => match b {
             Break::NoMultiRegionTrail => NOTHING,
@@ -487,8 +716,35 @@ pub(crate) fn profile(kind: Kind) -> Profile {
             Break::NoAlarmNotification => Profile { alarm: AlarmShape::NoActions, ..COMPLIANT },
             Break::SnsTopicNotFound => Profile { topic: TopicShape::Absent, ..COMPLIANT },
             Break::NoConfirmedSubscription => Profile { topic: TopicShape::Pending, ..COMPLIANT },
-            Break::SnsTopicUnpublishable => Profile { topic: TopicShape::AwsManagedKey, ..COMPLIANT },
+            Break::SnsTopicUnpublishable => Profile { encryption: Encryption::AwsManaged, ..COMPLIANT },
+            Break::TopicPolicyDeniesPublish => Profile { notifies: Notifies::Legacy, topic: TopicShape::Absent, ..COMPLIANT },
+            Break::KeyPolicyDeniesCloudwatchByAlias => Profile { encryption: customer_key(KeyNaming::Alias, true, false), ..COMPLIANT },
+            Break::KeyPolicyDeniesCloudwatchByArn => Profile { encryption: customer_key(KeyNaming::KeyArn, false, false), ..COMPLIANT },
+            Break::AlarmActionFailed => Profile { history: Record::Failed, ..COMPLIANT },
         },
+    }
+}
+
+/// The topic `name` of an account, if it has one: its own [`TOPIC_NAME`], and for the security
+/// account the [`LEGACY_TOPIC_NAME`] too (one confirmed subscription, SNS's default policy,
+/// unencrypted).
+pub(crate) fn topic_of(kind: Kind, name: &str) -> Option<TopicSpec> {
+    let p = profile(kind);
+    match name {
+        TOPIC_NAME if p.topic != TopicShape::Absent => Some(TopicSpec { subscriptions: p.topic, encryption: p.encryption, policy: p.policy }),
+        LEGACY_TOPIC_NAME if kind == Kind::Security => {
+            Some(TopicSpec { subscriptions: TopicShape::Confirmed { subscriptions: 1 }, encryption: Encryption::None, policy: TopicPolicy::Default })
+        }
+        _ => None,
+    }
+}
+
+/// The customer-managed key of an account, if it has one: (grants CloudWatch). Every topic
+/// encrypted with a customer-managed key uses its own account's one key.
+pub(crate) fn key_of(kind: Kind) -> Option<bool> {
+    match profile(kind).encryption {
+        Encryption::Customer { grants_cloudwatch, .. } => Some(grants_cloudwatch),
+        _ => None,
     }
 }
 
@@ -530,15 +786,21 @@ mod tests {
             assert_eq!(counts.values().sum::<usize>(), accounts);
             assert_eq!(counts["management"], 1);
             assert_eq!(counts["security"], 1);
+            let each = (accounts / 100).max(1);
             for b in Break::ALL {
                 let n = counts.get(&Kind::Broken(b).label()).copied().unwrap_or(0);
-                assert_eq!(n, (accounts / 100).max(1), "{accounts}: {b:?}");
+                assert_eq!(n, each, "{accounts}: {b:?}");
+            }
+            for variant in ["encrypted:alias", "encrypted:key-arn", "notified:succeeded", "notified:recovered"] {
+                assert_eq!(counts[variant], each, "{accounts}: {variant}");
             }
             assert_eq!(counts["refused"], accounts / 100);
             assert_eq!(counts["covered"], accounts / 10);
             assert_eq!(counts["central-topic"], accounts * 15 / 100);
-            let compliant = counts["compliant"] as f64 / accounts as f64;
-            assert!((0.55..0.62).contains(&compliant), "{accounts}: {compliant}");
+            let on_their_own = org.account_ids().iter().filter(|id| org.kind(id).is_some_and(Kind::is_compliant_on_its_own)).count() as f64 / accounts as f64;
+            assert!((0.53..0.60).contains(&on_their_own), "{accounts}: {on_their_own}");
+            let passing = org.account_ids().iter().filter(|id| org.expected(id, "unauthorized-api-calls") == Some(("PASS", "COMPLIANT"))).count() as f64 / accounts as f64;
+            assert!((0.80..0.84).contains(&passing), "{accounts}: {passing}");
         }
     }
 
@@ -557,6 +819,46 @@ mod tests {
         assert!(b.iter().all(|&i| two.kinds[i] == Kind::Broken(Break::ALL[2])));
         assert_eq!(one.account_ids(), org.account_ids(), "the same accounts");
         assert_eq!(one.security_account_id(), org.security_account_id());
+    }
+
+    #[test]
+    fn a_compliant_chain_takes_six_waves_and_nine_calls_and_the_others_follow_their_links() {
+        assert_eq!(Kind::Compliant.dependent_waves(), 6);
+        assert_eq!(Kind::Compliant.expected_calls(1), Some(9));
+        assert_eq!(Kind::Compliant.expected_calls(15), Some(37));
+        assert_eq!(Kind::Encrypted(KeyNaming::KeyArn).dependent_waves(), 7, "description and policy in one round");
+        assert_eq!(Kind::Encrypted(KeyNaming::Alias).dependent_waves(), 8, "the policy after the description");
+        assert_eq!(Kind::Encrypted(KeyNaming::Alias).expected_calls(1), Some(11));
+        assert_eq!(Kind::Notified(History::Recovered).dependent_waves(), 7, "two pages of history");
+        assert_eq!(Kind::Notified(History::Recovered).expected_calls(1), Some(10));
+        assert_eq!(Kind::Notified(History::Succeeded).expected_calls(1), Some(9));
+        assert_eq!(Kind::CentralTopic.expected_calls(1), Some(7), "the topic and its key with the security account's role");
+        assert_eq!(Kind::Broken(Break::AlarmActionFailed).dependent_waves(), 6);
+        assert_eq!(Kind::Broken(Break::KeyPolicyDeniesCloudwatchByAlias).dependent_waves(), 7);
+        assert_eq!(Kind::Refused.dependent_waves(), 1);
+        assert_eq!(Kind::Security.expected_calls(1), None);
+        // Compliant accounts cost at most ten calls for CIS 3.1 on average.
+        let org = Organization::generate(&OrgSpec { accounts: 10_000, family: false, seed: 7 });
+        let own: Vec<u64> = org.account_ids().iter().filter_map(|id| org.kind(id)).filter(|k| k.is_compliant_on_its_own()).filter_map(|k| k.expected_calls(1)).collect();
+        let mean = own.iter().sum::<u64>() as f64 / own.len() as f64;
+        assert!(mean <= 10.0, "{mean}");
+    }
+
+    #[test]
+    fn topics_keys_and_policies_follow_the_kind() {
+        assert_eq!(topic_of(Kind::Compliant, TOPIC_NAME).map(|t| (t.policy, t.encryption)), Some((TopicPolicy::Default, Encryption::None)));
+        let central = topic_of(Kind::Security, TOPIC_NAME).unwrap();
+        assert_eq!(central.policy, TopicPolicy::Organization);
+        assert!(matches!(central.encryption, Encryption::Customer { named: KeyNaming::KeyArn, grants_cloudwatch: true, .. }));
+        let legacy = topic_of(Kind::Security, LEGACY_TOPIC_NAME).unwrap();
+        assert_eq!((legacy.policy, legacy.encryption), (TopicPolicy::Default, Encryption::None));
+        assert_eq!(topic_of(Kind::Compliant, LEGACY_TOPIC_NAME), None);
+        assert_eq!(topic_of(Kind::CentralTopic, TOPIC_NAME), None);
+        assert_eq!(topic_of(Kind::Broken(Break::TopicPolicyDeniesPublish), TOPIC_NAME), None);
+        assert_eq!(key_of(Kind::Encrypted(KeyNaming::Alias)), Some(true));
+        assert_eq!(key_of(Kind::Broken(Break::KeyPolicyDeniesCloudwatchByArn)), Some(false));
+        assert_eq!(key_of(Kind::Broken(Break::SnsTopicUnpublishable)), None, "alias/aws/sns is AWS's");
+        assert_eq!(key_of(Kind::Compliant), None);
     }
 
     #[test]
@@ -583,6 +885,19 @@ mod tests {
         assert_eq!(family.expected(&refused, "root-account-usage"), Some(("ERROR", "ROLE_ASSUMPTION_FAILED")));
         let broken = single.account_ids().into_iter().find(|id| single.kind(id) == Some(Kind::Broken(Break::AlarmCannotFire))).unwrap();
         assert_eq!(single.expected(&broken, "unauthorized-api-calls"), Some(("FAIL", "ALARM_CANNOT_FIRE")));
+        let of = |kind: Kind| single.account_ids().into_iter().find(|id| single.kind(id) == Some(kind)).unwrap();
+        for (kind, expected) in [
+            (Kind::Broken(Break::TopicPolicyDeniesPublish), ("FAIL", "SNS_TOPIC_POLICY_DENIES_PUBLISH")),
+            (Kind::Broken(Break::KeyPolicyDeniesCloudwatchByAlias), ("FAIL", "SNS_TOPIC_UNPUBLISHABLE")),
+            (Kind::Broken(Break::KeyPolicyDeniesCloudwatchByArn), ("FAIL", "SNS_TOPIC_UNPUBLISHABLE")),
+            (Kind::Broken(Break::AlarmActionFailed), ("FAIL", "ALARM_ACTION_FAILED")),
+            (Kind::Encrypted(KeyNaming::Alias), ("PASS", "COMPLIANT")),
+            (Kind::Encrypted(KeyNaming::KeyArn), ("PASS", "COMPLIANT")),
+            (Kind::Notified(History::Succeeded), ("PASS", "COMPLIANT")),
+            (Kind::Notified(History::Recovered), ("PASS", "COMPLIANT")),
+        ] {
+            assert_eq!(single.expected(&of(kind), "unauthorized-api-calls"), Some(expected), "{kind:?}");
+        }
         assert_eq!(single.expected("999999999999", "unauthorized-api-calls"), None);
         assert_eq!(single.expected(MANAGEMENT_ACCOUNT_ID, "unauthorized-api-calls"), Some(("PASS", "COMPLIANT")));
     }

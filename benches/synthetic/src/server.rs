@@ -2,7 +2,10 @@
 //! the caller's account from its SigV4 access key, counts the call, waits the latency, maybe
 //! throttles, and answers from the organization.
 
-use crate::org::{AlarmShape, Filters, Kind, LOG_GROUP, NAMESPACE, Organization, REGION, TOPIC_NAME, TopicShape, profile};
+use crate::org::{
+    AlarmShape, Encryption, Filters, HISTORY_ITEMS_FAILED, HISTORY_ITEMS_SUCCEEDED, HISTORY_PAGE, KEY_ALIAS, KeyNaming, Kind, LEGACY_TOPIC_NAME, LOG_GROUP, NAMESPACE,
+    Notifies, Organization, RECOVERED_ITEMS, REGION, Record, TOPIC_NAME, TopicPolicy, TopicShape, TopicSpec, key_of, profile, topic_of,
+};
 use crate::wire::{self, Cbor, Reply, xml_escape};
 use axum::Router;
 use axum::body::Bytes;
@@ -41,9 +44,12 @@ enum Op {
     DescribeAlarmsForMetric,
     GetTopicAttributes,
     ListSubscriptionsByTopic,
+    DescribeKey,
+    GetKeyPolicy,
+    DescribeAlarmHistory,
 }
 
-const OPS: [(Op, &str); 10] = [
+const OPS: [(Op, &str); 13] = [
     (Op::DescribeOrganization, "organizations:DescribeOrganization"),
     (Op::ListAccounts, "organizations:ListAccounts"),
     (Op::AssumeRole, "sts:AssumeRole"),
@@ -54,6 +60,9 @@ const OPS: [(Op, &str); 10] = [
     (Op::DescribeAlarmsForMetric, "cloudwatch:DescribeAlarmsForMetric"),
     (Op::GetTopicAttributes, "sns:GetTopicAttributes"),
     (Op::ListSubscriptionsByTopic, "sns:ListSubscriptionsByTopic"),
+    (Op::DescribeKey, "kms:DescribeKey"),
+    (Op::GetKeyPolicy, "kms:GetKeyPolicy"),
+    (Op::DescribeAlarmHistory, "cloudwatch:DescribeAlarmHistory"),
 ];
 
 fn op_of(iam: &str) -> Option<Op> {
@@ -339,7 +348,7 @@ impl Shared {
             };
             Bytes::from(json!({ "metricFilters": filters }).to_string())
         };
-        let organization_id = format!("o-{:010x}", (crate::org::mix(org.spec().seed, u64::MAX) >> 24) & 0xff_ffff_ffff);
+        let organization_id = org.organization_id();
         Shared {
             connections: AtomicU64::new(0),
             counters: Counters::new(org.len()),
@@ -394,6 +403,7 @@ impl Shared {
                 "CloudTrail_20131101" | "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101" => "cloudtrail",
                 "Logs_20140328" => "logs",
                 "AWSOrganizationsV20161128" => "organizations",
+                "TrentService" => "kms",
                 _ => scope_service,
             };
             (Protocol::Json, service, op.to_owned())
@@ -467,6 +477,9 @@ impl Shared {
             Op::DescribeAlarmsForMetric => self.describe_alarms_for_metric(&request_id, caller, body),
             Op::GetTopicAttributes => self.get_topic_attributes(&request_id, caller, form.get("TopicArn").unwrap_or("")),
             Op::ListSubscriptionsByTopic => self.list_subscriptions_by_topic(&request_id, caller, form.get("TopicArn").unwrap_or("")),
+            Op::DescribeKey => self.describe_key(&request_id, caller, scope_region, &json_body(body)),
+            Op::GetKeyPolicy => self.get_key_policy(&request_id, caller, scope_region, &json_body(body)),
+            Op::DescribeAlarmHistory => self.describe_alarm_history(&request_id, caller, body),
         }
     }
 
@@ -718,8 +731,7 @@ impl Shared {
         };
         let deployed = &self.org.deployed[control];
         let id = self.org.id_of(caller);
-        let topic_owner = if p.central_topic { self.org.id_of(self.org.security_index()) } else { id.clone() };
-        let topic = format!("arn:aws:sns:{REGION}:{topic_owner}:{TOPIC_NAME}");
+        let topic = self.topic_notified(caller);
         let name = format!("{}-alarm", deployed.id);
         let operator = if p.alarm == AlarmShape::LessThan { "LessThanThreshold" } else { "GreaterThanOrEqualToThreshold" };
         e.array(1).map(22);
@@ -754,10 +766,20 @@ impl Shared {
 
     // ---- SNS -----------------------------------------------------------------------------
 
+    /// The topic the alarms of `index` notify.
+    fn topic_notified(&self, index: usize) -> String {
+        let (owner, name) = match profile(self.org.kind_at(index)).notifies {
+            Notifies::Own => (index, TOPIC_NAME),
+            Notifies::Central => (self.org.security_index(), TOPIC_NAME),
+            Notifies::Legacy => (self.org.security_index(), LEGACY_TOPIC_NAME),
+        };
+        format!("arn:aws:sns:{REGION}:{}:{name}", self.org.id_of(owner))
+    }
+
     /// The caller's own topic named by `arn`, or the reply refusing it (another account's
     /// topic: AuthorizationError, as the default topic policy) or saying it does not exist.
     #[allow(clippy::result_large_err)] // as own_trail
-    fn own_topic(&self, request_id: &str, caller: usize, arn: &str, action: &str) -> Result<TopicShape, Reply> {
+    fn own_topic(&self, request_id: &str, caller: usize, arn: &str, action: &str) -> Result<TopicSpec, Reply> {
         let Some((region, account, name)) = topic_parts(arn) else {
             return Err(wire::query_error(StatusCode::BAD_REQUEST, request_id, SNS_XMLNS, "InvalidParameter", "Invalid parameter: TopicArn"));
         };
@@ -768,28 +790,46 @@ impl Shared {
             );
             return Err(wire::query_error(StatusCode::FORBIDDEN, request_id, SNS_XMLNS, "AuthorizationError", &message));
         }
-        match profile(self.org.kind_at(caller)).topic {
-            shape if shape != TopicShape::Absent && region == REGION && name == TOPIC_NAME => Ok(shape),
+        match topic_of(self.org.kind_at(caller), name) {
+            Some(topic) if region == REGION => Ok(topic),
             _ => Err(wire::query_error(StatusCode::NOT_FOUND, request_id, SNS_XMLNS, "NotFound", "Topic does not exist")),
         }
     }
 
+    /// A topic's access policy: SNS's default one, and for the central topic a statement that
+    /// lets CloudWatch publish for the organization's alarms.
+    fn topic_policy(&self, arn: &str, owner: &str, policy: TopicPolicy) -> String {
+        let default = orgwatch_core::facts::default_topic_policy(arn, owner);
+        if policy == TopicPolicy::Default {
+            return default;
+        }
+        let mut document: Value = serde_json::from_str(&default).unwrap_or_else(|_| json!({ "Version": "2008-10-17", "Statement": [] }));
+        if let Some(statements) = document.get_mut("Statement").and_then(Value::as_array_mut) {
+            statements.push(json!({
+                "Sid": "AllowOrganizationAlarms",
+                "Effect": "Allow",
+                "Principal": { "Service": "cloudwatch.amazonaws.com" },
+                "Action": "sns:Publish",
+                "Resource": arn,
+                "Condition": { "StringEquals": { "aws:SourceOrgID": self.organization_id } }
+            }));
+        }
+        document.to_string()
+    }
+
     fn get_topic_attributes(&self, request_id: &str, caller: usize, arn: &str) -> Reply {
-        let shape = match self.own_topic(request_id, caller, arn, "GetTopicAttributes") {
-            Ok(shape) => shape,
+        let topic = match self.own_topic(request_id, caller, arn, "GetTopicAttributes") {
+            Ok(topic) => topic,
             Err(reply) => return reply,
         };
         let id = self.org.id_of(caller);
-        let (confirmed, pending) = match shape {
+        let (confirmed, pending) = match topic.subscriptions {
             TopicShape::Confirmed { subscriptions } => (subscriptions, 0),
             TopicShape::Pending => (0, 1),
-            _ => (1, 0),
+            TopicShape::Absent => (0, 0),
         };
-        let policy = format!(
-            r#"{{"Version":"2008-10-17","Id":"__default_policy_ID","Statement":[{{"Sid":"__default_statement_ID","Effect":"Allow","Principal":{{"AWS":"*"}},"Action":["SNS:GetTopicAttributes","SNS:SetTopicAttributes","SNS:AddPermission","SNS:RemovePermission","SNS:DeleteTopic","SNS:Subscribe","SNS:ListSubscriptionsByTopic","SNS:Publish"],"Resource":"{arn}","Condition":{{"StringEquals":{{"AWS:SourceOwner":"{id}"}}}}}},{{"Sid":"AllowCloudWatchAlarms","Effect":"Allow","Principal":{{"Service":"cloudwatch.amazonaws.com"}},"Action":"SNS:Publish","Resource":"{arn}"}}]}}"#
-        );
         let mut entries = vec![
-            ("Policy", policy),
+            ("Policy", self.topic_policy(arn, &id, topic.policy)),
             ("Owner", id.clone()),
             ("SubscriptionsPending", pending.to_string()),
             ("TopicArn", arn.to_owned()),
@@ -797,8 +837,12 @@ impl Shared {
             ("DisplayName", "Security alerts".to_owned()),
             ("SubscriptionsDeleted", "0".to_owned()),
         ];
-        if shape == TopicShape::AwsManagedKey {
-            entries.push(("KmsMasterKeyId", "alias/aws/sns".to_owned()));
+        match topic.encryption {
+            Encryption::None => {}
+            Encryption::AwsManaged => entries.push(("KmsMasterKeyId", "alias/aws/sns".to_owned())),
+            Encryption::Customer { named: KeyNaming::Alias, alias_arn: false, .. } => entries.push(("KmsMasterKeyId", KEY_ALIAS.to_owned())),
+            Encryption::Customer { named: KeyNaming::Alias, alias_arn: true, .. } => entries.push(("KmsMasterKeyId", format!("arn:aws:kms:{REGION}:{id}:{KEY_ALIAS}"))),
+            Encryption::Customer { named: KeyNaming::KeyArn, .. } => entries.push(("KmsMasterKeyId", self.key_arn(caller))),
         }
         let mut body = format!("<GetTopicAttributesResponse xmlns=\"{SNS_XMLNS}\"><GetTopicAttributesResult><Attributes>");
         for (key, value) in entries {
@@ -811,8 +855,8 @@ impl Shared {
     }
 
     fn list_subscriptions_by_topic(&self, request_id: &str, caller: usize, arn: &str) -> Reply {
-        let shape = match self.own_topic(request_id, caller, arn, "ListSubscriptionsByTopic") {
-            Ok(shape) => shape,
+        let topic = match self.own_topic(request_id, caller, arn, "ListSubscriptionsByTopic") {
+            Ok(topic) => topic,
             Err(reply) => return reply,
         };
         let id = self.org.id_of(caller);
@@ -828,7 +872,7 @@ impl Shared {
                 xml_escape(endpoint)
             )
         };
-        let members = match shape {
+        let members = match topic.subscriptions {
             TopicShape::Confirmed { subscriptions } => (0..u64::from(subscriptions))
                 .map(|n| {
                     if n == 0 {
@@ -839,7 +883,7 @@ impl Shared {
                 })
                 .collect::<String>(),
             TopicShape::Pending => subscription(0, "email", &format!("secops+{id}@example.com"), false),
-            TopicShape::AwsManagedKey | TopicShape::Absent => subscription(0, "email", &format!("secops+{id}@example.com"), true),
+            TopicShape::Absent => String::new(),
         };
         let body = format!(
             "<ListSubscriptionsByTopicResponse xmlns=\"{SNS_XMLNS}\"><ListSubscriptionsByTopicResult><Subscriptions>{members}</Subscriptions></ListSubscriptionsByTopicResult>\
@@ -847,7 +891,258 @@ impl Shared {
         );
         wire::xml_ok(request_id, body)
     }
+
+    // ---- KMS -----------------------------------------------------------------------------
+
+    /// The id of an account's customer-managed key (`managed`: of its `aws/sns` key), a UUID
+    /// drawn from the seed.
+    fn key_id(&self, index: usize, managed: bool) -> String {
+        let r = crate::org::mix(self.org.spec().seed ^ 0x6B6D_7300 ^ u64::from(managed), index as u64);
+        let s = crate::org::mix(r, 1);
+        format!("{:08x}-{:04x}-4{:03x}-{:x}{:03x}-{:012x}", r >> 32, (r >> 16) & 0xffff, r & 0xfff, 8 + (s >> 62), (s >> 48) & 0xfff, s & 0xffff_ffff_ffff)
+    }
+
+    fn key_arn(&self, index: usize) -> String {
+        format!("arn:aws:kms:{REGION}:{}:key/{}", self.org.id_of(index), self.key_id(index, false))
+    }
+
+    /// The key `named` (key id, key ARN, alias name or alias ARN) resolves to for the caller:
+    /// its own customer-managed key (`false`) or its `aws/sns` key (`true`). Another account's
+    /// key is refused (no key policy here admits other accounts); a name that resolves to
+    /// nothing is NotFoundException. `aliases`: whether an alias may name the key (DescribeKey
+    /// yes, GetKeyPolicy no).
+    #[allow(clippy::result_large_err)] // as own_trail
+    fn own_key(&self, request_id: &str, caller: usize, scope_region: &str, named: &str, action: &str, aliases: bool) -> Result<bool, Reply> {
+        let id = self.org.id_of(caller);
+        let (region, account, resource) = if named.starts_with("arn:") {
+            let parts: Vec<&str> = named.splitn(6, ':').collect();
+            if parts.len() != 6 || parts[2] != "kms" {
+                return Err(wire::json_error(StatusCode::BAD_REQUEST, request_id, "NotFoundException", &format!("Invalid arn {named}")));
+            }
+            (parts[3], parts[4], parts[5])
+        } else {
+            (if scope_region.is_empty() { REGION } else { scope_region }, id.as_str(), named)
+        };
+        if account != id {
+            let message = format!(
+                "User: {} is not authorized to perform: {action} on resource: {named} because no resource-based policy allows the {action} action",
+                self.principal(caller)
+            );
+            return Err(wire::json_error(StatusCode::BAD_REQUEST, request_id, "AccessDeniedException", &message));
+        }
+        let not_found = |what: String| Err(wire::json_error(StatusCode::BAD_REQUEST, request_id, "NotFoundException", &what));
+        let customer = key_of(self.org.kind_at(caller)).is_some();
+        let in_region = region == REGION;
+        if let Some(alias) = resource.strip_prefix("alias/") {
+            let found = match alias {
+                _ if !aliases || !in_region => None,
+                "aws/sns" => Some(true),
+                _ if format!("alias/{alias}") == KEY_ALIAS && customer => Some(false),
+                _ => None,
+            };
+            return found.map_or_else(|| not_found(format!("Alias arn:aws:kms:{region}:{account}:alias/{alias} is not found.")), Ok);
+        }
+        let key = resource.strip_prefix("key/").unwrap_or(resource);
+        let found = match key {
+            _ if !in_region || (named.starts_with("arn:") && !resource.starts_with("key/")) => None,
+            k if customer && k == self.key_id(caller, false) => Some(false),
+            k if k == self.key_id(caller, true) => Some(true),
+            _ => None,
+        };
+        found.map_or_else(|| not_found(format!("Key 'arn:aws:kms:{region}:{account}:key/{key}' does not exist")), Ok)
+    }
+
+    fn describe_key(&self, request_id: &str, caller: usize, scope_region: &str, request: &Value) -> Reply {
+        let named = request.get("KeyId").and_then(Value::as_str).unwrap_or("");
+        let managed = match self.own_key(request_id, caller, scope_region, named, "kms:DescribeKey", true) {
+            Ok(managed) => managed,
+            Err(reply) => return reply,
+        };
+        let id = self.org.id_of(caller);
+        let key_id = self.key_id(caller, managed);
+        let body = json!({
+            "KeyMetadata": {
+                "AWSAccountId": id,
+                "KeyId": key_id,
+                "Arn": format!("arn:aws:kms:{REGION}:{id}:key/{key_id}"),
+                "CreationDate": EPOCH - 400 * 86_400,
+                "Enabled": true,
+                "Description": if managed { "Default key that protects my SNS data when no other key is defined" } else { "Encrypts the security-alerts topic" },
+                "KeyUsage": "ENCRYPT_DECRYPT",
+                "KeyState": "Enabled",
+                "Origin": "AWS_KMS",
+                "KeyManager": if managed { "AWS" } else { "CUSTOMER" },
+                "CustomerMasterKeySpec": "SYMMETRIC_DEFAULT",
+                "KeySpec": "SYMMETRIC_DEFAULT",
+                "EncryptionAlgorithms": ["SYMMETRIC_DEFAULT"],
+                "MultiRegion": false
+            }
+        });
+        wire::json_ok(request_id, body.to_string().into_bytes())
+    }
+
+    fn get_key_policy(&self, request_id: &str, caller: usize, scope_region: &str, request: &Value) -> Reply {
+        let named = request.get("KeyId").and_then(Value::as_str).unwrap_or("");
+        let managed = match self.own_key(request_id, caller, scope_region, named, "kms:GetKeyPolicy", false) {
+            Ok(managed) => managed,
+            Err(reply) => return reply,
+        };
+        let name = request.get("PolicyName").and_then(Value::as_str).unwrap_or("default");
+        if name != "default" {
+            return wire::json_error(StatusCode::BAD_REQUEST, request_id, "NotFoundException", &format!("No such policy exists: {name}"));
+        }
+        let id = self.org.id_of(caller);
+        let root = json!({
+            "Sid": "Enable IAM User Permissions",
+            "Effect": "Allow",
+            "Principal": { "AWS": format!("arn:aws:iam::{id}:root") },
+            "Action": "kms:*",
+            "Resource": "*"
+        });
+        let policy = if managed {
+            json!({
+                "Version": "2012-10-17",
+                "Id": "auto-sns",
+                "Statement": [{
+                    "Sid": "Allow access through SNS for all principals in the account that are authorized to use SNS",
+                    "Effect": "Allow",
+                    "Principal": { "AWS": "*" },
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*", "kms:CreateGrant", "kms:ListGrants", "kms:DescribeKey"],
+                    "Resource": "*",
+                    "Condition": { "StringEquals": { "kms:ViaService": format!("sns.{REGION}.amazonaws.com"), "kms:CallerAccount": id } }
+                }, {
+                    "Sid": "Allow direct access to key metadata to the account",
+                    "Effect": "Allow",
+                    "Principal": { "AWS": format!("arn:aws:iam::{id}:root") },
+                    "Action": ["kms:Describe*", "kms:Get*", "kms:List*", "kms:RevokeGrant"],
+                    "Resource": "*"
+                }]
+            })
+        } else if key_of(self.org.kind_at(caller)) == Some(true) {
+            json!({
+                "Version": "2012-10-17",
+                "Id": "key-security-alerts",
+                "Statement": [root, {
+                    "Sid": "Allow CloudWatch alarms to use the key",
+                    "Effect": "Allow",
+                    "Principal": { "Service": "cloudwatch.amazonaws.com" },
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    "Resource": "*"
+                }]
+            })
+        } else {
+            json!({ "Version": "2012-10-17", "Id": "key-default-1", "Statement": [root] })
+        };
+        wire::json_ok(request_id, json!({ "Policy": policy.to_string(), "PolicyName": "default" }).to_string().into_bytes())
+    }
 }
+
+/// One Action item of an alarm's history: when (epoch seconds), to which topic, and the error
+/// of a failed notification.
+struct ActionItem {
+    at: i64,
+    topic: String,
+    error: Option<&'static str>,
+}
+
+impl Shared {
+    // ---- CloudWatch alarm history --------------------------------------------------------
+
+    /// The Action items of an alarm of `index` with history `record`, newest first.
+    fn history_items(&self, index: usize, record: Record) -> Vec<ActionItem> {
+        let topic = self.topic_notified(index);
+        let ok = |at: i64| ActionItem { at, topic: topic.clone(), error: None };
+        let hour = 3_600;
+        let items = match record {
+            Record::None => Vec::new(),
+            // The same transition also notified a topic since removed from the alarm, which failed.
+            Record::Succeeded => vec![
+                ActionItem { at: EPOCH - 2 * 86_400 + 1, topic: format!("arn:aws:sns:{REGION}:{}:retired-alerts", self.org.id_of(index)), error: Some(RETIRED_ERROR) },
+                ok(EPOCH - 2 * 86_400),
+                ok(EPOCH - 9 * 86_400),
+                ok(EPOCH - 12 * 86_400),
+            ],
+            Record::Recovered => std::iter::once(ok(EPOCH - hour))
+                .chain((1..RECOVERED_ITEMS as i64).map(|k| ActionItem { at: EPOCH - hour - k * 2 * hour, topic: topic.clone(), error: Some(THROTTLED_ERROR) }))
+                .collect(),
+            Record::Failed => vec![ActionItem { at: EPOCH - 6 * hour, topic: topic.clone(), error: Some(DENIED_ERROR) }, ok(EPOCH - 3 * 86_400), ok(EPOCH - 10 * 86_400)],
+        };
+        debug_assert!(match record {
+            Record::Succeeded => items.len() == HISTORY_ITEMS_SUCCEEDED,
+            Record::Failed => items.len() == HISTORY_ITEMS_FAILED,
+            Record::Recovered => items.len() == RECOVERED_ITEMS,
+            Record::None => items.is_empty(),
+        });
+        items
+    }
+
+    fn describe_alarm_history(&self, request_id: &str, caller: usize, body: &[u8]) -> Reply {
+        let Some(members) = wire::cbor_members(body, &["AlarmName", "HistoryItemType", "ScanBy", "NextToken", "MaxRecords"]) else {
+            return wire::cbor_error(StatusCode::BAD_REQUEST, request_id, "SerializationException", "The request body is not a CBOR map.");
+        };
+        let text = |name: &str| members.iter().find(|(k, _)| *k == name).and_then(|(_, v)| v.text());
+        let max = match members.iter().find(|(k, _)| *k == "MaxRecords").map(|(_, v)| v.int()) {
+            None => HISTORY_PAGE as i64,
+            Some(Some(n)) if (1..=HISTORY_PAGE as i64).contains(&n) => n,
+            Some(_) => return wire::cbor_error(StatusCode::BAD_REQUEST, request_id, "InvalidParameterValue", "MaxRecords must be between 1 and 100."),
+        } as usize;
+        let p = profile(self.org.kind_at(caller));
+        let alarm = text("AlarmName").unwrap_or("");
+        // Only Action items are recorded; another type, or an alarm the caller does not have,
+        // has an empty history, as CloudWatch answers.
+        let exists = p.trail && p.to_cloudwatch && p.alarm != AlarmShape::Absent && self.org.deployed.iter().any(|d| format!("{}-alarm", d.id) == alarm);
+        let record = if exists && text("HistoryItemType").is_none_or(|t| t == "Action") { p.history } else { Record::None };
+        let mut items = self.history_items(caller, record);
+        if text("ScanBy") == Some("TimestampAscending") {
+            items.reverse();
+        }
+        let start = match text("NextToken") {
+            None => 0,
+            Some(token) => match token.strip_prefix("synthetic-history:").and_then(|n| n.parse::<usize>().ok()).filter(|n| *n < items.len()) {
+                Some(n) => n,
+                None => return wire::cbor_error(StatusCode::BAD_REQUEST, request_id, "InvalidNextToken", "The service couldn't process your request because the next token is invalid."),
+            },
+        };
+        let end = (start + max).min(items.len());
+        let mut e = Cbor::new();
+        e.map(if end < items.len() { 2 } else { 1 }).text("AlarmHistoryItems").array((end - start) as u64);
+        for item in &items[start..end] {
+            let (summary, data) = match item.error {
+                None => (
+                    format!("Successfully executed action {}", item.topic),
+                    json!({
+                        "actionState": "Succeeded",
+                        "stateUpdateTimestamp": item.at * 1000,
+                        "notificationResource": item.topic,
+                        "publishedMessage": json!({ "AlarmName": alarm, "NewStateValue": "ALARM", "Region": "US East (N. Virginia)" }).to_string()
+                    }),
+                ),
+                Some(error) => (
+                    format!("Failed to execute action {}", item.topic),
+                    json!({ "actionState": "Failed", "stateUpdateTimestamp": item.at * 1000, "notificationResource": item.topic, "error": error }),
+                ),
+            };
+            e.map(6);
+            e.text("AlarmName").text(alarm);
+            e.text("AlarmType").text("MetricAlarm");
+            e.text("Timestamp").timestamp(item.at as f64);
+            e.text("HistoryItemType").text("Action");
+            e.text("HistorySummary").text(&summary);
+            e.text("HistoryData").text(&data.to_string());
+        }
+        if end < items.len() {
+            e.text("NextToken").text(&format!("synthetic-history:{end}"));
+        }
+        wire::cbor_ok(request_id, e.finish())
+    }
+}
+
+/// The error CloudWatch records of a notification to a topic removed since.
+const RETIRED_ERROR: &str = "Resource not found: the SNS topic does not exist";
+/// Of a notification SNS throttled.
+const THROTTLED_ERROR: &str = "Failed to publish to SNS topic: Throttling: Rate exceeded";
+/// Of a notification the topic's policy refused.
+const DENIED_ERROR: &str = "Failed to publish to SNS topic: AuthorizationError: CloudWatch Alarms is not authorized to perform SNS:Publish on the topic";
 
 fn xmlns(service: &str) -> &'static str {
     if service == "sts" { STS_XMLNS } else { SNS_XMLNS }
@@ -878,6 +1173,213 @@ mod tests {
         assert_eq!(caller_of(&org, "AKIAIOSFODNN7EXAMPLE"), 0);
         assert_eq!(caller_of(&org, "ASIA999999999999ABCD"), 0);
         assert_eq!(caller_of(&org, "testing"), 0);
+    }
+
+    /// A request signed with the audit role of account `index` (or orgwatch's own key).
+    fn headers(org: &Organization, index: Option<usize>, service: &str, target: Option<&str>) -> HeaderMap {
+        let key = index.map_or_else(|| "AKIASYNTHETICBENCH00".to_owned(), |i| format!("ASIA{}00AB", org.id_of(i)));
+        let mut headers = HeaderMap::new();
+        let auth = format!("AWS4-HMAC-SHA256 Credential={key}/20261122/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0");
+        headers.insert("authorization", auth.parse().unwrap());
+        if let Some(target) = target {
+            headers.insert("x-amz-target", target.parse().unwrap());
+        }
+        headers
+    }
+
+    async fn body_of(reply: Reply) -> (StatusCode, Vec<u8>) {
+        let status = reply.status();
+        let bytes = axum::body::to_bytes(reply.into_body(), usize::MAX).await.unwrap();
+        (status, bytes.to_vec())
+    }
+
+    async fn json_call(shared: &Shared, index: usize, target: &str, request: Value) -> (StatusCode, Value) {
+        let headers = headers(&shared.org, Some(index), "kms", Some(target));
+        let (status, body) = body_of(shared.answer("/", &headers, request.to_string().as_bytes()).await).await;
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    /// A CBOR answer as JSON (tags dropped, timestamps as numbers).
+    fn cbor_to_json(d: &mut minicbor::Decoder<'_>) -> Value {
+        use minicbor::data::Type;
+        match d.datatype().unwrap() {
+            Type::Map => {
+                let n = d.map().unwrap().unwrap();
+                let mut map = serde_json::Map::new();
+                for _ in 0..n {
+                    let key = d.str().unwrap().to_owned();
+                    map.insert(key, cbor_to_json(d));
+                }
+                Value::Object(map)
+            }
+            Type::Array => {
+                let n = d.array().unwrap().unwrap();
+                Value::Array((0..n).map(|_| cbor_to_json(d)).collect())
+            }
+            Type::String => Value::String(d.str().unwrap().to_owned()),
+            Type::Bool => Value::Bool(d.bool().unwrap()),
+            Type::F64 => json!(d.f64().unwrap()),
+            Type::Tag => {
+                d.tag().unwrap();
+                cbor_to_json(d)
+            }
+            _ => json!(i64::try_from(d.int().unwrap()).unwrap()),
+        }
+    }
+
+    async fn history(shared: &Shared, index: usize, token: Option<&str>) -> Value {
+        let mut e = Cbor::new();
+        e.map(if token.is_some() { 5 } else { 4 });
+        e.text("AlarmName").text("unauthorized-api-calls-alarm");
+        e.text("HistoryItemType").text("Action");
+        e.text("ScanBy").text("TimestampDescending");
+        e.text("MaxRecords").int(100);
+        if let Some(token) = token {
+            e.text("NextToken").text(token);
+        }
+        let headers = headers(&shared.org, Some(index), "monitoring", None);
+        let (status, body) = body_of(shared.answer(&format!("{CBOR_PREFIX}DescribeAlarmHistory"), &headers, &e.finish()).await).await;
+        assert_eq!(status, StatusCode::OK);
+        cbor_to_json(&mut minicbor::Decoder::new(&body))
+    }
+
+    fn first_of(org: &Organization, kind: Kind) -> usize {
+        (0..org.len()).find(|&i| org.kind_at(i) == kind).unwrap_or_else(|| panic!("no {kind:?}"))
+    }
+
+    #[tokio::test]
+    async fn keys_are_described_by_id_arn_alias_and_alias_arn_and_only_in_their_account() {
+        let org = Organization::generate(&crate::OrgSpec { accounts: 200, family: false, seed: 4 });
+        let shared = Shared::new(org, ServerSettings::default());
+        let org = &shared.org;
+        let (granting, root_only) = (first_of(org, Kind::Encrypted(KeyNaming::Alias)), first_of(org, Kind::Broken(crate::Break::KeyPolicyDeniesCloudwatchByArn)));
+        let id = org.id_of(granting);
+        let key_arn = shared.key_arn(granting);
+        let key_id = shared.key_id(granting, false);
+        for named in [KEY_ALIAS.to_owned(), format!("arn:aws:kms:us-east-1:{id}:{KEY_ALIAS}"), key_id.clone(), key_arn.clone()] {
+            let (status, body) = json_call(&shared, granting, "TrentService.DescribeKey", json!({ "KeyId": named })).await;
+            assert_eq!(status, StatusCode::OK, "{named}: {body}");
+            let metadata = &body["KeyMetadata"];
+            assert_eq!((metadata["Arn"].as_str(), metadata["KeyId"].as_str()), (Some(key_arn.as_str()), Some(key_id.as_str())), "{named}");
+            assert_eq!((metadata["KeyManager"].as_str(), metadata["KeyState"].as_str()), (Some("CUSTOMER"), Some("Enabled")));
+        }
+        let (_, managed) = json_call(&shared, granting, "TrentService.DescribeKey", json!({ "KeyId": "alias/aws/sns" })).await;
+        assert_eq!(managed["KeyMetadata"]["KeyManager"], "AWS");
+
+        let (status, body) = json_call(&shared, root_only, "TrentService.DescribeKey", json!({ "KeyId": key_arn })).await;
+        assert_eq!((status, body["__type"].as_str()), (StatusCode::BAD_REQUEST, Some("AccessDeniedException")), "another account's key");
+        let plain = first_of(org, Kind::Compliant);
+        let (_, body) = json_call(&shared, plain, "TrentService.DescribeKey", json!({ "KeyId": KEY_ALIAS })).await;
+        assert_eq!(body["__type"], "NotFoundException", "no key of its own");
+        let (_, body) = json_call(&shared, granting, "TrentService.GetKeyPolicy", json!({ "KeyId": KEY_ALIAS, "PolicyName": "default" })).await;
+        assert_eq!(body["__type"], "NotFoundException", "a key policy is read by key id or ARN");
+
+        let policy_of = |body: Value| -> Value { serde_json::from_str(body["Policy"].as_str().unwrap()).unwrap() };
+        let (status, body) = json_call(&shared, granting, "TrentService.GetKeyPolicy", json!({ "KeyId": key_arn, "PolicyName": "default" })).await;
+        assert_eq!(status, StatusCode::OK);
+        let statements = policy_of(body)["Statement"].as_array().unwrap().clone();
+        assert_eq!(statements.len(), 2);
+        assert_eq!(statements[1]["Principal"]["Service"], "cloudwatch.amazonaws.com");
+        assert_eq!(statements[1]["Action"], json!(["kms:Decrypt", "kms:GenerateDataKey*"]));
+        let (_, body) = json_call(&shared, root_only, "TrentService.GetKeyPolicy", json!({ "KeyId": shared.key_id(root_only, false) })).await;
+        let statements = policy_of(body)["Statement"].as_array().unwrap().clone();
+        assert_eq!(statements.len(), 1, "the root delegation only");
+        assert_eq!(statements[0]["Principal"]["AWS"], format!("arn:aws:iam::{}:root", org.id_of(root_only)));
+
+        let counted = Server { shared: Arc::new(shared), addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), stop: None, task: None };
+        let by_operation = counted.calls_by_operation();
+        assert_eq!((by_operation["kms:DescribeKey"], by_operation["kms:GetKeyPolicy"]), (7, 3));
+        assert_eq!(counted.calls_by_account()[&id], 7);
+    }
+
+    #[tokio::test]
+    async fn topic_policies_admit_the_owner_and_the_central_one_the_organization() {
+        let org = Organization::generate(&crate::OrgSpec { accounts: 200, family: false, seed: 4 });
+        let shared = Shared::new(org, ServerSettings::default());
+        let org = &shared.org;
+        let attributes = |index: usize, name: &str| {
+            let arn = format!("arn:aws:sns:us-east-1:{}:{name}", org.id_of(index));
+            let headers = headers(org, Some(index), "sns", None);
+            let body = format!("Action=GetTopicAttributes&Version=2010-03-31&TopicArn={}", arn.replace(':', "%3A"));
+            let shared = &shared;
+            async move {
+                let (status, body) = body_of(shared.answer("/", &headers, body.as_bytes()).await).await;
+                (status, String::from_utf8(body).unwrap(), arn)
+            }
+        };
+        let entry = |xml: &str, key: &str| -> Option<String> {
+            let start = xml.find(&format!("<key>{key}</key><value>"))? + key.len() + 18;
+            let end = start + xml[start..].find("</value>")?;
+            Some(xml[start..end].replace("&quot;", "\"").replace("&apos;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+        };
+        let plain = first_of(org, Kind::Compliant);
+        let (status, xml, arn) = attributes(plain, TOPIC_NAME).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(entry(&xml, "Policy"), Some(orgwatch_core::facts::default_topic_policy(&arn, &org.id_of(plain))));
+        assert_eq!(entry(&xml, "KmsMasterKeyId"), None);
+
+        let security = org.security_index();
+        let (_, xml, arn) = attributes(security, TOPIC_NAME).await;
+        let policy: Value = serde_json::from_str(&entry(&xml, "Policy").unwrap()).unwrap();
+        let statements = policy["Statement"].as_array().unwrap();
+        assert_eq!(statements[0]["Sid"], "__default_statement_ID");
+        assert_eq!(statements[1]["Principal"]["Service"], "cloudwatch.amazonaws.com");
+        assert_eq!(statements[1]["Condition"]["StringEquals"]["aws:SourceOrgID"], org.organization_id());
+        assert_eq!(entry(&xml, "KmsMasterKeyId"), Some(shared.key_arn(security)));
+        let (_, xml, legacy) = attributes(security, LEGACY_TOPIC_NAME).await;
+        assert_eq!(entry(&xml, "Policy"), Some(orgwatch_core::facts::default_topic_policy(&legacy, &org.id_of(security))));
+        assert_eq!(attributes(plain, LEGACY_TOPIC_NAME).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(shared.topic_notified(first_of(org, Kind::Broken(crate::Break::TopicPolicyDeniesPublish))), legacy);
+        assert_eq!(shared.topic_notified(first_of(org, Kind::CentralTopic)), arn);
+
+        let by_alias = first_of(org, Kind::Encrypted(KeyNaming::Alias));
+        assert_eq!(entry(&attributes(by_alias, TOPIC_NAME).await.1, "KmsMasterKeyId").as_deref(), Some(KEY_ALIAS));
+        let by_alias_arn = first_of(org, Kind::Broken(crate::Break::KeyPolicyDeniesCloudwatchByAlias));
+        assert_eq!(entry(&attributes(by_alias_arn, TOPIC_NAME).await.1, "KmsMasterKeyId"), Some(format!("arn:aws:kms:us-east-1:{}:{KEY_ALIAS}", org.id_of(by_alias_arn))));
+
+        let headers = headers(org, None, "organizations", Some("AWSOrganizationsV20161128.DescribeOrganization"));
+        let (_, body) = body_of(shared.answer("/", &headers, b"{}").await).await;
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["Organization"]["Id"], org.organization_id());
+    }
+
+    #[tokio::test]
+    async fn alarm_histories_are_paged_newest_first() {
+        let org = Organization::generate(&crate::OrgSpec { accounts: 200, family: false, seed: 4 });
+        let shared = Shared::new(org, ServerSettings::default());
+        let org = &shared.org;
+        let recovered = first_of(org, Kind::Notified(crate::History::Recovered));
+        let topic = shared.topic_notified(recovered);
+        let first = history(&shared, recovered, None).await;
+        let items = first["AlarmHistoryItems"].as_array().unwrap();
+        assert_eq!(items.len(), HISTORY_PAGE);
+        let token = first["NextToken"].as_str().expect("a second page");
+        let newest: Value = serde_json::from_str(items[0]["HistoryData"].as_str().unwrap()).unwrap();
+        assert_eq!((newest["actionState"].as_str(), newest["notificationResource"].as_str()), (Some("Succeeded"), Some(topic.as_str())));
+        let older: Value = serde_json::from_str(items[1]["HistoryData"].as_str().unwrap()).unwrap();
+        assert_eq!(older["actionState"], "Failed");
+        assert!(older["error"].as_str().is_some_and(|e| !e.is_empty()));
+        assert!(items.windows(2).all(|w| w[0]["Timestamp"].as_f64() > w[1]["Timestamp"].as_f64()), "newest first");
+        assert_eq!(items[0]["HistoryItemType"], "Action");
+        assert_eq!(items[0]["AlarmType"], "MetricAlarm");
+        let second = history(&shared, recovered, Some(token)).await;
+        assert_eq!(second["AlarmHistoryItems"].as_array().unwrap().len(), RECOVERED_ITEMS - HISTORY_PAGE);
+        assert!(second.get("NextToken").is_none());
+
+        let failed = first_of(org, Kind::Broken(crate::Break::AlarmActionFailed));
+        let latest = &history(&shared, failed, None).await["AlarmHistoryItems"][0];
+        let data: Value = serde_json::from_str(latest["HistoryData"].as_str().unwrap()).unwrap();
+        assert_eq!((data["actionState"].as_str(), data["notificationResource"].as_str()), (Some("Failed"), Some(shared.topic_notified(failed).as_str())));
+        assert!(latest["HistorySummary"].as_str().unwrap().starts_with("Failed to execute action arn:aws:sns:"));
+
+        let succeeded = first_of(org, Kind::Notified(crate::History::Succeeded));
+        let items = history(&shared, succeeded, None).await["AlarmHistoryItems"].as_array().unwrap().clone();
+        let data = |i: usize| -> Value { serde_json::from_str(items[i]["HistoryData"].as_str().unwrap()).unwrap() };
+        assert!(data(0)["notificationResource"].as_str().unwrap().ends_with(":retired-alerts"), "the newest went elsewhere");
+        assert_eq!((data(1)["actionState"].as_str(), data(1)["notificationResource"].as_str()), (Some("Succeeded"), Some(shared.topic_notified(succeeded).as_str())));
+
+        let plain = history(&shared, first_of(org, Kind::Compliant), None).await;
+        assert_eq!(plain, json!({ "AlarmHistoryItems": [] }));
     }
 
     #[test]

@@ -142,9 +142,28 @@ impl Cbor {
     }
 }
 
-/// The text members of a CBOR request map (definite or indefinite); other members are
-/// skipped. `None` when the body is not a CBOR map.
-pub(crate) fn cbor_text_members<'b>(body: &'b [u8], wanted: &[&str]) -> Option<Vec<(&'b str, String)>> {
+/// A member of a CBOR request map that the server reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Member {
+    Text(String),
+    Int(i64),
+    /// Any other type: skipped.
+    Other,
+}
+
+impl Member {
+    pub fn text(&self) -> Option<&str> {
+        if let Member::Text(t) = self { Some(t) } else { None }
+    }
+
+    pub fn int(&self) -> Option<i64> {
+        if let Member::Int(i) = self { Some(*i) } else { None }
+    }
+}
+
+/// The `wanted` members of a CBOR request map (definite or indefinite), text and integers read,
+/// others skipped. `None` when the body is not a CBOR map.
+pub(crate) fn cbor_members<'b>(body: &'b [u8], wanted: &[&str]) -> Option<Vec<(&'b str, Member)>> {
     let mut d = minicbor::Decoder::new(body);
     if body.is_empty() {
         return Some(Vec::new());
@@ -160,17 +179,36 @@ pub(crate) fn cbor_text_members<'b>(body: &'b [u8], wanted: &[&str]) -> Option<V
         }
         seen += 1;
         let key = d.str().ok()?;
-        if wanted.contains(&key) && matches!(d.datatype().ok()?, Type::String | Type::StringIndef) {
-            let mut value = String::new();
-            for chunk in d.str_iter().ok()? {
-                value.push_str(chunk.ok()?);
-            }
-            found.push((key, value));
-        } else {
+        if !wanted.contains(&key) {
             d.skip().ok()?;
+            continue;
         }
+        let member = match d.datatype().ok()? {
+            Type::String | Type::StringIndef => {
+                let mut value = String::new();
+                for chunk in d.str_iter().ok()? {
+                    value.push_str(chunk.ok()?);
+                }
+                Member::Text(value)
+            }
+            Type::U8 | Type::U16 | Type::U32 | Type::U64 | Type::I8 | Type::I16 | Type::I32 | Type::I64 | Type::Int => {
+                Member::Int(i64::try_from(d.int().ok()?).ok()?)
+            }
+            _ => {
+                d.skip().ok()?;
+                Member::Other
+            }
+        };
+        found.push((key, member));
     }
     Some(found)
+}
+
+/// The text members of a CBOR request map (definite or indefinite); other members are
+/// skipped. `None` when the body is not a CBOR map.
+pub(crate) fn cbor_text_members<'b>(body: &'b [u8], wanted: &[&str]) -> Option<Vec<(&'b str, String)>> {
+    let members = cbor_members(body, wanted)?;
+    Some(members.into_iter().filter_map(|(k, v)| if let Member::Text(t) = v { Some((k, t)) } else { None }).collect())
 }
 
 #[cfg(test)]
@@ -195,6 +233,15 @@ mod tests {
         c.map(1).text("Namespace").text("X");
         assert_eq!(cbor_text_members(&c.finish(), &["Namespace"]).unwrap(), vec![("Namespace", "X".to_owned())]);
         assert!(cbor_text_members(b"\x01", &["Namespace"]).is_none());
+
+        let mut e = Encoder::new(Vec::new());
+        e.map(3).unwrap();
+        e.str("AlarmName").unwrap().str("a").unwrap();
+        e.str("MaxRecords").unwrap().i32(100).unwrap();
+        e.str("AlarmTypes").unwrap().array(1).unwrap().str("MetricAlarm").unwrap();
+        let body = e.into_writer();
+        let found = cbor_members(&body, &["AlarmName", "MaxRecords", "AlarmTypes"]).unwrap();
+        assert_eq!(found, vec![("AlarmName", Member::Text("a".into())), ("MaxRecords", Member::Int(100)), ("AlarmTypes", Member::Other)]);
     }
 
     #[test]

@@ -12,6 +12,6 @@ fn the_benchmark_scans_200_accounts_and_every_finding_is_the_expected_one() {
     assert!(output.status.success(), "exit {:?}\n{stdout}\n{stderr}", output.status.code());
     let row = stdout.lines().find(|l| l.trim_start().starts_with("200 ")).unwrap_or_else(|| panic!("no figures row:\n{stdout}"));
     assert!(row.trim_end().ends_with("200/200"), "every finding matches: {row}");
-    let calls_per_compliant: u64 = row.split_whitespace().nth(6).and_then(|v| v.parse().ok()).unwrap_or(u64::MAX);
-    assert!(calls_per_compliant <= 8, "a compliant account costs {calls_per_compliant} calls for CIS 3.1: {row}");
+    let calls_per_compliant: f64 = row.split_whitespace().nth(8).and_then(|v| v.parse().ok()).unwrap_or(f64::MAX);
+    assert!(calls_per_compliant <= 10.0, "a compliant account costs {calls_per_compliant} calls for CIS 3.1 on average: {row}");
 }

@@ -6,7 +6,8 @@ mod support;
 
 use orgwatch_aws::{AUDIT_OPERATIONS, AwsReads, SdkReads};
 use orgwatch_core::UnobservedKind;
-use orgwatch_synthetic::{Break, Kind, OrgSpec, Organization, Server, ServerSettings, TOPIC_NAME};
+use orgwatch_core::facts::Key;
+use orgwatch_synthetic::{Break, HISTORY_PAGE, History, KEY_ALIAS, KeyNaming, Kind, OrgSpec, Organization, RECOVERED_ITEMS, Server, ServerSettings, TOPIC_NAME};
 use std::time::Duration;
 
 #[test]
@@ -37,15 +38,30 @@ fn orgwatch_reaches_every_expected_finding_through_the_sdk() {
             assert_eq!(server.total_calls(), by_operation.values().sum::<u64>());
             let by_account = server.calls_by_account();
             assert_eq!(by_account.values().sum::<u64>(), server.total_calls());
+            // Every account costs the calls of the waves the bench's bound counts for it.
+            let controls = org.controls().len();
             for account in org.account_ids() {
                 let calls = by_account.get(&account).copied().unwrap_or(0);
-                match org.kind(&account) {
-                    Some(Kind::Refused) => assert_eq!(calls, 1, "{account}: AssumeRole only"),
-                    Some(Kind::Covered) => assert_eq!(calls, 2, "{account}: AssumeRole and DescribeTrails; the chain is the management account's"),
-                    Some(Kind::Broken(Break::NoMultiRegionTrail)) => assert_eq!(calls, 2, "{account}"),
-                    _ => assert!(calls >= 3, "{account}: {calls}"),
-                }
+                let kind = org.kind(&account).expect("a member");
+                let Some(expected) = kind.expected_calls(controls) else {
+                    assert!(calls >= 3, "{account} ({}): {calls}", kind.label());
+                    continue;
+                };
+                assert_eq!(calls, expected, "{account} ({})", kind.label());
             }
+            // A key is read once per scan, the central topic's too.
+            let keys = org
+                .account_ids()
+                .iter()
+                .filter(|id| {
+                    matches!(
+                        org.kind(id),
+                        Some(Kind::Security | Kind::Encrypted(_) | Kind::Broken(Break::KeyPolicyDeniesCloudwatchByAlias | Break::KeyPolicyDeniesCloudwatchByArn))
+                    )
+                })
+                .count() as u64;
+            assert_eq!(by_operation.get("kms:GetKeyPolicy").copied(), Some(keys), "{by_operation:?}");
+            assert_eq!(by_operation.get("kms:DescribeKey").copied(), Some(keys), "{by_operation:?}");
             server.reset_counts();
             assert_eq!((server.total_calls(), server.calls_by_account().len()), (0, 0));
             server.shutdown().await;
@@ -60,7 +76,9 @@ fn orgwatch_reaches_every_expected_finding_through_the_sdk() {
         let reads = SdkReads::new(orgwatch::scan::sdk_settings(&config)).await;
         let first = |kind: Kind| org.account_ids().into_iter().find(|id| org.kind(id) == Some(kind)).expect("an account of the kind");
 
-        assert_eq!(reads.describe_organization().await.expect("organization").as_deref(), Some(org.management_account_id()));
+        let organization = reads.describe_organization().await.expect("organization");
+        assert_eq!(organization.management_account_id.as_deref(), Some(org.management_account_id()));
+        assert_eq!(organization.id, Some(org.organization_id()));
         let listed = reads.list_accounts().await.expect("accounts");
         assert_eq!(listed.iter().map(|a| a.id.clone()).collect::<Vec<_>>(), org.account_ids());
         assert!(listed.iter().all(|a| a.is_active() && !a.name.is_empty()));
@@ -77,6 +95,30 @@ fn orgwatch_reaches_every_expected_finding_through_the_sdk() {
         assert!(denied.message.starts_with("AuthorizationError"), "{denied:?}");
         let own = reads.assume_role(&security).await.expect("role");
         assert!(reads.list_subscriptions_by_topic(&own, "us-east-1", &topic).await.expect("own topic").iter().all(|s| s.is_confirmed()));
+
+        // Keys by alias and by key ARN, their policies, and alarm histories over two pages.
+        let encrypted = first(Kind::Encrypted(KeyNaming::Alias));
+        let session = reads.assume_role(&encrypted).await.expect("role");
+        let Ok(Key::Found(metadata)) = reads.describe_key(&session, "us-east-1", KEY_ALIAS).await else { panic!("the alias names the account's key") };
+        assert_eq!((metadata.manager.as_str(), metadata.state.as_str()), ("CUSTOMER", "Enabled"));
+        assert!(metadata.arn.starts_with(&format!("arn:aws:kms:us-east-1:{encrypted}:key/")), "{metadata:?}");
+        assert_eq!(reads.describe_key(&session, "us-east-1", &metadata.arn).await.expect("by key ARN"), Key::Found(metadata.clone()));
+        let policy = reads.get_key_policy(&session, "us-east-1", &metadata.arn).await.expect("key policy");
+        assert!(policy.contains("cloudwatch.amazonaws.com") && policy.contains("kms:GenerateDataKey*"), "{policy}");
+        let other = reads.get_key_policy(&central, "us-east-1", &metadata.arn).await.expect_err("another account's key");
+        assert_eq!(other.kind, UnobservedKind::AccessDenied, "{other:?}");
+        assert_eq!(reads.describe_key(&central, "us-east-1", KEY_ALIAS).await.expect("no key of its own"), Key::NotFound);
+
+        let recovered = first(Kind::Notified(History::Recovered));
+        let session = reads.assume_role(&recovered).await.expect("role");
+        let alarm = format!("{}-alarm", org.controls()[0]);
+        server.reset_counts();
+        let items = reads.describe_alarm_history(&session, "us-east-1", &alarm).await.expect("history");
+        assert_eq!(items.len(), RECOVERED_ITEMS, "every page");
+        assert_eq!(server.calls_by_operation()["cloudwatch:DescribeAlarmHistory"], RECOVERED_ITEMS.div_ceil(HISTORY_PAGE) as u64);
+        assert!(items[0].timestamp > items[1].timestamp && items[0].data.contains(r#""actionState":"Succeeded""#), "{:?}", items[0]);
+        assert!(items[1].data.contains(r#""actionState":"Failed""#) && items[1].summary.starts_with("Failed to execute action"), "{:?}", items[1]);
+        assert!(reads.describe_alarm_history(&session, "us-east-1", "no-such-alarm").await.expect("empty").is_empty());
 
         let covered = reads.assume_role(&first(Kind::Covered)).await.expect("role");
         let trails = reads.describe_trails(&covered, "us-east-1").await.expect("trails");
