@@ -42,6 +42,7 @@ use orgwatch_core::facts::{
     Subscription, Topic, Trail, TrailStatus, arn_account, default_topic_policy,
 };
 use orgwatch_core::Unobserved;
+use orgwatch_core::remediate::grant;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard};
@@ -102,34 +103,14 @@ pub struct MemoryKey {
 /// The key policy KMS gives a key created without one: the account's IAM decides, and no
 /// service principal is admitted.
 pub fn default_key_policy(account_id: &str) -> String {
-    serde_json::json!({
-        "Version": "2012-10-17",
-        "Id": "key-default-1",
-        "Statement": [{
-            "Sid": "Enable IAM User Permissions",
-            "Effect": "Allow",
-            "Principal": {"AWS": format!("arn:aws:iam::{account_id}:root")},
-            "Action": "kms:*",
-            "Resource": "*"
-        }]
-    })
-    .to_string()
+    grant::default_key_policy("aws", account_id).to_string()
 }
 
 /// [`default_key_policy`] with the statement the SNS developer guide gives for alarms: CloudWatch
 /// may use the key to publish to a topic it encrypts.
 pub fn cloudwatch_key_policy(account_id: &str) -> String {
-    let mut policy: serde_json::Value = serde_json::from_str(&default_key_policy(account_id)).expect("the default key policy is JSON");
-    if let Some(statements) = policy.get_mut("Statement").and_then(serde_json::Value::as_array_mut) {
-        statements.push(serde_json::json!({
-            "Sid": "AllowCloudWatchAlarmsToPublish",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudwatch.amazonaws.com"},
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-            "Resource": "*"
-        }));
-    }
-    policy.to_string()
+    let policy = grant::default_key_policy("aws", account_id);
+    grant::merged(&policy, grant::key_statement()).unwrap_or(policy).to_string()
 }
 
 /// SNS's default policy of `topic_arn` with a statement that lets CloudWatch publish for the

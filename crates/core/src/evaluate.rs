@@ -746,6 +746,7 @@ fn alarm_can_fire(alarm: &Alarm, transformation: &MetricTransformation, value: f
 }
 
 mod notify;
+pub use notify::CLOUDWATCH;
 use notify::TopicAt;
 
 #[cfg(test)]

@@ -5,8 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
-/// The service principal alarms publish as.
-pub const CLOUDWATCH: &str = "cloudwatch.amazonaws.com";
+pub use crate::evaluate::CLOUDWATCH;
 
 /// Whose alarms a topic's statement admits.
 #[derive(Clone, Debug, PartialEq, Eq)]
