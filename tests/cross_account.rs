@@ -84,7 +84,7 @@ async fn members_covered_only_by_the_organization_trail_are_judged_through_it() 
     let m = org.management.clone();
     let mut counters: Vec<Value> = ["GetTrailStatus", "GetEventSelectors"].iter().map(|op| counter(&m, "cloudtrail", op)).collect();
     counters.push(counter(&m, "logs", "DescribeMetricFilters"));
-    counters.push(counter(&m, "monitoring", "DescribeAlarmsForMetric"));
+    counters.push(counter(&m, "monitoring", "DescribeAlarms"));
     counters.push(counter(&m, "sns", "GetTopicAttributes"));
     counters.push(counter(&m, "sns", "ListSubscriptionsByTopic"));
     emulator.set_faults(Value::Array(counters));
@@ -103,7 +103,7 @@ async fn members_covered_only_by_the_organization_trail_are_judged_through_it() 
         assert_eq!(verdict, &("PASS".to_owned(), "COMPLIANT".to_owned()), "{account}");
     }
     // The management account's chain was read once for itself and the three members.
-    for operation in ["GetTrailStatus", "GetEventSelectors", "DescribeMetricFilters", "DescribeAlarmsForMetric", "GetTopicAttributes", "ListSubscriptionsByTopic"] {
+    for operation in ["GetTrailStatus", "GetEventSelectors", "DescribeMetricFilters", "DescribeAlarms", "GetTopicAttributes", "ListSubscriptionsByTopic"] {
         assert_eq!(fired(&emulator, &m, operation), 1, "{operation} in the management account");
     }
     let evidence = evidence(&emulator, config, org.id("covered-1"));

@@ -98,14 +98,51 @@ so give each such case its own central account (the last entry applied wins).
                           arn:aws:sns:<region>:<account>:retired-alerts, a topic it no longer
                           notifies.
 
+How the alarm notifies (the trail, log group, metric filter, topic and its confirmed
+subscription stay as the base setup makes them; single chain only: refused with "family", and
+with the setups that shape the alarm themselves: no-trail, no-alarm, org-trail-no-alarm,
+alarm-actions-disabled, alarm-less-than, alarm-no-sns). Alarm names: the metric alarm
+"CIS-3.1-UnauthorizedAPICalls" on CISBenchmark/UnauthorizedAPICalls as in "compliant"; the
+other alarm "other-signal" on CISBenchmark/OtherSignal (Sum, 300 s, >= 1, no actions).
+
+- "composite": the metric alarm keeps ActionsEnabled but has no actions; "other-signal" exists;
+  the composite alarm "cis-unauthorized-composite" notifies the topic:
+    "or"                rule ALARM("CIS-3.1-UnauthorizedAPICalls") OR ALARM("other-signal").
+    "and"               rule ALARM("CIS-3.1-UnauthorizedAPICalls") AND ALARM("other-signal").
+    "actions-disabled"  "or" with the composite's ActionsEnabled false.
+    "suppressed"        "or" with ActionsSuppressor "other-signal", wait and extension periods
+                        60 s each.
+    "nested"            "or" without actions, and a second composite "cis-pager" with rule
+                        ALARM("arn:aws:cloudwatch:<region>:<account>:alarm:cis-unauthorized-composite")
+                        OR ALARM("other-signal") (the inner composite by ARN) notifies the topic.
+  "history" then goes on the composite that notifies (AlarmType CompositeAlarm).
+- "math": no alarm on the metric itself; the metric-math alarm "CIS-3.1-UnauthorizedAPICalls"
+  (GreaterThanOrEqualToThreshold 1, EvaluationPeriods 1, TreatMissingData notBreaching,
+  AlarmActions the topic) with Metrics m1 = MetricStat CISBenchmark/UnauthorizedAPICalls, Period
+  300, Stat Sum, ReturnData false, then, as the only ReturnData true, e1 labelled "denied calls":
+    "fill"          e1 = FILL(m1, 0).
+    "other-metric"  m2 = CISBenchmark/OtherSignal (300, Sum, ReturnData false); e1 = FILL(m2, 0)
+                    (m1 unused).
+    "undecidable"   e1 = RATE(m1).
+    "scaled"        m2 as above; e1 = SUM([m1, m2]) * 2.
+  "composite" and "math" do not go together.
+- "extra_alarms": N (0-1000): N unrelated metric alarms besides the chain's, half named before
+  the CIS alarm ("aaa-filler-0001", ...) and half after ("zzz-filler-0001", ...), on metric
+  OrgwatchFiller/Filler<NNNN> (Sum, 300 s, >= 1, no actions), so that DescribeAlarms takes
+  several pages. Any setup may have them (no-trail too). They go straight into moto's backend
+  (server.py's /_orgwatch/metric-alarms), not through PutMetricAlarm: 500 take a fraction of a second.
+
 Named setups for these (PRESETS: a base setup and options; an entry's own options override
-them). Names starting with "compliant" are meant to PASS; EXPECTED (--expectations) gives the
-status and reason orgwatch should give every setup. "central-topic-*" need "topic_account".
+them). Names starting with "compliant" are meant to PASS (so are "composite-or",
+"composite-nested", "composite-suppressed", "math-fill", "math-scaled" and "many-alarms");
+EXPECTED (--expectations) gives the status and reason orgwatch should give every setup (null:
+not named yet). "central-topic-*" need "topic_account".
 """
 
 import argparse
 import datetime
 import json
+import re
 import sys
 import urllib.request
 
@@ -157,6 +194,17 @@ SETUPS = {
     "alarm-action-failed": "the whole chain holds but the alarm's latest notification to its topic failed",
     "compliant-action-recovered": "the alarm's notification failed once, then a later one succeeded",
     "compliant-other-topic-failed": "the alarm's latest failure was to a topic it no longer notifies",
+    # Presets: "compliant" notified through composite or metric-math alarms, or among many alarms.
+    "composite-or": "the metric alarm has no actions; a composite ALARM(it) OR ALARM(other-signal) notifies the topic",
+    "composite-nested": "a composite ALARM(it) OR ALARM(other-signal) without actions; a second composite over the first (by ARN) notifies the topic",
+    "composite-and": "the metric alarm has no actions; a composite ALARM(it) AND ALARM(other-signal) notifies the topic",
+    "composite-actions-disabled": "composite-or with the composite's actions disabled",
+    "composite-suppressed": "composite-or with the composite's actions suppressed by other-signal (60 s wait and extension)",
+    "math-fill": "no alarm on the metric itself; a metric-math alarm on FILL(m1, 0) of the metric notifies the topic",
+    "math-other-metric": "a metric-math alarm returning FILL(m2, 0) of another metric; the filter's metric m1 is defined but unused",
+    "math-undecidable": "a metric-math alarm returning RATE(m1) of the metric",
+    "math-scaled": "a metric-math alarm returning SUM([m1, m2]) * 2, m1 the metric, m2 another",
+    "many-alarms": "the whole chain holds among 120 unrelated alarms (extra_alarms), sorted before and after it",
 }
 
 # Named setups that are a base setup with options (an entry's own options override them).
@@ -178,6 +226,16 @@ PRESETS = {
     "alarm-action-failed": ("compliant", {"history": "failed"}),
     "compliant-action-recovered": ("compliant", {"history": "recovered"}),
     "compliant-other-topic-failed": ("compliant", {"history": "other-topic-failed"}),
+    "composite-or": ("compliant", {"composite": "or"}),
+    "composite-nested": ("compliant", {"composite": "nested"}),
+    "composite-and": ("compliant", {"composite": "and"}),
+    "composite-actions-disabled": ("compliant", {"composite": "actions-disabled"}),
+    "composite-suppressed": ("compliant", {"composite": "suppressed"}),
+    "math-fill": ("compliant", {"math": "fill"}),
+    "math-other-metric": ("compliant", {"math": "other-metric"}),
+    "math-undecidable": ("compliant", {"math": "undecidable"}),
+    "math-scaled": ("compliant", {"math": "scaled"}),
+    "many-alarms": ("compliant", {"extra_alarms": 120}),
 }
 # Presets meaningful only for an alarm that notifies another account's topic.
 CENTRAL_TOPIC_PRESETS = {name for name in PRESETS if name.startswith(("central-topic-", "compliant-central-topic-"))}
@@ -224,14 +282,35 @@ EXPECTED = {
     "alarm-action-failed": ("FAIL", "ALARM_ACTION_FAILED"),
     "compliant-action-recovered": PASS,
     "compliant-other-topic-failed": PASS,
+    "composite-or": PASS,
+    "composite-nested": PASS,
+    "composite-and": ("FAIL", "ALARM_CANNOT_FIRE"),
+    "composite-actions-disabled": ("FAIL", "ALARM_ACTIONS_DISABLED"),
+    "composite-suppressed": PASS,  # with a note about the suppressor
+    "math-fill": PASS,
+    "math-other-metric": ("FAIL", "NO_ALARM_ON_METRIC"),
+    "math-undecidable": ("ERROR", None),  # the reason is orgwatch's to name
+    "math-scaled": PASS,
+    "many-alarms": PASS,
 }
 
 TOPIC_POLICIES = {"default", "org", "other-accounts", "org-deny-others", "org-deny-this", "ops-role-only", "undecidable", "ou-path"}
 KMS_KINDS = {"cmk-no-grant", "cmk-decrypt-only", "cmk-ok", "cmk-disabled", "cmk-pending-deletion"}
 KMS_REFS = {"alias", "alias-arn", "key-arn", "key-id"}
 HISTORIES = {"failed", "recovered", "other-topic-failed"}
+COMPOSITES = {"or", "nested", "and", "actions-disabled", "suppressed"}
+MATHS = {"fill", "other-metric", "undecidable", "scaled"}
+MAX_EXTRA_ALARMS = 1000
 # The options an entry may carry besides its name or account id and its setup.
-OPTIONS = {"topic_account", "family", "org_trail", "topic_policy", "ou", "policy_ou", "kms", "kms_ref", "history", "history_error"}
+OPTIONS = {"topic_account", "family", "org_trail", "topic_policy", "ou", "policy_ou", "kms", "kms_ref", "history", "history_error", "composite", "math", "extra_alarms"}
+# Setups that shape the alarm themselves (or have none): no "composite" or "math" with them.
+ALARM_SETUPS = {"no-trail", "no-alarm", "alarm-actions-disabled", "alarm-less-than", "alarm-no-sns"}
+COMPOSITE_ALARM = "cis-unauthorized-composite"
+PAGER_ALARM = "cis-pager"
+OTHER_SIGNAL_ALARM = "other-signal"
+OTHER_SIGNAL_METRIC = "OtherSignal"
+FILLER_NAMESPACE = "OrgwatchFiller"
+MATH_EXPRESSIONS = {"fill": "FILL(m1, 0)", "other-metric": "FILL(m2, 0)", "undecidable": "RATE(m1)", "scaled": "SUM([m1, m2]) * 2"}
 CLOUDWATCH = "cloudwatch.amazonaws.com"
 KEY_ALIAS = "alias/security-alerts"
 ORG_STATEMENT_SID = "AllowOrganizationAlarms"
@@ -509,7 +588,7 @@ def configure(endpoint, region, account_id, setup, credentials, topic_account=No
     """Puts one account into `setup`. topic_account: the id of the account whose topic the alarms
     notify (None: this account's own); family: None, True or a list of control ids; org: an
     Organization (one is made when needed); options: topic_policy, ou, policy_ou, kms, kms_ref,
-    history, history_error (see the module's docstring)."""
+    history, history_error, composite, math, extra_alarms (see the module's docstring)."""
     if setup not in SETUPS:
         raise SystemExit(f"unknown setup {setup!r}; known: {', '.join(sorted(SETUPS))}")
     preset = setup
@@ -532,8 +611,9 @@ def configure(endpoint, region, account_id, setup, credentials, topic_account=No
     # Start from a clean slate for the parts a setup changes.
     for trail in cloudtrail.describe_trails(includeShadowTrails=False).get("trailList", []):
         cloudtrail.delete_trail(Name=trail["Name"])
-    for alarm in cloudwatch.describe_alarms().get("MetricAlarms", []):
-        cloudwatch.delete_alarms(AlarmNames=[alarm["AlarmName"]])
+    clear_alarms(cloudwatch)
+    if options.get("extra_alarms"):
+        put_filler_alarms(endpoint, region, account_id, int(options["extra_alarms"]))
     if setup == "no-trail":
         return
 
@@ -616,6 +696,24 @@ def configure(endpoint, region, account_id, setup, credentials, topic_account=No
         topic_arn = f"arn:aws:sns:{region}:{topic_account or account_id}:deleted-topic"
     if setup == "no-alarm":
         return
+    shape = options.get("composite") or options.get("math")
+    if shape:
+        if family:
+            raise SystemExit('"composite" and "math" shape the single 3.1 chain; they cannot go with "family"')
+        if setup in ALARM_SETUPS:
+            raise SystemExit(f'setup {setup!r} shapes the alarm itself; it cannot go with "composite" or "math"')
+        _, metric, alarm_name, _ = wired[0]
+        if options.get("composite"):
+            notifying = put_composite_chain(cloudwatch, region, account_id, metric, alarm_name, topic_arn, options["composite"])
+            alarm_type = "CompositeAlarm"
+        else:
+            put_math_alarm(cloudwatch, metric, alarm_name, topic_arn, options["math"])
+            notifying, alarm_type = alarm_name, "MetricAlarm"
+        if options.get("history"):
+            items = history_items(options["history"], topic_arn, region, account_id, options.get("history_error") or KMS_ERROR)
+            items = [dict(item, alarm_type=alarm_type) for item in items]
+            control(endpoint, "POST", "/_orgwatch/alarm-history", {"account": account_id, "region": region, "alarm": notifying, "items": items})
+        return
     for _, metric, alarm_name, _ in wired:
         cloudwatch.put_metric_alarm(
             AlarmName=alarm_name,
@@ -633,6 +731,106 @@ def configure(endpoint, region, account_id, setup, credentials, topic_account=No
         if options.get("history"):
             items = history_items(options["history"], topic_arn, region, account_id, options.get("history_error") or KMS_ERROR)
             control(endpoint, "POST", "/_orgwatch/alarm-history", {"account": account_id, "region": region, "alarm": alarm_name, "items": items})
+
+
+def rule_alarm_names(rule):
+    """The alarm names a composite rule refers to (an ARN counts by its name)."""
+    names = set()
+    for quoted, bare in re.findall(r'(?<![A-Za-z0-9_])(?:ALARM|OK|INSUFFICIENT_DATA)\s*\(\s*(?:"([^"]*)"|([^()"]*?))\s*\)', rule or ""):
+        reference = quoted or bare
+        names.add(reference.split(":alarm:", 1)[1] if reference.startswith("arn:") and ":alarm:" in reference else reference)
+    return names
+
+
+def clear_alarms(cloudwatch):
+    """Deletes every alarm of the account in the region: composites one at a time, parents
+    first (as DeleteAlarms requires), then the metric alarms a hundred at a time."""
+    composites, metrics = {}, []
+    for page in cloudwatch.get_paginator("describe_alarms").paginate(AlarmTypes=["CompositeAlarm", "MetricAlarm"], PaginationConfig={"PageSize": 100}):
+        composites.update({c["AlarmName"]: c.get("AlarmRule", "") for c in page.get("CompositeAlarms", [])})
+        metrics += [a["AlarmName"] for a in page.get("MetricAlarms", [])]
+    while composites:
+        referenced = set().union(*(rule_alarm_names(rule) for rule in composites.values()))
+        free = [name for name in composites if name not in referenced]
+        if not free:  # a cycle: break it as the CloudWatch guide says, with the rule FALSE
+            free = [sorted(composites)[0]]
+            cloudwatch.put_composite_alarm(AlarmName=free[0], AlarmRule="FALSE")
+        for name in free:
+            cloudwatch.delete_alarms(AlarmNames=[name])
+            del composites[name]
+    for start in range(0, len(metrics), 100):
+        cloudwatch.delete_alarms(AlarmNames=metrics[start:start + 100])
+
+
+def filler_names(count):
+    """The names of `count` filler alarms: half before the CIS alarm's, half after."""
+    before = (count + 1) // 2
+    return [f"aaa-filler-{i:04d}" for i in range(1, before + 1)] + [f"zzz-filler-{i:04d}" for i in range(1, count - before + 1)]
+
+
+def put_filler_alarms(endpoint, region, account_id, count):
+    """The filler alarms, straight into moto's backend (server.py's /_orgwatch/metric-alarms):
+    through the API each would take some 5 ms."""
+    alarms = [
+        {"AlarmName": name, "Namespace": FILLER_NAMESPACE, "MetricName": f"Filler{index:04d}", "Statistic": "Sum", "Period": 300,
+         "EvaluationPeriods": 1, "Threshold": 1.0, "ComparisonOperator": "GreaterThanOrEqualToThreshold"}
+        for index, name in enumerate(filler_names(count), 1)
+    ]
+    control(endpoint, "POST", "/_orgwatch/metric-alarms", {"account": account_id, "region": region, "alarms": alarms})
+
+
+def put_other_signal(cloudwatch):
+    cloudwatch.put_metric_alarm(
+        AlarmName=OTHER_SIGNAL_ALARM, Namespace=NAMESPACE, MetricName=OTHER_SIGNAL_METRIC, Statistic="Sum", Period=300,
+        EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanOrEqualToThreshold", TreatMissingData="notBreaching",
+    )
+
+
+def put_composite_chain(cloudwatch, region, account_id, metric, alarm_name, topic_arn, kind):
+    """The alarms of "composite" `kind` (see the module's docstring); the name of the composite
+    that notifies the topic."""
+    cloudwatch.put_metric_alarm(
+        AlarmName=alarm_name, MetricName=metric, Namespace=NAMESPACE, Statistic="Sum", Period=300, EvaluationPeriods=1,
+        Threshold=1.0, ComparisonOperator="GreaterThanOrEqualToThreshold", ActionsEnabled=True, AlarmActions=[],
+        TreatMissingData="notBreaching",
+    )
+    put_other_signal(cloudwatch)
+    operator = "AND" if kind == "and" else "OR"
+    composite = {
+        "AlarmName": COMPOSITE_ALARM,
+        "AlarmRule": f'ALARM("{alarm_name}") {operator} ALARM("{OTHER_SIGNAL_ALARM}")',
+        "ActionsEnabled": kind != "actions-disabled",
+        "AlarmActions": [] if kind == "nested" else [topic_arn],
+        "AlarmDescription": "CIS 3.1 unauthorized API calls, through a composite alarm",
+    }
+    if kind == "suppressed":
+        composite.update(ActionsSuppressor=OTHER_SIGNAL_ALARM, ActionsSuppressorWaitPeriod=60, ActionsSuppressorExtensionPeriod=60)
+    cloudwatch.put_composite_alarm(**composite)
+    if kind != "nested":
+        return COMPOSITE_ALARM
+    inner_arn = f"arn:aws:cloudwatch:{region}:{account_id}:alarm:{COMPOSITE_ALARM}"
+    cloudwatch.put_composite_alarm(
+        AlarmName=PAGER_ALARM,
+        AlarmRule=f'ALARM("{inner_arn}") OR ALARM("{OTHER_SIGNAL_ALARM}")',
+        ActionsEnabled=True,
+        AlarmActions=[topic_arn],
+    )
+    return PAGER_ALARM
+
+
+def put_math_alarm(cloudwatch, metric, alarm_name, topic_arn, kind):
+    """The metric-math alarm of "math" `kind` (see the module's docstring)."""
+    def stat(query_id, metric_name):
+        return {"Id": query_id, "MetricStat": {"Metric": {"Namespace": NAMESPACE, "MetricName": metric_name}, "Period": 300, "Stat": "Sum"}, "ReturnData": False}
+
+    queries = [stat("m1", metric)]
+    if kind in ("other-metric", "scaled"):
+        queries.append(stat("m2", OTHER_SIGNAL_METRIC))
+    queries.append({"Id": "e1", "Expression": MATH_EXPRESSIONS[kind], "Label": "denied calls", "ReturnData": True})
+    cloudwatch.put_metric_alarm(
+        AlarmName=alarm_name, Metrics=queries, ComparisonOperator="GreaterThanOrEqualToThreshold", Threshold=1.0,
+        EvaluationPeriods=1, ActionsEnabled=True, AlarmActions=[topic_arn], TreatMissingData="notBreaching",
+    )
 
 
 def shape_topic_policy(sns, topic_arn, owner, account_id, kind, org, options):
@@ -686,6 +884,19 @@ def validate_options(name, setup, entry):
         raise SystemExit(f'{name}: "kms_ref" goes with "kms"')
     if options.get("history") and ORG_TRAIL_SETUPS.get(base, base) in ("no-trail", "no-alarm"):
         raise SystemExit(f'{name}: setup {setup!r} has no alarm to give a "history"')
+    for option, allowed in (("composite", COMPOSITES), ("math", MATHS)):
+        if options.get(option) is not None and options[option] not in allowed:
+            raise SystemExit(f"{name}: {option} {options[option]!r} is not one of {', '.join(sorted(allowed))}")
+    if options.get("composite") and options.get("math"):
+        raise SystemExit(f'{name}: "composite" and "math" both shape the alarm; give one')
+    if options.get("composite") or options.get("math"):
+        if entry.get("family"):
+            raise SystemExit(f'{name}: "composite" and "math" shape the single 3.1 chain; they cannot go with "family"')
+        if ORG_TRAIL_SETUPS.get(base, base) in ALARM_SETUPS:
+            raise SystemExit(f'{name}: setup {setup!r} shapes the alarm itself; it cannot go with "composite" or "math"')
+    extra = options.get("extra_alarms")
+    if extra is not None and (isinstance(extra, bool) or not isinstance(extra, int) or not 0 <= extra <= MAX_EXTRA_ALARMS):
+        raise SystemExit(f'{name}: "extra_alarms" is a number of alarms, 0 to {MAX_EXTRA_ALARMS}')
 
 
 def apply(endpoint, region, account_id, entry, names, controls, org=None):

@@ -14,11 +14,11 @@
 A rule: {"account": "<id>|*", "service": "sts|cloudtrail|logs|monitoring|sns|kms|organizations|*",
 "operation": "<Operation>|*", "fault": "throttle|server_error|access_denied|none",
 "times": <n or null for always>, "latency_ms": <n>}. For sts:AssumeRole the account is the one
-the role belongs to. Rules apply to every operation, ours below (DescribeAlarmHistory, the
-refusals) included, and the fault is answered in the protocol the request spoke (CBOR, JSON or
-awsQuery XML).
+the role belongs to. Rules apply to every operation, ours below (DescribeAlarmHistory, the alarm
+operations, the refusals) included, and the fault is answered in the protocol the request spoke
+(CBOR, JSON or awsQuery XML).
 
-3. AWS behaviours moto lacks (the first read from moto's in-process backends):
+3. AWS behaviours moto lacks (organization trails and alarms read moto's in-process backends):
 
    - Organization trails seen by members. When a member account of an organization (any
      account of it but the management account) calls cloudtrail:DescribeTrails, the answer also
@@ -58,6 +58,53 @@ awsQuery XML).
      or TimestampAscending), MaxRecords (1-100, default 100; else ValidationError) and
      NextToken (opaque; a token not from us is InvalidNextToken). The alarm need not exist: AWS
      keeps a deleted alarm's history.
+   - Composite alarms and DescribeAlarms. moto has no composite alarms and its DescribeAlarms
+     neither pages nor knows AlarmTypes, ChildrenOfAlarmName or ParentsOfAlarmName, so these are
+     answered here, in Smithy RPC v2 CBOR, JSON 1.0 (boto3 and the AWS CLI v1 as pinned speak
+     it) and awsQuery, for the caller's account (from its access key) and the region it signed
+     for; errors as ValidationError (HTTP 400) unless said otherwise:
+
+     PutCompositeAlarm keeps AlarmName, AlarmRule, ActionsEnabled (default true), AlarmActions,
+       OKActions, InsufficientDataActions, AlarmDescription, ActionsSuppressor and its
+       WaitPeriod and ExtensionPeriod (both required with it, refused without it); AlarmArn
+       arn:aws:cloudwatch:<region>:<account>:alarm:<name>; a new alarm is INSUFFICIENT_DATA
+       ("Unchecked: Initial alarm creation"), with StateUpdatedTimestamp,
+       StateTransitionedTimestamp and AlarmConfigurationUpdatedTimestamp; putting it again
+       replaces its configuration and keeps its state. The rule is not parsed: the alarms it
+       names are those inside ALARM(...), OK(...) and INSUFFICIENT_DATA(...), quoted or not,
+       by name or by ARN. Refused: a rule longer than 10240 characters or with unbalanced
+       parentheses, one naming no alarm (other than TRUE or FALSE), more than 100 alarms or
+       5 actions per list, a name a metric alarm has, and, as AWS words it, "Could not save
+       the composite alarm as alarms [<references>] in the alarm rule do not exist" when a
+       referenced alarm (an ARN of another account or region included) or the suppressor
+       does not exist. Tags are not kept.
+     PutMetricAlarm goes to moto; its Metrics are also kept here as given (moto drops
+       MetricDataQuery.AccountId) and answered in DescribeAlarms. A composite's name is refused.
+     DeleteAlarms deletes composites here and passes the request on to moto. Refused, as AWS
+       does, before anything is deleted: more than 100 names, more than one composite alarm,
+       or an alarm a composite alarm not deleted with it depends on ("Cannot delete <name> as
+       there are composite alarm(s) depending on it."). Unknown names are ignored.
+     SetAlarmState, EnableAlarmActions and DisableAlarmActions work on composites too.
+     DescribeAlarms: metric alarms (read from moto's backend, with every field of MetricAlarm
+       moto keeps, and Metrics as PutMetricAlarm gave them) and composites, as one list in
+       alarm-name order. AlarmTypes: absent, only metric alarms; CompositeAlarm, MetricAlarm,
+       LogAlarm (there are none: LogAlarms is then []). AlarmNames, AlarmNamePrefix (not
+       together), StateValue and ActionPrefix (a prefix of one of the AlarmActions) all apply.
+       ChildrenOfAlarmName: the alarms the named composite's rule references (not the
+       composite; none if it is no composite), with only AlarmName, AlarmArn, StateValue and
+       StateUpdatedTimestamp; ParentsOfAlarmName: the composites whose rule references the
+       named alarm by name or ARN, with only AlarmName and AlarmArn. Either one (not both) goes
+       with MaxRecords and NextToken only, and then both types come back. MaxRecords 1-100
+       (default 50); NextToken is opaque (a token not from us is InvalidNextToken) and pages
+       resume after the last name given. DescribeAlarmsForMetric stays moto's (metric alarms
+       on that metric; not metric-math alarms, as on AWS).
+     A shortcut for the tests' filler alarms, bypassing the API (some 5 ms per call):
+
+        POST   /_orgwatch/metric-alarms  {"account": "<id>", "region": "us-east-1",
+                                          "alarms": [{PutMetricAlarm parameters}, ...]}
+
+     plain metric alarms only (AlarmName, Namespace, MetricName, Statistic, Period,
+     EvaluationPeriods, Threshold, ComparisonOperator required; no Metrics).
    - KMS keys of other accounts. moto looks up every KeyId in the caller's own account, so a
      key or alias ARN of another account is NotFoundException there. AWS answers
      AccessDeniedException when the key's policy grants the caller nothing (and GetKeyPolicy
@@ -106,9 +153,11 @@ import time
 import urllib.parse
 from xml.sax.saxutils import escape as xml_escape
 
+import botocore.session
 import cbor2
 import securityhub_rules
 from moto.cloudtrail.models import cloudtrail_backends
+from moto.cloudwatch.models import cloudwatch_backends
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.organizations.models import organizations_backends
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -365,11 +414,473 @@ def cbor_to_json(value):
     return value
 
 
+CLOUDWATCH_XMLNS = "http://monitoring.amazonaws.com/doc/2010-08-01/"
+CLOUDWATCH_MODEL = botocore.session.get_session().get_service_model("cloudwatch")
+# The CloudWatch operations our layer answers or watches (the rest go to moto untouched).
+ALARM_OPERATIONS = {"PutCompositeAlarm", "PutMetricAlarm", "DescribeAlarms", "DeleteAlarms", "SetAlarmState", "EnableAlarmActions", "DisableAlarmActions"}
+ALARM_TYPES = ("CompositeAlarm", "MetricAlarm", "LogAlarm")
+ALARM_STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
+ALARMS_PAGE = 50
+ALARMS_PAGE_MAX = 100
+# ALARM("name"), OK(name), INSUFFICIENT_DATA("arn:aws:cloudwatch:...:alarm:name"), quoted or not.
+RULE_REFERENCE = re.compile(r'(?<![A-Za-z0-9_])(?:ALARM|OK|INSUFFICIENT_DATA)\s*\(\s*(?:"((?:[^"\\]|\\.)*)"|([^()"]*?))\s*\)')
+ALARM_ARN = re.compile(r"^arn:[^:]+:cloudwatch:(?P<region>[^:]*):(?P<account>[^:]*):alarm:(?P<name>.+)$")
+
+
+class MonitoringError(Exception):
+    """A CloudWatch client error: code, message, HTTP status."""
+
+    def __init__(self, code, message, status="400 Bad Request"):
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+def validation_error(message):
+    return MonitoringError("ValidationError", message)
+
+
+def shaped(shape, value):
+    """`value` (decoded JSON or CBOR) as `shape` has it: members the shape does not know are
+    dropped, numbers, booleans and timestamps (as aware datetimes) made their shape's type."""
+    if value is None:
+        return None
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, dict):
+            raise validation_error(f"{shape.name} must be a structure")
+        out = {}
+        for name, member in shape.members.items():
+            if name in value:
+                item = shaped(member, value[name])
+                if item is not None:
+                    out[name] = item
+        return out
+    if kind == "list":
+        if not isinstance(value, list):
+            raise validation_error(f"{shape.name} must be a list")
+        return [shaped(shape.member, v) for v in value]
+    try:
+        if kind in ("integer", "long"):
+            return int(value)
+        if kind in ("double", "float"):
+            return float(value)
+        if kind == "boolean":
+            return value if isinstance(value, bool) else str(value).lower() == "true"
+        if kind == "timestamp":
+            return parse_time(value)
+    except (TypeError, ValueError) as error:
+        raise validation_error(f"Invalid value for {shape.name}: {error}") from None
+    return value if isinstance(value, str) else str(value)
+
+
+def query_value(shape, form, prefix):
+    """The value of `shape` under `prefix` in an awsQuery form (None when absent)."""
+    kind = shape.type_name
+    if kind == "structure":
+        out = {}
+        for name, member in shape.members.items():
+            key = f"{prefix}.{name}" if prefix else name
+            item = query_value(member, form, key)
+            if item is not None:
+                out[name] = item
+        return out if out or not prefix else None
+    if kind == "list":
+        if prefix in form and form[prefix] == "":
+            return []
+        items, index = [], 1
+        while True:
+            item = query_value(shape.member, form, f"{prefix}.member.{index}")
+            if item is None:
+                break
+            items.append(item)
+            index += 1
+        return items or None
+    if prefix not in form:
+        return None
+    return shaped(shape, form[prefix])
+
+
+def to_json_value(value):
+    if isinstance(value, dict):
+        return {k: to_json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_json_value(v) for v in value]
+    if isinstance(value, datetime.datetime):
+        return value.timestamp()
+    return value
+
+
+def to_cbor_value(value):
+    if isinstance(value, dict):
+        return {k: to_cbor_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_cbor_value(v) for v in value]
+    if isinstance(value, datetime.datetime):
+        return cbor2.CBORTag(1, value.timestamp())
+    return value
+
+
+def to_query_xml(value):
+    """awsQuery XML of an answer: lists as <member>s (CloudWatch has no flattened lists)."""
+    if isinstance(value, dict):
+        return "".join(f"<{k}>{to_query_xml(v)}</{k}>" for k, v in value.items())
+    if isinstance(value, list):
+        return "".join(f"<member>{to_query_xml(v)}</member>" for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime.datetime):
+        return iso(value)
+    return xml_escape(str(value))
+
+
+def now_utc():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def rule_references(rule):
+    """The alarm names or ARNs a composite alarm's rule refers to, in order, each once."""
+    found = []
+    for match in RULE_REFERENCE.finditer(rule or ""):
+        quoted, bare = match.group(1), match.group(2)
+        reference = re.sub(r'\\(.)', r"\1", quoted) if quoted is not None else bare
+        if reference and reference not in found:
+            found.append(reference)
+    return found
+
+
+def referenced_name(reference, account, region):
+    """The alarm name a rule's reference designates in (account, region); None when it is an
+    ARN of another account or region."""
+    arn = ALARM_ARN.match(reference)
+    if not arn:
+        return reference
+    if arn.group("account") != account or arn.group("region") != region:
+        return None
+    return arn.group("name")
+
+
+def moto_metric_alarms(account, region):
+    """The metric alarms moto holds for (account, region)."""
+    try:
+        backend = cloudwatch_backends[account][region]
+    except KeyError:
+        return []
+    for _ in range(3):  # moto's dict may change under us while another request writes
+        try:
+            return list(backend.alarms.values())
+        except RuntimeError:
+            continue
+    return list(backend.alarms.values())
+
+
+def moto_query(query):
+    """A MetricDataQuery as moto keeps it, in the shape DescribeAlarms answers with."""
+    described = {"Id": query.id, "Expression": query.expression, "Label": query.label, "ReturnData": query.return_data, "Period": query.period}
+    stat = query.metric_stat
+    if stat is not None:
+        metric = {"Namespace": stat.metric.namespace, "MetricName": stat.metric.metric_name, "Dimensions": [{"Name": d.name, "Value": d.value} for d in stat.metric.dimensions]}
+        described["MetricStat"] = {"Metric": metric, "Period": stat.period, "Stat": stat.stat, "Unit": stat.unit}
+    return described
+
+
+class Alarms:
+    """What CloudWatch holds of alarms beyond moto: composite alarms, and the Metrics of the
+    metric alarms as PutMetricAlarm gave them (moto drops MetricDataQuery.AccountId)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.composites = {}  # (account, region) -> {name: description}
+        self.metrics = {}  # (account, region, name) -> [MetricDataQuery]
+
+    def metric_alarms(self, account, region):
+        """{name: description} of the metric alarms of (account, region), as DescribeAlarms
+        answers them."""
+        shape = CLOUDWATCH_MODEL.shape_for("MetricAlarm")
+        with self.lock:
+            raw = {name: queries for (a, r, name), queries in self.metrics.items() if a == account and r == region}
+        described = {}
+        for alarm in moto_metric_alarms(account, region):
+            queries = raw.get(alarm.name)
+            if queries is None and alarm.metric_data_queries:
+                queries = [moto_query(q) for q in alarm.metric_data_queries]
+            value = {
+                "AlarmName": alarm.name,
+                "AlarmArn": alarm.alarm_arn,
+                "AlarmDescription": alarm.description,
+                "AlarmConfigurationUpdatedTimestamp": alarm.configuration_updated_timestamp,
+                "ActionsEnabled": alarm.actions_enabled,
+                "OKActions": list(alarm.ok_actions or []),
+                "AlarmActions": list(alarm.alarm_actions or []),
+                "InsufficientDataActions": list(alarm.insufficient_data_actions or []),
+                "StateValue": alarm.state_value,
+                "StateReason": alarm.state_reason,
+                "StateReasonData": alarm.state_reason_data,
+                "StateUpdatedTimestamp": alarm.state_updated_timestamp,
+                "MetricName": alarm.metric_name,
+                "Namespace": alarm.namespace,
+                "Statistic": alarm.statistic,
+                "ExtendedStatistic": alarm.extended_statistic,
+                "Dimensions": [{"Name": d.name, "Value": d.value} for d in alarm.dimensions],
+                "Period": alarm.period,
+                "Unit": alarm.unit,
+                "EvaluationPeriods": alarm.evaluation_periods,
+                "DatapointsToAlarm": alarm.datapoints_to_alarm,
+                "Threshold": alarm.threshold,
+                "ComparisonOperator": alarm.comparison_operator,
+                "TreatMissingData": alarm.treat_missing_data,
+                "EvaluateLowSampleCountPercentile": alarm.evaluate_low_sample_count_percentile,
+                "Metrics": queries,
+                "ThresholdMetricId": alarm.threshold_metric_id,
+            }
+            described[alarm.name] = shaped(shape, {k: v for k, v in value.items() if v is not None})
+        return described
+
+    def composite_alarms(self, account, region):
+        with self.lock:
+            return {name: dict(c) for name, c in self.composites.get((account, region), {}).items()}
+
+    def all_alarms(self, account, region):
+        """{name: ("MetricAlarm" | "CompositeAlarm", description)}."""
+        alarms = {name: ("MetricAlarm", d) for name, d in self.metric_alarms(account, region).items()}
+        alarms.update({name: ("CompositeAlarm", d) for name, d in self.composite_alarms(account, region).items()})
+        return alarms
+
+    def remember_metrics(self, account, region, name, metrics):
+        with self.lock:
+            if metrics:
+                self.metrics[(account, region, name)] = metrics
+            else:
+                self.metrics.pop((account, region, name), None)
+
+    @staticmethod
+    def parents(composites, name, account, region):
+        return sorted(
+            c["AlarmName"] for c in composites.values()
+            if name in {referenced_name(r, account, region) for r in rule_references(c["AlarmRule"])}
+        )
+
+    def put_composite(self, account, region, request):
+        name, rule = request.get("AlarmName"), request.get("AlarmRule")
+        for field, value, low, high in (("alarmName", name, 1, 255), ("alarmRule", rule, 1, 10240)):
+            if value is None:
+                raise validation_error(f"1 validation error detected: Value null at '{field}' failed to satisfy constraint: Member must not be null")
+            if len(value) < low:
+                raise validation_error(f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: Member must have length greater than or equal to {low}")
+            if len(value) > high:
+                raise validation_error(f"1 validation error detected: Value at '{field}' failed to satisfy constraint: Member must have length less than or equal to {high}")
+        for field in ("AlarmActions", "OKActions", "InsufficientDataActions"):
+            if len(request.get(field) or []) > 5:
+                raise validation_error(f"1 validation error detected: Value at '{field[0].lower() + field[1:]}' failed to satisfy constraint: Member must have length less than or equal to 5")
+        if rule.count("(") != rule.count(")"):
+            raise validation_error(f"Error in AlarmRule [Unbalanced parentheses in '{rule}']")
+        references = rule_references(rule)
+        if not references and rule.strip().upper() not in ("TRUE", "FALSE"):
+            raise validation_error(f"Error in AlarmRule [No alarm function (ALARM, OK, INSUFFICIENT_DATA), TRUE or FALSE in '{rule}']")
+        if len(references) > 100:
+            raise validation_error("An alarm rule can reference at most 100 alarms.")
+        suppressor = request.get("ActionsSuppressor")
+        if suppressor is not None and (request.get("ActionsSuppressorWaitPeriod") is None or request.get("ActionsSuppressorExtensionPeriod") is None):
+            raise validation_error("ActionsSuppressorWaitPeriod and ActionsSuppressorExtensionPeriod are required when ActionsSuppressor is specified.")
+        if suppressor is None and (request.get("ActionsSuppressorWaitPeriod") is not None or request.get("ActionsSuppressorExtensionPeriod") is not None):
+            raise validation_error("ActionsSuppressorWaitPeriod and ActionsSuppressorExtensionPeriod are only valid with ActionsSuppressor.")
+        metric_names = {a.name for a in moto_metric_alarms(account, region)}
+        if name in metric_names:
+            raise validation_error(f"An alarm named {name} already exists as a metric alarm; alarm names are unique within the Region.")
+        with self.lock:
+            composites = self.composites.setdefault((account, region), {})
+            existing = set(metric_names) | set(composites)
+            missing = [r for r in references if referenced_name(r, account, region) not in existing]
+            if missing:
+                raise validation_error(f"Could not save the composite alarm as alarms [{', '.join(missing)}] in the alarm rule do not exist")
+            if suppressor is not None and referenced_name(suppressor, account, region) not in existing:
+                raise validation_error(f"Could not save the composite alarm as the actions suppressor alarm [{suppressor}] does not exist")
+            moment = now_utc()
+            previous = composites.get(name)
+            state = {
+                "StateValue": "INSUFFICIENT_DATA",
+                "StateReason": "Unchecked: Initial alarm creation",
+                "StateUpdatedTimestamp": moment,
+                "StateTransitionedTimestamp": moment,
+            }
+            if previous:  # an update leaves the state as it was
+                state = {k: previous[k] for k in state if k in previous}
+                state.update({k: previous[k] for k in ("StateReasonData",) if k in previous})
+            composite = {
+                "AlarmName": name,
+                "AlarmArn": f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}",
+                "AlarmRule": rule,
+                "ActionsEnabled": True if request.get("ActionsEnabled") is None else bool(request["ActionsEnabled"]),
+                "AlarmActions": list(request.get("AlarmActions") or []),
+                "OKActions": list(request.get("OKActions") or []),
+                "InsufficientDataActions": list(request.get("InsufficientDataActions") or []),
+                "AlarmConfigurationUpdatedTimestamp": moment,
+                **state,
+            }
+            for field in ("AlarmDescription", "ActionsSuppressor", "ActionsSuppressorWaitPeriod", "ActionsSuppressorExtensionPeriod"):
+                if request.get(field) is not None:
+                    composite[field] = request[field]
+            composites[name] = composite
+        return {}
+
+    def put_metric_alarms_directly(self, account, region, alarms):
+        """Puts plain metric alarms (PutMetricAlarm parameters, no Metrics) into moto's backend,
+        bypassing the API: for the tests' filler alarms. Returns how many were put."""
+        shape = CLOUDWATCH_MODEL.operation_model("PutMetricAlarm").input_shape
+        requests = [shaped(shape, alarm) for alarm in alarms]
+        for request in requests:
+            for field in ("AlarmName", "Namespace", "MetricName", "ComparisonOperator", "EvaluationPeriods", "Period", "Threshold", "Statistic"):
+                if request.get(field) is None:
+                    raise ValueError(f"an alarm needs {field} (and no Metrics): {request}")
+            if request.get("Metrics"):
+                raise ValueError("Metrics are not for this shortcut: put metric-math alarms through PutMetricAlarm")
+            self.check_metric_alarm_name(account, region, request["AlarmName"])
+        backend = cloudwatch_backends[account][region]
+        for r in requests:
+            backend.put_metric_alarm(
+                name=r["AlarmName"], namespace=r["Namespace"], metric_name=r["MetricName"], comparison_operator=r["ComparisonOperator"],
+                evaluation_periods=r["EvaluationPeriods"], period=r["Period"], threshold=r["Threshold"], statistic=r["Statistic"],
+                description=r.get("AlarmDescription"), dimensions=r.get("Dimensions", []), alarm_actions=r.get("AlarmActions", []),
+                ok_actions=r.get("OKActions", []), insufficient_data_actions=r.get("InsufficientDataActions", []), unit=r.get("Unit"),
+                actions_enabled=r.get("ActionsEnabled", True), treat_missing_data=r.get("TreatMissingData"),
+                datapoints_to_alarm=r.get("DatapointsToAlarm"),
+            )
+            self.remember_metrics(account, region, r["AlarmName"], None)
+        return len(requests)
+
+    def check_metric_alarm_name(self, account, region, name):
+        with self.lock:
+            if name in self.composites.get((account, region), {}):
+                raise validation_error(f"An alarm named {name} already exists as a composite alarm; alarm names are unique within the Region.")
+
+    def check_delete(self, account, region, names):
+        """Refuses a DeleteAlarms that AWS refuses: more than one composite alarm, or an alarm
+        another composite alarm (not deleted with it) depends on."""
+        if len(names) > 100:
+            raise validation_error("1 validation error detected: Value at 'alarmNames' failed to satisfy constraint: Member must have length less than or equal to 100")
+        composites = self.composite_alarms(account, region)
+        doomed = set(names)
+        if len([n for n in doomed if n in composites]) > 1:
+            raise validation_error("You can delete at most one composite alarm in one DeleteAlarms operation.")
+        for name in names:
+            depending = [p for p in self.parents(composites, name, account, region) if p not in doomed]
+            if depending:
+                raise validation_error(f"Cannot delete {name} as there are composite alarm(s) depending on it.")
+
+    def delete(self, account, region, names):
+        with self.lock:
+            composites = self.composites.get((account, region), {})
+            for name in names:
+                composites.pop(name, None)
+                self.metrics.pop((account, region, name), None)
+
+    def set_composite_state(self, account, region, request):
+        """SetAlarmState of a composite alarm (True), or False when it names none."""
+        name = request.get("AlarmName")
+        with self.lock:
+            composite = self.composites.get((account, region), {}).get(name)
+            if composite is None:
+                return False
+            state = request.get("StateValue")
+            if state not in ALARM_STATES:
+                raise validation_error(f"1 validation error detected: Value '{state}' at 'stateValue' failed to satisfy constraint: Member must satisfy enum value set: [INSUFFICIENT_DATA, ALARM, OK]")
+            data = request.get("StateReasonData")
+            if data is not None:
+                try:
+                    json.loads(data)
+                except ValueError:
+                    raise MonitoringError("InvalidFormat", "Unknown") from None
+            moment = now_utc()
+            if composite.get("StateValue") != state:
+                composite["StateTransitionedTimestamp"] = moment
+            composite.update(StateValue=state, StateReason=request.get("StateReason") or "", StateUpdatedTimestamp=moment)
+            if data is not None:
+                composite["StateReasonData"] = data
+        return True
+
+    def set_actions_enabled(self, account, region, names, enabled):
+        with self.lock:
+            for name in names:
+                composite = self.composites.get((account, region), {}).get(name)
+                if composite is not None:
+                    composite["ActionsEnabled"] = enabled
+
+    def describe(self, account, region, request):
+        """DescribeAlarms' answer (before its protocol) for (account, region)."""
+        max_records = request.get("MaxRecords")
+        max_records = ALARMS_PAGE if max_records is None else max_records
+        if max_records < 1:
+            raise validation_error(f"1 validation error detected: Value '{max_records}' at 'maxRecords' failed to satisfy constraint: Member must have value greater than or equal to 1")
+        if max_records > ALARMS_PAGE_MAX:
+            raise validation_error(f"1 validation error detected: Value '{max_records}' at 'maxRecords' failed to satisfy constraint: Member must have value less than or equal to {ALARMS_PAGE_MAX}")
+        after = None
+        if request.get("NextToken"):
+            try:
+                after = json.loads(base64.urlsafe_b64decode(request["NextToken"].encode()).decode())["after"]
+                if not isinstance(after, str):
+                    raise ValueError
+            except (ValueError, KeyError, TypeError):
+                raise MonitoringError("InvalidNextToken", "The service couldn't process your request because the next token is invalid.") from None
+        children, parents = request.get("ChildrenOfAlarmName"), request.get("ParentsOfAlarmName")
+        if children is not None and parents is not None:
+            raise validation_error("ChildrenOfAlarmName and ParentsOfAlarmName cannot be used together.")
+        family = children if children is not None else parents
+        if family is not None:
+            others = sorted(k for k, v in request.items() if v is not None and k not in ("ChildrenOfAlarmName", "ParentsOfAlarmName", "MaxRecords", "NextToken"))
+            if others:
+                which = "ChildrenOfAlarmName" if children is not None else "ParentsOfAlarmName"
+                raise validation_error(f"{which} cannot be used with other filters than MaxRecords and NextToken (given: {', '.join(others)}).")
+        if request.get("AlarmNames") and request.get("AlarmNamePrefix") is not None:
+            raise validation_error("AlarmNames and AlarmNamePrefix cannot be used together.")
+        types = request.get("AlarmTypes") or ["MetricAlarm"]
+        for kind in types:
+            if kind not in ALARM_TYPES:
+                raise validation_error(f"1 validation error detected: Value '[{', '.join(types)}]' at 'alarmTypes' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [{', '.join(ALARM_TYPES)}]]")
+        state = request.get("StateValue")
+        if state is not None and state not in ALARM_STATES:
+            raise validation_error(f"1 validation error detected: Value '{state}' at 'stateValue' failed to satisfy constraint: Member must satisfy enum value set: [INSUFFICIENT_DATA, ALARM, OK]")
+
+        alarms = self.all_alarms(account, region)
+        if children is not None:
+            composite = alarms.get(children)
+            names = []
+            if composite and composite[0] == "CompositeAlarm":
+                names = [referenced_name(r, account, region) for r in rule_references(composite[1]["AlarmRule"])]
+            fields = ("AlarmName", "AlarmArn", "StateValue", "StateUpdatedTimestamp")
+            rows = [(n, alarms[n][0], {f: alarms[n][1][f] for f in fields if f in alarms[n][1]}) for n in set(names) if n in alarms]
+        elif parents is not None:
+            composites = {n: d for n, (kind, d) in alarms.items() if kind == "CompositeAlarm"}
+            rows = [(n, "CompositeAlarm", {f: composites[n][f] for f in ("AlarmName", "AlarmArn")}) for n in self.parents(composites, parents, account, region)]
+        else:
+            names, prefix, action = request.get("AlarmNames") or None, request.get("AlarmNamePrefix"), request.get("ActionPrefix")
+            rows = [
+                (n, kind, d) for n, (kind, d) in alarms.items()
+                if kind in types
+                and (names is None or n in names)
+                and (prefix is None or n.startswith(prefix))
+                and (state is None or d.get("StateValue") == state)
+                and (action is None or any(a.startswith(action) for a in d.get("AlarmActions", [])))
+            ]
+        rows.sort(key=lambda row: row[0])
+        if after is not None:
+            rows = [row for row in rows if row[0] > after]
+        page = rows[:max_records]
+        answer = {
+            "MetricAlarms": [d for _, kind, d in page if kind == "MetricAlarm"],
+            "CompositeAlarms": [d for _, kind, d in page if kind == "CompositeAlarm"],
+        }
+        if "LogAlarm" in types and family is None:
+            answer["LogAlarms"] = []
+        if len(rows) > max_records:
+            answer["NextToken"] = base64.urlsafe_b64encode(json.dumps({"after": page[-1][0]}).encode()).decode()
+        return answer
+
+
 class Emulator:
     def __init__(self):
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.faults = Faults()
         self.history = AlarmHistory()
+        self.alarms = Alarms()
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -406,6 +917,8 @@ class Emulator:
 
         if service == "monitoring" and operation == "DescribeAlarmHistory":
             return self.describe_alarm_history(start_response, protocol, account, region, body, form)
+        if service == "monitoring" and operation in ALARM_OPERATIONS:
+            return self.alarm_operation(environ, start_response, protocol, operation, account, region, body, form)
         if service == "kms" and protocol == "json":
             denied = self.kms_other_account(access_key, account, operation, body)
             if denied:
@@ -607,6 +1120,12 @@ class Emulator:
         return captured.get("status", "500 INTERNAL SERVER ERROR"), captured.get("headers", []), payload
 
     def cbor(self, environ, body, operation, start_response):
+        status, headers, payload = self.cbor_moto(environ, body, operation)
+        start_response(status, headers)
+        return [payload]
+
+    def cbor_moto(self, environ, body, operation):
+        """moto's answer to a Smithy RPC v2 CBOR request, asked in JSON 1.0 and told in CBOR."""
         request = cbor_to_json(cbor2.loads(body)) if body else {}
         json_body = json.dumps(request).encode()
         status, headers, payload = self.call_moto(
@@ -626,8 +1145,73 @@ class Emulator:
             code = answer.get("__type") or answer.get("Code") or "InternalFailure"
             answer = {"__type": code.split("#")[-1], "message": answer.get("message") or answer.get("Message") or ""}
         encoded = cbor2.dumps(timestamps_to_cbor(answer))
-        start_response(status, [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor"), ("Content-Length", str(len(encoded)))])
-        return [encoded]
+        return status, [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor"), ("Content-Length", str(len(encoded)))], encoded
+
+    @staticmethod
+    def monitoring_request(protocol, operation, body, form):
+        """A CloudWatch request's parameters, whatever its protocol, as its input shape has them."""
+        shape = CLOUDWATCH_MODEL.operation_model(operation).input_shape
+        if protocol == "query":
+            return query_value(shape, form, "") or {}
+        try:
+            if protocol == "cbor":
+                request = cbor_to_json(cbor2.loads(body)) if body else {}
+            else:
+                request = json.loads(body) if body.strip() else {}
+        except ValueError as error:
+            raise MonitoringError("SerializationException", f"The request body could not be read: {error}") from None
+        return shaped(shape, request if isinstance(request, dict) else {}) or {}
+
+    @staticmethod
+    def monitoring_answer(start_response, protocol, operation, answer):
+        """A CloudWatch answer (datetimes for timestamps) in the request's protocol."""
+        if protocol == "cbor":
+            payload = cbor2.dumps(to_cbor_value(answer))
+            headers = [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor")]
+        elif protocol == "json":
+            payload = json.dumps(to_json_value(answer)).encode()
+            headers = [("Content-Type", "application/x-amz-json-1.0")]
+        else:
+            result = f"<{operation}Result>{to_query_xml(answer)}</{operation}Result>" if answer else ""
+            payload = (
+                f'<{operation}Response xmlns="{CLOUDWATCH_XMLNS}">{result}'
+                f"<ResponseMetadata><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ResponseMetadata></{operation}Response>"
+            ).encode()
+            headers = [("Content-Type", "text/xml")]
+        headers.append(("Content-Length", str(len(payload))))
+        start_response("200 OK", headers)
+        return [payload]
+
+    def alarm_operation(self, environ, start_response, protocol, operation, account, region, body, form):
+        """The alarm operations of ALARM_OPERATIONS: composite alarms and DescribeAlarms here,
+        metric alarms in moto (their Metrics remembered here too)."""
+        try:
+            request = self.monitoring_request(protocol, operation, body, form)
+            if operation == "DescribeAlarms":
+                return self.monitoring_answer(start_response, protocol, operation, self.alarms.describe(account, region, request))
+            if operation == "PutCompositeAlarm":
+                return self.monitoring_answer(start_response, protocol, operation, self.alarms.put_composite(account, region, request))
+            if operation == "PutMetricAlarm":
+                self.alarms.check_metric_alarm_name(account, region, request.get("AlarmName"))
+            if operation == "DeleteAlarms":
+                self.alarms.check_delete(account, region, request.get("AlarmNames") or [])
+            if operation == "SetAlarmState" and self.alarms.set_composite_state(account, region, request):
+                return self.monitoring_answer(start_response, protocol, operation, {})
+        except MonitoringError as error:
+            return self.monitoring_error(start_response, protocol, error.code, error.message, error.status)
+        if protocol == "cbor":
+            status, headers, payload = self.cbor_moto(environ, body, operation)
+        else:
+            status, headers, payload = self.call_moto(environ, body)
+        if status.startswith("2"):
+            if operation == "PutMetricAlarm":
+                self.alarms.remember_metrics(account, region, request.get("AlarmName"), request.get("Metrics"))
+            elif operation == "DeleteAlarms":
+                self.alarms.delete(account, region, request.get("AlarmNames") or [])
+            elif operation in ("EnableAlarmActions", "DisableAlarmActions"):
+                self.alarms.set_actions_enabled(account, region, request.get("AlarmNames") or [], operation == "EnableAlarmActions")
+        start_response(status, headers)
+        return [payload]
 
     def fail(self, start_response, fault, service, protocol):
         code, http, message = {
@@ -657,8 +1241,10 @@ class Emulator:
         path = environ.get("PATH_INFO", "").rstrip("/")
         if path == "/_orgwatch/alarm-history":
             return self.control_history(environ, body, start_response)
+        if path == "/_orgwatch/metric-alarms":
+            return self.control_metric_alarms(environ, body, start_response)
         if path != "/_orgwatch/faults":
-            return self.reply(start_response, "404 Not Found", {"error": f"no control {path}; known: /_orgwatch/faults, /_orgwatch/alarm-history"})
+            return self.reply(start_response, "404 Not Found", {"error": f"no control {path}; known: /_orgwatch/faults, /_orgwatch/alarm-history, /_orgwatch/metric-alarms"})
         method = environ.get("REQUEST_METHOD", "GET")
         if method == "POST":
             try:
@@ -688,6 +1274,18 @@ class Emulator:
         except ValueError as error:
             return self.reply(start_response, "400 Bad Request", {"error": str(error)})
         return self.reply(start_response, "200 OK", {"items": self.history.snapshot()})
+
+    def control_metric_alarms(self, environ, body, start_response):
+        if environ.get("REQUEST_METHOD", "GET") != "POST":
+            return self.reply(start_response, "405 Method Not Allowed", {"error": "POST {\"account\", \"region\", \"alarms\": [...]}"})
+        try:
+            request = json.loads(body) if body.strip() else {}
+            if not isinstance(request, dict) or not request.get("account") or not isinstance(request.get("alarms"), list):
+                raise ValueError('POST needs {"account": "<id>", "alarms": [{PutMetricAlarm parameters}, ...]} (and "region", default us-east-1)')
+            put = self.alarms.put_metric_alarms_directly(str(request["account"]), request.get("region") or DEFAULT_REGION, request["alarms"])
+        except (ValueError, MonitoringError) as error:
+            return self.reply(start_response, "400 Bad Request", {"error": str(error)})
+        return self.reply(start_response, "200 OK", {"put": put})
 
     @staticmethod
     def reply(start_response, status, value, extra_headers=(), content_type="application/json"):

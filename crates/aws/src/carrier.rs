@@ -130,12 +130,12 @@ impl<'r, R: AwsReads> Carrier<'r, R> {
             Request::TrailStatus { region, trail_arn, .. } => reads.get_trail_status(&session, region, trail_arn).await.map(Answer::TrailStatus),
             Request::EventSelectors { region, trail_arn, .. } => reads.get_event_selectors(&session, region, trail_arn).await.map(Answer::EventSelectors),
             Request::MetricFilters(group) => reads.describe_metric_filters(&session, group).await.map(Answer::MetricFilters),
-            Request::Alarms(metric) => reads.describe_alarms_for_metric(&session, metric).await.map(Answer::Alarms),
+            Request::Alarms { region, .. } => reads.describe_alarms(&session, region).await.map(Answer::Alarms),
             Request::Topic { region, topic_arn, .. } => reads.get_topic_attributes(&session, region, topic_arn).await.map(Answer::Topic),
             Request::Subscriptions { region, topic_arn, .. } => reads.list_subscriptions_by_topic(&session, region, topic_arn).await.map(Answer::Subscriptions),
             Request::Key { region, key_id, .. } => reads.describe_key(&session, region, key_id).await.map(Answer::Key),
             Request::KeyPolicy { region, key_id, .. } => reads.get_key_policy(&session, region, key_id).await.map(Answer::KeyPolicy),
-            Request::AlarmHistory { region, alarm_name, .. } => reads.describe_alarm_history(&session, region, alarm_name).await.map(Answer::AlarmHistory),
+            Request::AlarmHistory { region, alarm_name, .. } => reads.describe_alarm_history(&session, region, alarm_name.as_deref()).await.map(Answer::AlarmHistory),
             // Carried out above, before any role; listed for the match to be whole.
             Request::OrgPath { account_id } => reads.org_path(account_id).await.map(Answer::OrgPath),
         }
@@ -219,8 +219,8 @@ mod tests {
         assert!(matches!(&described, Ok(Answer::Key(orgwatch_core::facts::Key::Found(m))) if m.arn == key), "{described:?}");
         let policy = carrier.fetch(MEMBER, &need(Request::KeyPolicy { account_id: account_id.clone(), region: region.clone(), key_id: key.clone() })).await;
         assert_eq!(policy, Ok(Answer::KeyPolicy(crate::memory::default_key_policy(SECURITY))));
-        let history = carrier.fetch(MEMBER, &need(Request::AlarmHistory { account_id, region, alarm_name: "root-usage".into() })).await;
-        assert!(matches!(&history, Ok(Answer::AlarmHistory(items)) if items.len() == 1 && items[0].timestamp == at), "{history:?}");
+        let history = carrier.fetch(MEMBER, &need(Request::AlarmHistory { account_id, region, alarm_name: Some("root-usage".into()) })).await;
+        assert!(matches!(&history, Ok(Answer::AlarmHistory(h)) if h.items.len() == 1 && h.items[0].timestamp == at && h.complete), "{history:?}");
         for operation in ["sts:AssumeRole", "kms:DescribeKey", "kms:GetKeyPolicy", "cloudwatch:DescribeAlarmHistory"] {
             assert_eq!(org.call_count(SECURITY, operation), 1, "{operation} with the owner's identity");
         }

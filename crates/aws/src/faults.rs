@@ -18,7 +18,7 @@
 
 use crate::errors::AwsError;
 use crate::reads::{AccountsPage, AwsReads, Organization};
-use orgwatch_core::facts::{Alarm, AlarmHistoryItem, EventSelectors, Key, LogGroupRef, MetricFilter, MetricRef, Observed, Subscription, Topic, Trail, TrailStatus};
+use orgwatch_core::facts::{AlarmHistory, Alarms, EventSelectors, Key, LogGroupRef, MetricFilter, Observed, Subscription, Topic, Trail, TrailStatus};
 use orgwatch_core::Unobserved;
 use std::sync::Mutex;
 
@@ -152,8 +152,8 @@ impl<R: AwsReads> AwsReads for Faulty<R> {
         self.chain_read(&session.0, "logs:DescribeMetricFilters", self.inner.describe_metric_filters(&session.1, group)).await
     }
 
-    async fn describe_alarms_for_metric(&self, session: &Self::Session, metric: &MetricRef) -> Observed<Vec<Alarm>> {
-        self.chain_read(&session.0, "cloudwatch:DescribeAlarmsForMetric", self.inner.describe_alarms_for_metric(&session.1, metric)).await
+    async fn describe_alarms(&self, session: &Self::Session, region: &str) -> Observed<Alarms> {
+        self.chain_read(&session.0, "cloudwatch:DescribeAlarms", self.inner.describe_alarms(&session.1, region)).await
     }
 
     async fn get_topic_attributes(&self, session: &Self::Session, region: &str, topic_arn: &str) -> Observed<Topic> {
@@ -172,7 +172,7 @@ impl<R: AwsReads> AwsReads for Faulty<R> {
         self.chain_read(&session.0, "kms:GetKeyPolicy", self.inner.get_key_policy(&session.1, region, key_id)).await
     }
 
-    async fn describe_alarm_history(&self, session: &Self::Session, region: &str, alarm_name: &str) -> Observed<Vec<AlarmHistoryItem>> {
+    async fn describe_alarm_history(&self, session: &Self::Session, region: &str, alarm_name: Option<&str>) -> Observed<AlarmHistory> {
         self.chain_read(&session.0, "cloudwatch:DescribeAlarmHistory", self.inner.describe_alarm_history(&session.1, region, alarm_name)).await
     }
 

@@ -22,6 +22,7 @@ pub mod carrier;
 mod errors;
 pub mod faults;
 pub mod memory;
+pub mod pace;
 mod publish;
 mod reads;
 mod sdk;

@@ -13,7 +13,8 @@
 //!   whatever account the request names, as AWS does; a log group that does not exist there is
 //!   `ResourceNotFoundException`. So a read made with the wrong account's role visibly reads the
 //!   wrong thing.
-//! - `DescribeAlarmsForMetric` answers the caller's alarms in that region on that metric.
+//! - `DescribeAlarms` answers the caller's metric and composite alarms in that region (sorted by
+//!   name), [`ALARMS_PAGE`] a page, each page a call.
 //! - SNS refuses a topic of another account (`AuthorizationError`, as the default topic policy
 //!   does); a missing topic is `Topic::NotFound` for its attributes and a `NotFound` API error for
 //!   its subscriptions. A topic's `Policy` is SNS's default policy
@@ -24,9 +25,9 @@
 //!   `AccessDeniedException` (no key policy here admits another account), a key that does not
 //!   exist `Key::NotFound`. `GetKeyPolicy` takes a key id or key ARN only, and refuses another
 //!   account's key (`AccessDeniedException`): a key policy is read in the key's own account.
-//! - `DescribeAlarmHistory` answers the caller's history items of that alarm in that region,
-//!   newest first, [`ALARM_HISTORY_PAGE`] a page (each page a call), at most
-//!   [`ALARM_HISTORY_PAGES`] pages.
+//! - `DescribeAlarmHistory` answers the caller's history items of that alarm in that region, or
+//!   of every alarm there, newest first, [`ALARM_HISTORY_PAGE`] a page (each page a call), at
+//!   most [`ALARM_HISTORY_PAGES`] pages of one alarm and one page of every alarm.
 //! - `ListParents` climbs from an account through its OUs ([`MemoryOrg::add_ou`],
 //!   [`MemoryAccount::parent`]) to the root, one call a level, with the management account's
 //!   identity; an account outside the organization is `ChildNotFoundException`.
@@ -35,10 +36,10 @@
 //! tokio's paused clock, and is recorded as a [`Call`].
 
 use crate::errors::AwsError;
-use crate::reads::{ALARM_HISTORY_PAGE, ALARM_HISTORY_PAGES, AccountsPage, AwsReads, ORG_PATH_DEPTH, OrgAccount, Organization};
+use crate::reads::{ALARM_HISTORY_PAGE, ALARM_HISTORY_PAGES, ALARMS_PAGE, AccountsPage, AwsReads, ORG_PATH_DEPTH, OrgAccount, Organization};
 use orgwatch_core::controls;
 use orgwatch_core::facts::{
-    Alarm, AlarmHistoryItem, BasicEventSelector, EventSelectors, Key, KeyMetadata, LogGroupRef, MetricFilter, MetricRef, MetricTransformation, Observed,
+    Alarm, AlarmHistory, AlarmHistoryItem, Alarms, BasicEventSelector, CompositeAlarm, EventSelectors, Key, KeyMetadata, LogGroupRef, MetricFilter, MetricTransformation, Observed,
     Subscription, Topic, Trail, TrailStatus, arn_account, default_topic_policy,
 };
 use orgwatch_core::Unobserved;
@@ -150,6 +151,8 @@ pub struct MemoryAccount {
     pub metric_filters: BTreeMap<(String, String), Vec<MetricFilter>>,
     /// (region, alarm).
     pub alarms: Vec<(String, Alarm)>,
+    /// (region, composite alarm).
+    pub composite_alarms: Vec<(String, CompositeAlarm)>,
     /// By topic ARN.
     pub topics: BTreeMap<String, MemoryTopic>,
     /// By key ARN.
@@ -172,6 +175,7 @@ impl MemoryAccount {
             event_selectors: BTreeMap::new(),
             metric_filters: BTreeMap::new(),
             alarms: Vec::new(),
+            composite_alarms: Vec::new(),
             topics: BTreeMap::new(),
             keys: BTreeMap::new(),
             alarm_history: BTreeMap::new(),
@@ -225,7 +229,8 @@ impl MemoryAccount {
             filters.push(MetricFilter {
                 name: (*id).to_owned(),
                 pattern,
-                transformations: vec![MetricTransformation { metric_name: metric.clone(), namespace: NAMESPACE.to_owned(), value: "1".to_owned(), has_dimensions: false }],
+                transformations: vec![MetricTransformation { metric_name: metric.clone(), namespace: NAMESPACE.to_owned(), value: "1".to_owned(), dimensions: Vec::new() }],
+                ..MetricFilter::default()
             });
             let alarm_name = format!("{id}-alarm");
             self.alarms.retain(|(r, a)| !(r == region && a.name == alarm_name));
@@ -242,7 +247,7 @@ impl MemoryAccount {
                     threshold: Some(1.0),
                     actions_enabled: true,
                     alarm_actions: vec![topic_arn.clone()],
-                    has_dimensions: false,
+                    ..Alarm::default()
                 },
             ));
         }
@@ -601,17 +606,20 @@ impl AwsReads for MemoryOrg {
         }
     }
 
-    async fn describe_alarms_for_metric(&self, session: &String, metric: &MetricRef) -> Observed<Vec<Alarm>> {
-        self.call(session, "cloudwatch:DescribeAlarmsForMetric", &format!("{}/{}", metric.namespace, metric.name), true).await;
-        Ok(self
-            .session_account(session, "cloudwatch:DescribeAlarmsForMetric")?
-            .alarms
-            .iter()
-            .filter(|(region, alarm)| {
-                *region == metric.region && alarm.namespace.as_deref() == Some(metric.namespace.as_str()) && alarm.metric_name.as_deref() == Some(metric.name.as_str())
-            })
-            .map(|(_, alarm)| alarm.clone())
-            .collect())
+    async fn describe_alarms(&self, session: &String, region: &str) -> Observed<Alarms> {
+        let alarms = self.session_account(session, "cloudwatch:DescribeAlarms").map(|account| {
+            let mut metric: Vec<Alarm> = account.alarms.iter().filter(|(r, _)| r == region).map(|(_, a)| a.clone()).collect();
+            let mut composite: Vec<CompositeAlarm> = account.composite_alarms.iter().filter(|(r, _)| r == region).map(|(_, a)| a.clone()).collect();
+            metric.sort_by(|a, b| a.name.cmp(&b.name));
+            composite.sort_by(|a, b| a.name.cmp(&b.name));
+            Alarms { metric, composite }
+        });
+        // One call a page, the first even when there is nothing to answer.
+        let pages = alarms.as_ref().map_or(1, |a| (a.metric.len() + a.composite.len()).div_ceil(ALARMS_PAGE).max(1));
+        for _ in 0..pages {
+            self.call(session, "cloudwatch:DescribeAlarms", region, true).await;
+        }
+        alarms
     }
 
     async fn get_topic_attributes(&self, session: &String, _region: &str, topic_arn: &str) -> Observed<Topic> {
@@ -651,21 +659,23 @@ impl AwsReads for MemoryOrg {
         }
     }
 
-    async fn describe_alarm_history(&self, session: &String, region: &str, alarm_name: &str) -> Observed<Vec<AlarmHistoryItem>> {
-        let mut items = self
-            .session_account(session, "cloudwatch:DescribeAlarmHistory")
-            .map(|account| account.alarm_history.get(&(region.to_owned(), alarm_name.to_owned())).cloned().unwrap_or_default());
+    async fn describe_alarm_history(&self, session: &String, region: &str, alarm_name: Option<&str>) -> Observed<AlarmHistory> {
+        let mut items = self.session_account(session, "cloudwatch:DescribeAlarmHistory").map(|account| {
+            account.alarm_history.iter().filter(|((r, name), _)| r == region && alarm_name.is_none_or(|n| n == name)).flat_map(|(_, items)| items.clone()).collect::<Vec<_>>()
+        });
         if let Ok(items) = &mut items {
             items.sort_by_key(|item| std::cmp::Reverse(item.timestamp));
         }
+        let most = if alarm_name.is_some() { ALARM_HISTORY_PAGES } else { 1 };
         // One call a page, the first even when there is nothing to answer.
-        let pages = items.as_ref().map_or(1, |items| items.len().div_ceil(ALARM_HISTORY_PAGE).clamp(1, ALARM_HISTORY_PAGES));
+        let pages = items.as_ref().map_or(1, |items| items.len().div_ceil(ALARM_HISTORY_PAGE).clamp(1, most));
         for _ in 0..pages {
-            self.call(session, "cloudwatch:DescribeAlarmHistory", alarm_name, true).await;
+            self.call(session, "cloudwatch:DescribeAlarmHistory", alarm_name.unwrap_or("*"), true).await;
         }
         let mut items = items?;
-        items.truncate(ALARM_HISTORY_PAGE * ALARM_HISTORY_PAGES);
-        Ok(items)
+        let complete = items.len() <= ALARM_HISTORY_PAGE * most;
+        items.truncate(ALARM_HISTORY_PAGE * most);
+        Ok(AlarmHistory { items, complete })
     }
 
     async fn org_path(&self, account_id: &str) -> Observed<String> {

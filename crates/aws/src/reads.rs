@@ -3,7 +3,7 @@
 //! failure-injecting wrapper ([`crate::faults::Faulty`]). The scan is generic over it.
 
 use crate::errors::AwsError;
-use orgwatch_core::facts::{Alarm, AlarmHistoryItem, EventSelectors, Key, LogGroupRef, MetricFilter, MetricRef, Observed, Subscription, Topic, Trail, TrailStatus};
+use orgwatch_core::facts::{AlarmHistory, Alarms, EventSelectors, Key, LogGroupRef, MetricFilter, Observed, Subscription, Topic, Trail, TrailStatus};
 use orgwatch_core::request::{CHAIN_READS, ORGANIZATION_CHAIN_READS};
 use std::future::Future;
 
@@ -33,9 +33,17 @@ pub struct Organization {
 /// Items of one page of `cloudwatch:DescribeAlarmHistory` (`MaxRecords`, its largest).
 pub const ALARM_HISTORY_PAGE: usize = 100;
 
-/// Pages of an alarm's history read at most: the newest thousand items. The history comes
-/// newest first, so what is left unread is older than the latest notification it holds.
+/// Pages of one alarm's history read at most: the newest thousand items. The history comes
+/// newest first, so what is left unread is older than the latest notification it holds. The
+/// history of every alarm of an account and region is read one page deep.
 pub const ALARM_HISTORY_PAGES: usize = 10;
+
+/// Alarms of one page of `cloudwatch:DescribeAlarms` (`MaxRecords`, its largest).
+pub const ALARMS_PAGE: usize = 100;
+
+/// Pages of `cloudwatch:DescribeAlarms` read at most per account and region: 100,000 alarms,
+/// past CloudWatch's quota of alarms per region. More is an error, never a partial verdict.
+pub const ALARMS_PAGES: usize = 1000;
 
 /// Levels of `organizations:ListParents` climbed at most from an account to the root (AWS
 /// nests OUs five deep), so a malformed answer cannot loop.
@@ -122,8 +130,9 @@ pub trait AwsReads: Send + Sync {
     /// `logs:DescribeMetricFilters` of one log group, every page, that group's own filters only.
     fn describe_metric_filters(&self, session: &Self::Session, group: &LogGroupRef) -> impl Future<Output = Observed<Vec<MetricFilter>>> + Send;
 
-    /// `cloudwatch:DescribeAlarmsForMetric`.
-    fn describe_alarms_for_metric(&self, session: &Self::Session, metric: &MetricRef) -> impl Future<Output = Observed<Vec<Alarm>>> + Send;
+    /// `cloudwatch:DescribeAlarms` of every metric and composite alarm in `region`, every page
+    /// ([`ALARMS_PAGE`] a page, at most [`ALARMS_PAGES`]).
+    fn describe_alarms(&self, session: &Self::Session, region: &str) -> impl Future<Output = Observed<Alarms>> + Send;
 
     /// `sns:GetTopicAttributes`; a topic that does not exist is `Ok(Topic::NotFound)`.
     fn get_topic_attributes(&self, session: &Self::Session, region: &str, topic_arn: &str) -> impl Future<Output = Observed<Topic>> + Send;
@@ -139,10 +148,11 @@ pub trait AwsReads: Send + Sync {
     /// policy's JSON text. Only the key's own account can read it.
     fn get_key_policy(&self, session: &Self::Session, region: &str, key_id: &str) -> impl Future<Output = Observed<String>> + Send;
 
-    /// `cloudwatch:DescribeAlarmHistory` of one alarm: its `Action` items, newest first
-    /// (`ScanBy=TimestampDescending`), [`ALARM_HISTORY_PAGE`] a page, at most
-    /// [`ALARM_HISTORY_PAGES`] pages; older items are not read.
-    fn describe_alarm_history(&self, session: &Self::Session, region: &str, alarm_name: &str) -> impl Future<Output = Observed<Vec<AlarmHistoryItem>>> + Send;
+    /// `cloudwatch:DescribeAlarmHistory`, `Action` items of metric and composite alarms, newest
+    /// first (`ScanBy=TimestampDescending`), [`ALARM_HISTORY_PAGE`] a page: of one alarm, at most
+    /// [`ALARM_HISTORY_PAGES`] pages; of every alarm in `region` (`alarm_name` `None`), one page.
+    /// `complete` says whether nothing older is left.
+    fn describe_alarm_history(&self, session: &Self::Session, region: &str, alarm_name: Option<&str>) -> impl Future<Output = Observed<AlarmHistory>> + Send;
 
     /// `organizations:ListParents` from the account up to the root, with orgwatch's own
     /// identity (no audit role): the account's path as `aws:SourceOrgPaths` spells it,

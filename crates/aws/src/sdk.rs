@@ -7,7 +7,7 @@
 //! throttling in one account cannot spend the others' retry budget.
 
 use crate::errors::{AwsError, CallError, is_throttling};
-use crate::reads::{ALARM_HISTORY_PAGE, ALARM_HISTORY_PAGES, AccountsPage, AwsReads, ORG_PATH_DEPTH, OrgAccount, Organization};
+use crate::reads::{ALARM_HISTORY_PAGE, ALARM_HISTORY_PAGES, ALARMS_PAGE, ALARMS_PAGES, AccountsPage, AwsReads, ORG_PATH_DEPTH, OrgAccount, Organization};
 use crate::stats::ApiStats;
 use aws_config::identity::IdentityCache;
 use aws_config::retry::RetryConfig;
@@ -20,9 +20,10 @@ use aws_sdk_cloudtrail::types::ReadWriteType;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use orgwatch_core::Unobserved;
 use orgwatch_core::facts::{
-    AdvancedEventSelector, AdvancedFieldSelector, Alarm, AlarmHistoryItem, BasicEventSelector, EventSelectors, Key, KeyMetadata, LogGroupRef, MetricFilter,
-    MetricRef, MetricTransformation, Observed, Subscription, Topic, Trail, TrailStatus, arn_region,
+    AdvancedEventSelector, AdvancedFieldSelector, Alarm, AlarmHistory, AlarmHistoryItem, Alarms, BasicEventSelector, CompositeAlarm, Dimension, EventSelectors, Key,
+    KeyMetadata, LogGroupRef, MetricFilter, MetricQuery, MetricStat, MetricTransformation, Observed, Subscription, Topic, Trail, TrailStatus, arn_region,
 };
+use crate::pace::Pacer;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -87,7 +88,7 @@ const DESCRIBE_TRAILS: Op = Op { service: "cloudtrail", name: "DescribeTrails", 
 const GET_TRAIL_STATUS: Op = Op { service: "cloudtrail", name: "GetTrailStatus", iam: "cloudtrail:GetTrailStatus" };
 const GET_EVENT_SELECTORS: Op = Op { service: "cloudtrail", name: "GetEventSelectors", iam: "cloudtrail:GetEventSelectors" };
 const DESCRIBE_METRIC_FILTERS: Op = Op { service: "logs", name: "DescribeMetricFilters", iam: "logs:DescribeMetricFilters" };
-const DESCRIBE_ALARMS_FOR_METRIC: Op = Op { service: "monitoring", name: "DescribeAlarmsForMetric", iam: "cloudwatch:DescribeAlarmsForMetric" };
+const DESCRIBE_ALARMS: Op = Op { service: "monitoring", name: "DescribeAlarms", iam: "cloudwatch:DescribeAlarms" };
 const GET_TOPIC_ATTRIBUTES: Op = Op { service: "sns", name: "GetTopicAttributes", iam: "sns:GetTopicAttributes" };
 const LIST_SUBSCRIPTIONS_BY_TOPIC: Op = Op { service: "sns", name: "ListSubscriptionsByTopic", iam: "sns:ListSubscriptionsByTopic" };
 const DESCRIBE_KEY: Op = Op { service: "kms", name: "DescribeKey", iam: "kms:DescribeKey" };
@@ -104,7 +105,7 @@ const OPERATIONS: [Op; 14] = [
     GET_TRAIL_STATUS,
     GET_EVENT_SELECTORS,
     DESCRIBE_METRIC_FILTERS,
-    DESCRIBE_ALARMS_FOR_METRIC,
+    DESCRIBE_ALARMS,
     GET_TOPIC_ATTRIBUTES,
     LIST_SUBSCRIPTIONS_BY_TOPIC,
     DESCRIBE_KEY,
@@ -133,6 +134,8 @@ pub struct SdkReads {
     /// The organization's id, from the first DescribeOrganization that named it: the first
     /// element of every account's path.
     organization_id: Arc<OnceCell<String>>,
+    /// CloudWatch's quota per account and region: every CloudWatch call waits for it.
+    cloudwatch_pace: Arc<Pacer>,
 }
 
 /// The audit role assumed in one account: its static credentials in a configuration of their
@@ -239,7 +242,7 @@ impl SdkReads {
         for op in OPERATIONS {
             stats.expect(op.service, op.name);
         }
-        SdkReads { base, settings, organizations, sts, stats, organization_id: Arc::default() }
+        SdkReads { base, settings, organizations, sts, stats, organization_id: Arc::default(), cloudwatch_pace: Arc::new(Pacer::cloudwatch()) }
     }
 
     /// Counters of calls, errors and throttles, by service and operation (every operation
@@ -433,40 +436,59 @@ impl AwsReads for SdkReads {
                     transformations: f
                         .metric_transformations()
                         .iter()
-                        .map(|t| MetricTransformation {
-                            metric_name: t.metric_name().to_owned(),
-                            namespace: t.metric_namespace().to_owned(),
-                            value: t.metric_value().to_owned(),
-                            has_dimensions: t.dimensions().is_some_and(|d| !d.is_empty()),
+                        .map(|t| {
+                            let mut dimensions: Vec<String> = t.dimensions().map(|d| d.keys().cloned().collect()).unwrap_or_default();
+                            dimensions.sort();
+                            MetricTransformation {
+                                metric_name: t.metric_name().to_owned(),
+                                namespace: t.metric_namespace().to_owned(),
+                                value: t.metric_value().to_owned(),
+                                dimensions,
+                            }
                         })
                         .collect(),
+                    system_dimensions: f.emit_system_field_dimensions().to_vec(),
+                    field_selection_criteria: f.field_selection_criteria().filter(|c| !c.is_empty()).map(str::to_owned),
+                    apply_on_transformed_logs: f.apply_on_transformed_logs(),
                 });
             }
         }
         Ok(filters)
     }
 
-    async fn describe_alarms_for_metric(&self, session: &SdkSession, metric: &MetricRef) -> Observed<Vec<Alarm>> {
-        let result = session.cloudwatch(&metric.region).describe_alarms_for_metric().metric_name(&metric.name).namespace(&metric.namespace).send().await;
-        self.record(DESCRIBE_ALARMS_FOR_METRIC, &result);
-        let output = result.map_err(|e| CallError::from_sdk(&e).into_unobserved(DESCRIBE_ALARMS_FOR_METRIC.iam))?;
-        Ok(output
-            .metric_alarms()
-            .iter()
-            .map(|a| Alarm {
+    async fn describe_alarms(&self, session: &SdkSession, region: &str) -> Observed<Alarms> {
+        use aws_sdk_cloudwatch::types::AlarmType;
+        let client = session.cloudwatch(region);
+        let mut alarms = Alarms::default();
+        let mut token: Option<String> = None;
+        for _ in 0..ALARMS_PAGES {
+            self.cloudwatch_pace.admit(&session.account_id, region).await;
+            let result = client
+                .describe_alarms()
+                .alarm_types(AlarmType::MetricAlarm)
+                .alarm_types(AlarmType::CompositeAlarm)
+                .max_records(ALARMS_PAGE as i32)
+                .set_next_token(token.take())
+                .send()
+                .await;
+            self.record(DESCRIBE_ALARMS, &result);
+            let page = result.map_err(|e| CallError::from_sdk(&e).into_unobserved(DESCRIBE_ALARMS.iam))?;
+            alarms.metric.extend(page.metric_alarms().iter().map(metric_alarm));
+            alarms.composite.extend(page.composite_alarms().iter().map(|a| CompositeAlarm {
                 name: a.alarm_name().unwrap_or_default().to_owned(),
                 arn: a.alarm_arn().unwrap_or_default().to_owned(),
-                namespace: a.namespace().map(str::to_owned),
-                metric_name: a.metric_name().map(str::to_owned),
-                statistic: a.statistic().map(|s| s.as_str().to_owned()),
-                extended_statistic: a.extended_statistic().map(str::to_owned),
-                comparison_operator: a.comparison_operator().map(|c| c.as_str().to_owned()),
-                threshold: a.threshold(),
+                rule: a.alarm_rule().unwrap_or_default().to_owned(),
                 actions_enabled: a.actions_enabled().unwrap_or(true),
                 alarm_actions: a.alarm_actions().to_vec(),
-                has_dimensions: !a.dimensions().is_empty(),
-            })
-            .collect())
+                actions_suppressor: a.actions_suppressor().filter(|s| !s.is_empty()).map(str::to_owned),
+            }));
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => return Ok(alarms),
+            }
+        }
+        // Not every alarm was read: a verdict on what was would be a guess.
+        Err(Unobserved::api_error(DESCRIBE_ALARMS.iam, format!("more than {} alarms in {region}; orgwatch reads at most {ALARMS_PAGES} pages", ALARMS_PAGES * ALARMS_PAGE)))
     }
 
     async fn get_topic_attributes(&self, session: &SdkSession, region: &str, topic_arn: &str) -> Observed<Topic> {
@@ -532,32 +554,46 @@ impl AwsReads for SdkReads {
         output.policy().map(str::to_owned).ok_or_else(|| Unobserved::api_error(GET_KEY_POLICY.iam, format!("GetKeyPolicy of {key_id} returned no policy")))
     }
 
-    async fn describe_alarm_history(&self, session: &SdkSession, region: &str, alarm_name: &str) -> Observed<Vec<AlarmHistoryItem>> {
-        let mut pages = session
-            .cloudwatch(region)
-            .describe_alarm_history()
-            .alarm_name(alarm_name)
-            .history_item_type(aws_sdk_cloudwatch::types::HistoryItemType::Action)
-            .scan_by(aws_sdk_cloudwatch::types::ScanBy::TimestampDescending)
-            .max_records(ALARM_HISTORY_PAGE as i32)
-            .into_paginator()
-            .send();
-        let mut items = Vec::new();
-        for _ in 0..ALARM_HISTORY_PAGES {
-            let Some(page) = pages.next().await else { break };
-            self.record(DESCRIBE_ALARM_HISTORY, &page);
-            let page = page.map_err(|e| CallError::from_sdk(&e).into_unobserved(DESCRIBE_ALARM_HISTORY.iam))?;
+    async fn describe_alarm_history(&self, session: &SdkSession, region: &str, alarm_name: Option<&str>) -> Observed<AlarmHistory> {
+        use aws_sdk_cloudwatch::types::{AlarmType, HistoryItemType, ScanBy};
+        let client = session.cloudwatch(region);
+        // Every alarm's newest page, or one alarm's newest pages.
+        let pages = if alarm_name.is_some() { ALARM_HISTORY_PAGES } else { 1 };
+        let mut history = AlarmHistory::default();
+        let mut token: Option<String> = None;
+        for _ in 0..pages {
+            self.cloudwatch_pace.admit(&session.account_id, region).await;
+            let result = client
+                .describe_alarm_history()
+                .set_alarm_name(alarm_name.map(str::to_owned))
+                .alarm_types(AlarmType::MetricAlarm)
+                .alarm_types(AlarmType::CompositeAlarm)
+                .history_item_type(HistoryItemType::Action)
+                .scan_by(ScanBy::TimestampDescending)
+                .max_records(ALARM_HISTORY_PAGE as i32)
+                .set_next_token(token.take())
+                .send()
+                .await;
+            self.record(DESCRIBE_ALARM_HISTORY, &result);
+            let page = result.map_err(|e| CallError::from_sdk(&e).into_unobserved(DESCRIBE_ALARM_HISTORY.iam))?;
             // An item without a time cannot be ordered against the others: AWS always gives one.
-            items.extend(page.alarm_history_items().iter().filter_map(|item| {
+            history.items.extend(page.alarm_history_items().iter().filter_map(|item| {
                 Some(AlarmHistoryItem {
-                    alarm_name: item.alarm_name().unwrap_or(alarm_name).to_owned(),
+                    alarm_name: item.alarm_name().or(alarm_name)?.to_owned(),
                     timestamp: timestamp(item.timestamp()?)?,
                     summary: item.history_summary().unwrap_or_default().to_owned(),
                     data: item.history_data().unwrap_or_default().to_owned(),
                 })
             }));
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => {
+                    history.complete = true;
+                    break;
+                }
+            }
         }
-        Ok(items)
+        Ok(history)
     }
 
     async fn org_path(&self, account_id: &str) -> Observed<String> {
@@ -580,6 +616,43 @@ impl AwsReads for SdkReads {
             child = id;
         }
         Err(Unobserved::api_error(LIST_PARENTS.iam, format!("no root within {ORG_PATH_DEPTH} levels above account {account_id}")))
+    }
+}
+
+/// A metric alarm as the core sees it.
+fn metric_alarm(a: &aws_sdk_cloudwatch::types::MetricAlarm) -> Alarm {
+    let dimensions = |d: &[aws_sdk_cloudwatch::types::Dimension]| {
+        d.iter().map(|d| Dimension { name: d.name().unwrap_or_default().to_owned(), value: d.value().unwrap_or_default().to_owned() }).collect::<Vec<_>>()
+    };
+    Alarm {
+        name: a.alarm_name().unwrap_or_default().to_owned(),
+        arn: a.alarm_arn().unwrap_or_default().to_owned(),
+        namespace: a.namespace().map(str::to_owned),
+        metric_name: a.metric_name().map(str::to_owned),
+        statistic: a.statistic().map(|s| s.as_str().to_owned()),
+        extended_statistic: a.extended_statistic().map(str::to_owned),
+        comparison_operator: a.comparison_operator().map(|c| c.as_str().to_owned()),
+        threshold: a.threshold(),
+        actions_enabled: a.actions_enabled().unwrap_or(true),
+        alarm_actions: a.alarm_actions().to_vec(),
+        dimensions: dimensions(a.dimensions()),
+        metrics: a
+            .metrics()
+            .iter()
+            .map(|q| MetricQuery {
+                id: q.id().unwrap_or_default().to_owned(),
+                metric: q.metric_stat().map(|stat| MetricStat {
+                    namespace: stat.metric().and_then(|m| m.namespace()).unwrap_or_default().to_owned(),
+                    metric_name: stat.metric().and_then(|m| m.metric_name()).unwrap_or_default().to_owned(),
+                    dimensions: stat.metric().map(|m| dimensions(m.dimensions())).unwrap_or_default(),
+                    stat: stat.stat().unwrap_or_default().to_owned(),
+                }),
+                expression: q.expression().map(str::to_owned),
+                // AWS's default is true.
+                return_data: q.return_data().unwrap_or(true),
+                account_id: q.account_id().map(str::to_owned),
+            })
+            .collect(),
     }
 }
 

@@ -17,7 +17,7 @@
 
 use crate::controls::Control;
 use crate::detect::{DetectionCache, Verdict};
-use crate::facts::{Alarm, EventSelectors, LogGroupRef, MetricRef, MetricTransformation, Topic, Trail, Unobserved, UnobservedKind, arn_account, arn_region};
+use crate::facts::{EventSelectors, LogGroupRef, MetricFilter, MetricRef, MetricTransformation, Topic, Trail, Unobserved, UnobservedKind};
 use crate::finding::{Evidence, EvidenceLink, Finding, LinkKind, Reason, Status, UnseenRead, WorkingTopic};
 use crate::request::{Answer, Facts, Request};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -54,6 +54,12 @@ enum Link {
     AlarmActions,
     AlarmFiring,
     AlarmNotification,
+    /// A composite alarm watching the alarm does not go to ALARM with it.
+    CompositeRule,
+    /// A composite alarm that goes to ALARM with it has its actions disabled.
+    CompositeActions,
+    /// It notifies no SNS topic.
+    CompositeNotification,
     Topic,
     Subscription,
     TopicPolicy,
@@ -265,14 +271,14 @@ fn working_topics(facts: &Facts, audit: &Audit<'_>) -> Vec<WorkingTopic> {
         }
     }
     for (request, answer) in facts.iter() {
-        let (Request::Alarms(metric), Ok(Answer::Alarms(alarms))) = (request, answer) else { continue };
-        for alarm in alarms.iter().filter(|a| a.actions_enabled) {
-            for action in &alarm.alarm_actions {
-                if let Some(topic) = topics.get_mut(action.as_str())
-                    && !topic.notified_from.contains(&metric.account_id)
-                {
-                    topic.notified_from.push(metric.account_id.clone());
-                }
+        let (Request::Alarms { account_id, .. }, Ok(Answer::Alarms(alarms))) = (request, answer) else { continue };
+        let metric_actions = alarms.metric.iter().filter(|a| a.actions_enabled).flat_map(|a| &a.alarm_actions);
+        let composite_actions = alarms.composite.iter().filter(|a| a.actions_enabled).flat_map(|a| &a.alarm_actions);
+        for action in metric_actions.chain(composite_actions) {
+            if let Some(topic) = topics.get_mut(action.as_str())
+                && !topic.notified_from.contains(account_id)
+            {
+                topic.notified_from.push(account_id.clone());
             }
         }
     }
@@ -486,13 +492,31 @@ impl<'f> Walk<'_, 'f> {
         let what = format!("the metric filters of log group {}", group.name);
         let filters = match self.look(Link::MetricFilter, Request::MetricFilters(group.clone()), &what, |a| as_variant!(a, Answer::MetricFilters)) {
             Look::Known(filters) => filters,
-            Look::Pending => return,
+            Look::Pending => {
+                // The alarms depend on the log group alone: asked for with its filters.
+                let alarms = Request::Alarms { account_id: group.account_id.clone(), region: group.region.clone() };
+                self.pending(|walk| walk.look(Link::Alarm, alarms, "the alarms", |a| as_variant!(a, Answer::Alarms)));
+                return;
+            }
             Look::Ended => return,
         };
         let control = self.control;
         let mut detecting = Vec::new();
         let mut misses = Vec::new();
         for filter in filters {
+            if filter.apply_on_transformed_logs {
+                // Its pattern sees the transformer's output, which orgwatch does not read.
+                let link = EvidenceLink::with_detail(LinkKind::MetricFilter, &filter.name, filter.pattern.clone())
+                    .in_account(&group.account_id)
+                    .in_region(&group.region)
+                    .with("apply_on_transformed_logs", true);
+                let message = format!(
+                    "Metric filter {:?} on log group {} matches the log group's transformed events (applyOnTransformedLogs), not the CloudTrail records; orgwatch does not read the log group's transformer, so whether it detects {} was not judged.",
+                    filter.name, group.name, control.id
+                );
+                self.with(link, |walk| walk.end(Link::MetricFilter, Reason::MetricFilterUnjudged, message));
+                continue;
+            }
             match &*self.audit.detections.verdict(&filter.pattern, control) {
                 Verdict::Unparsable(e) => misses.push(format!("metric filter {:?} has a pattern CloudWatch would not accept: {e}", filter.name)),
                 Verdict::Judged { detects: true, over_broad, .. } => detecting.push((filter, over_broad.clone())),
@@ -513,7 +537,19 @@ impl<'f> Walk<'_, 'f> {
         }
         for (filter, over_broad) in detecting {
             let link = EvidenceLink::with_detail(LinkKind::MetricFilter, &filter.name, filter.pattern.clone()).in_account(&group.account_id).in_region(&group.region);
+            let link = match &filter.field_selection_criteria {
+                Some(criteria) => link.with("field_selection_criteria", criteria.as_str()),
+                None => link,
+            };
+            let link = if filter.system_dimensions.is_empty() { link } else { link.with("system_dimensions", filter.system_dimensions.clone()) };
             self.with(link, |walk| {
+                if let Some(criteria) = filter.field_selection_criteria.as_deref().filter(|c| !c.trim().is_empty()) {
+                    let message = format!(
+                        "Metric filter {:?} counts only the events its field selection criteria admit ({criteria}); orgwatch does not judge whether they admit account {}'s events.",
+                        filter.name, walk.audit.account_id
+                    );
+                    return walk.end(Link::MetricValue, Reason::MetricFilterUnjudged, message);
+                }
                 if let Some(summary) = &over_broad {
                     walk.notes.push(format!("metric filter {:?} {summary}", filter.name));
                 }
@@ -521,7 +557,7 @@ impl<'f> Walk<'_, 'f> {
                     walk.end(Link::MetricValue, Reason::MetricFilterNeverCounts, format!("Metric filter {:?} publishes no metric.", filter.name));
                 }
                 for transformation in &filter.transformations {
-                    walk.metric(group, &filter.name, transformation);
+                    walk.metric(group, filter, transformation);
                 }
                 if over_broad.is_some() {
                     walk.notes.pop();
@@ -530,7 +566,7 @@ impl<'f> Walk<'_, 'f> {
         }
     }
 
-    fn metric(&mut self, group: &LogGroupRef, filter: &str, transformation: &MetricTransformation) {
+    fn metric(&mut self, group: &LogGroupRef, filter: &'f MetricFilter, transformation: &MetricTransformation) {
         let metric = MetricRef { account_id: group.account_id.clone(), region: group.region.clone(), namespace: transformation.namespace.clone(), name: transformation.metric_name.clone() };
         let metric_id = format!("{}/{}", metric.namespace, metric.name);
         let link = EvidenceLink::with_detail(LinkKind::Metric, &metric_id, format!("value {}", transformation.value))
@@ -539,68 +575,31 @@ impl<'f> Walk<'_, 'f> {
             .with("namespace", metric.namespace.as_str())
             .with("name", metric.name.as_str())
             .with("value", transformation.value.as_str())
-            .with("has_dimensions", transformation.has_dimensions);
+            .with("has_dimensions", transformation.has_dimensions());
         self.with(link, |walk| {
             let value = match transformation.value.trim().parse::<f64>() {
                 Ok(v) if v.is_finite() && v > 0.0 => v,
                 Ok(v) => {
-                    return walk.end(Link::MetricValue, Reason::MetricFilterNeverCounts, format!("Metric filter {filter:?} publishes {v} for each match, so metric {metric_id} never counts anything."));
+                    return walk.end(Link::MetricValue, Reason::MetricFilterNeverCounts, format!("Metric filter {:?} publishes {v} for each match, so metric {metric_id} never counts anything.", filter.name));
                 }
                 Err(_) => {
                     return walk.end(
                         Link::MetricValue,
                         Reason::MetricFilterNeverCounts,
-                        format!("Metric filter {filter:?} publishes {:?} rather than a positive count, so metric {metric_id} does not count matches.", transformation.value),
+                        format!("Metric filter {:?} publishes {:?} rather than a positive count, so metric {metric_id} does not count matches.", filter.name, transformation.value),
                     );
                 }
             };
-            let what = format!("the alarms on metric {metric_id}");
-            let alarms = match walk.look(Link::Alarm, Request::Alarms(metric.clone()), &what, |a| as_variant!(a, Answer::Alarms)) {
-                Look::Known(alarms) => alarms,
-                Look::Pending => return,
-                Look::Ended => return,
-            };
-            let mut on_metric: Vec<&Alarm> =
-                alarms.iter().filter(|a| a.namespace.as_deref() == Some(metric.namespace.as_str()) && a.metric_name.as_deref() == Some(metric.name.as_str())).collect();
-            on_metric.sort_by(|a, b| a.arn.cmp(&b.arn));
-            if on_metric.is_empty() {
-                return walk.end(Link::Alarm, Reason::NoAlarmOnMetric, format!("No alarm watches metric {metric_id} in account {} region {}.", metric.account_id, metric.region));
-            }
-            for alarm in on_metric {
-                let link = alarm_link(alarm, &metric.account_id, &metric.region);
-                walk.with(link, |walk| walk.alarm(&metric, alarm, transformation, value));
-            }
+            walk.alarms(group, filter, &metric, transformation, value);
         });
     }
 
-    fn alarm(&mut self, metric: &MetricRef, alarm: &Alarm, transformation: &MetricTransformation, value: f64) {
-        if !alarm.actions_enabled {
-            return self.end(Link::AlarmActions, Reason::AlarmActionsDisabled, format!("Alarm {:?} has its actions disabled.", alarm.name));
-        }
-        if let Err(why) = alarm_can_fire(alarm, transformation, value) {
-            return self.end(Link::AlarmFiring, Reason::AlarmCannotFire, format!("Alarm {:?} cannot reach ALARM when denied calls occur: {why}.", alarm.name));
-        }
-        let mut topics: Vec<&str> = alarm.alarm_actions.iter().map(String::as_str).filter(|a| a.starts_with("arn:") && a.split(':').nth(2) == Some("sns")).collect();
-        topics.sort_unstable();
-        topics.dedup();
-        if topics.is_empty() {
-            return self.end(Link::AlarmNotification, Reason::NoAlarmNotification, format!("Alarm {:?} notifies no SNS topic when it fires.", alarm.name));
-        }
-        for topic_arn in topics {
-            // A topic is read in the account and region its ARN names.
-            let owner = arn_account(topic_arn).unwrap_or(&metric.account_id).to_owned();
-            let region = arn_region(topic_arn).unwrap_or(&metric.region).to_owned();
-            let link = EvidenceLink::new(LinkKind::Topic, topic_arn).in_account(&owner).in_region(&region);
-            self.with(link, |walk| walk.topic(alarm, &metric.account_id, topic_arn, owner, region));
-        }
-    }
-
-    fn topic(&mut self, alarm: &Alarm, alarm_account: &str, topic_arn: &str, owner: String, region: String) {
+    fn topic(&mut self, alarm: Notifier<'_>, alarm_account: &str, topic_arn: &str, owner: String, region: String) {
         let request = Request::Topic { account_id: owner.clone(), region: region.clone(), topic_arn: topic_arn.to_owned() };
         let attributes = match self.look(Link::Topic, request, &format!("topic {topic_arn}"), |a| as_variant!(a, Answer::Topic)) {
             Look::Ended => return,
             Look::Known(Topic::NotFound) => {
-                return self.end(Link::Topic, Reason::SnsTopicNotFound, format!("Alarm {:?} notifies topic {topic_arn}, which does not exist.", alarm.name));
+                return self.end(Link::Topic, Reason::SnsTopicNotFound, format!("{} {:?} notifies topic {topic_arn}, which does not exist.", alarm.title(), alarm.name));
             }
             Look::Known(Topic::Found { kms_master_key_id, policy }) => Some((kms_master_key_id.as_deref(), policy.as_deref())),
             Look::Pending => None,
@@ -624,7 +623,7 @@ impl<'f> Walk<'_, 'f> {
             let link = EvidenceLink::with_detail(LinkKind::Subscription, &first.subscription_arn, format!("{} ({} confirmed)", first.protocol, confirmed.len())).in_account(&owner).in_region(&region);
             let Some((kms_key, policy)) = attributes else { return };
             let topic = TopicAt { arn: topic_arn, owner: &owner, region: &region };
-            let delivered = format!("Alarm {:?} notifies topic {topic_arn}, which has {} confirmed subscription(s).", alarm.name, confirmed.len());
+            let delivered = format!("{} {:?} notifies topic {topic_arn}, which has {} confirmed subscription(s).", alarm.title(), alarm.name, confirmed.len());
             walk.with(link, |walk| walk.publish(alarm, alarm_account, topic, kms_key, policy, delivered));
         };
         if attributes.is_some() { subscriptions_of(self) } else { self.pending(subscriptions_of) }
@@ -639,22 +638,6 @@ fn trail_link(trail: &Trail, detail: &str, owner: &str) -> EvidenceLink {
         .with("name", trail.name.as_str())
         .with("organization_trail", trail.organization_trail)
         .with("log_group_arn", trail.log_group_arn.clone().map_or(serde_json::Value::Null, serde_json::Value::from))
-}
-
-/// An alarm's evidence link: its name and what decides whether it can fire and whom it notifies.
-fn alarm_link(alarm: &Alarm, account_id: &str, region: &str) -> EvidenceLink {
-    let text = |v: &Option<String>| v.clone().map_or(serde_json::Value::Null, serde_json::Value::from);
-    EvidenceLink::new(LinkKind::Alarm, &alarm.arn)
-        .in_account(account_id)
-        .in_region(region)
-        .with("name", alarm.name.as_str())
-        .with("statistic", text(&alarm.statistic))
-        .with("extended_statistic", text(&alarm.extended_statistic))
-        .with("comparison_operator", text(&alarm.comparison_operator))
-        .with("threshold", alarm.threshold.map_or(serde_json::Value::Null, serde_json::Value::from))
-        .with("actions_enabled", alarm.actions_enabled)
-        .with("alarm_actions", alarm.alarm_actions.clone())
-        .with("has_dimensions", alarm.has_dimensions)
 }
 
 /// The value of one variant of an answer.
@@ -708,45 +691,10 @@ pub(crate) fn is_aws_managed_sns_key(key: &str) -> bool {
     key == "alias/aws/sns" || key.ends_with(":alias/aws/sns")
 }
 
-/// Whether the alarm's statistic, operator and threshold can reach ALARM when denied calls
-/// occur. Each matching event publishes `value`; in a period with calls, `Sum` and `SampleCount`
-/// grow without bound, while `Average`, `Minimum`, `Maximum` and percentiles equal `value`.
-fn alarm_can_fire(alarm: &Alarm, transformation: &MetricTransformation, value: f64) -> Result<(), String> {
-    if transformation.has_dimensions != alarm.has_dimensions {
-        return Err(if transformation.has_dimensions {
-            "the metric filter publishes dimensions the alarm does not name".into()
-        } else {
-            "the alarm names dimensions the metric filter does not publish".into()
-        });
-    }
-    let operator = alarm.comparison_operator.as_deref().unwrap_or("");
-    match operator {
-        "GreaterThanUpperThreshold" | "LessThanLowerOrGreaterThanUpperThreshold" => return Ok(()),
-        "LessThanThreshold" | "LessThanOrEqualToThreshold" | "LessThanLowerThreshold" => {
-            return Err(format!("{operator} alarms when the count is low, not when calls occur"));
-        }
-        "GreaterThanThreshold" | "GreaterThanOrEqualToThreshold" => {}
-        "" => return Err("it has no comparison operator".into()),
-        other => return Err(format!("comparison operator {other} is not one CloudWatch alarms use")),
-    }
-    let Some(threshold) = alarm.threshold else {
-        return Err("it has no threshold".into());
-    };
-    let unbounded = alarm.extended_statistic.is_none() && matches!(alarm.statistic.as_deref(), Some("Sum" | "SampleCount"));
-    if unbounded {
-        return Ok(());
-    }
-    let statistic = alarm.extended_statistic.as_deref().or(alarm.statistic.as_deref()).unwrap_or("?");
-    let reaches = if operator == "GreaterThanThreshold" { value > threshold } else { value >= threshold };
-    if reaches {
-        Ok(())
-    } else {
-        Err(format!("the {statistic} of a metric that counts {value} per call never goes {} {threshold}", if operator == "GreaterThanThreshold" { "above" } else { "to" }))
-    }
-}
-
+mod alarms;
 mod notify;
 pub use notify::CLOUDWATCH;
+use alarms::Notifier;
 use notify::TopicAt;
 
 #[cfg(test)]

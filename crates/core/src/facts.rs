@@ -156,25 +156,53 @@ pub struct MetricRef {
 }
 
 /// A metric filter on a log group.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct MetricFilter {
     pub name: String,
     pub pattern: String,
     pub transformations: Vec<MetricTransformation>,
+    /// `emitSystemFieldDimensions`: system fields (`@aws.account`, `@aws.region`) the metric
+    /// carries as dimensions besides the transformation's own, which an alarm must then name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub system_dimensions: Vec<String>,
+    /// `fieldSelectionCriteria`: which events the filter counts, by system fields
+    /// (`@aws.account IN [...]`); `None` counts every event of the log group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_selection_criteria: Option<String>,
+    /// `applyOnTransformedLogs`: the pattern matches the log group's transformed events, not the
+    /// CloudTrail records as delivered.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub apply_on_transformed_logs: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct MetricTransformation {
     pub metric_name: String,
     pub namespace: String,
     /// `metricValue`: "1" counts events; a `$.field` publishes that field's value.
     pub value: String,
-    /// Whether the filter publishes dimensions, which an alarm must then name.
-    pub has_dimensions: bool,
+    /// The names of the dimensions the filter publishes (`dimensions`, each from a field of the
+    /// event), which an alarm must then name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dimensions: Vec<String>,
 }
 
-/// A CloudWatch metric alarm.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+impl MetricTransformation {
+    pub fn has_dimensions(&self) -> bool {
+        !self.dimensions.is_empty()
+    }
+}
+
+/// A dimension an alarm names: its name and value.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Dimension {
+    pub name: String,
+    pub value: String,
+}
+
+/// A CloudWatch metric alarm: on one metric (`namespace`, `metric_name`, `statistic`), or on
+/// metric math (`metrics`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Alarm {
     pub name: String,
     pub arn: String,
@@ -189,7 +217,66 @@ pub struct Alarm {
     pub actions_enabled: bool,
     /// The actions run on the transition to ALARM.
     pub alarm_actions: Vec<String>,
-    pub has_dimensions: bool,
+    /// The dimensions of the metric it watches (a metric alarm on one metric).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dimensions: Vec<Dimension>,
+    /// `Metrics`: the queries of a metric-math alarm, one of which returns the data alarmed on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<MetricQuery>,
+}
+
+impl Alarm {
+    pub fn has_dimensions(&self) -> bool {
+        !self.dimensions.is_empty()
+    }
+}
+
+/// One query of a metric-math alarm (`MetricDataQuery`): a metric with its statistic, or an
+/// expression over the other queries' ids.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetricQuery {
+    pub id: String,
+    /// `MetricStat`: the metric and statistic this query reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<MetricStat>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expression: Option<String>,
+    /// `ReturnData`: whether the alarm is on this query's values (AWS's default is true).
+    pub return_data: bool,
+    /// `AccountId`: the account the metric is read in, when another than the alarm's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetricStat {
+    pub namespace: String,
+    pub metric_name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dimensions: Vec<Dimension>,
+    /// `Stat`: `Sum`, `Average`, `p99`, …
+    pub stat: String,
+}
+
+/// A CloudWatch composite alarm: in ALARM when its rule over other alarms' states is true.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CompositeAlarm {
+    pub name: String,
+    pub arn: String,
+    /// `AlarmRule`, as written.
+    pub rule: String,
+    pub actions_enabled: bool,
+    pub alarm_actions: Vec<String>,
+    /// `ActionsSuppressor`: the alarm whose ALARM state holds this one's actions back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actions_suppressor: Option<String>,
+}
+
+/// Every alarm of an account and region (`cloudwatch:DescribeAlarms`, metric and composite).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Alarms {
+    pub metric: Vec<Alarm>,
+    pub composite: Vec<CompositeAlarm>,
 }
 
 /// An SNS topic as GetTopicAttributes shows it.
@@ -251,6 +338,14 @@ impl KeyMetadata {
     pub fn is_aws_managed(&self) -> bool {
         self.manager.eq_ignore_ascii_case("AWS")
     }
+}
+
+/// What `cloudwatch:DescribeAlarmHistory` gave: `Action` items, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlarmHistory {
+    pub items: Vec<AlarmHistoryItem>,
+    /// Whether the items are the whole history CloudWatch keeps, rather than its newest pages.
+    pub complete: bool,
 }
 
 /// One `Action` item of an alarm's history (`cloudwatch:DescribeAlarmHistory`).

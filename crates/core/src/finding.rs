@@ -85,6 +85,9 @@ reasons! {
     ApiError => "API_ERROR", Error;
     OutsideOrganization => "OUTSIDE_ORGANIZATION", Error;
     PolicyUndecidable => "POLICY_UNDECIDABLE", Error;
+    MetricMathUndecidable => "METRIC_MATH_UNDECIDABLE", Error;
+    AlarmRuleUndecidable => "ALARM_RULE_UNDECIDABLE", Error;
+    MetricFilterUnjudged => "METRIC_FILTER_UNJUDGED", Error;
     NotInPlan => "NOT_IN_PLAN", Error;
     Waived => "WAIVED", NotApplicable;
 }
@@ -177,6 +180,8 @@ pub enum LinkKind {
     MetricFilter,
     Metric,
     Alarm,
+    /// A composite alarm whose rule goes to ALARM with the alarm below it, and notifies.
+    CompositeAlarm,
     Topic,
     Subscription,
     /// The topic's access policy, as judged for the alarm's publish.
@@ -200,6 +205,7 @@ impl LinkKind {
             LinkKind::MetricFilter => "metric-filter",
             LinkKind::Metric => "metric",
             LinkKind::Alarm => "alarm",
+            LinkKind::CompositeAlarm => "composite-alarm",
             LinkKind::Topic => "topic",
             LinkKind::Subscription => "subscription",
             LinkKind::TopicPolicy => "topic-policy",

@@ -7,12 +7,14 @@
 //! evaluation cannot fail — every input, however hostile, yields a finding or a request.
 #![forbid(unsafe_code)]
 
+pub mod alarm_rule;
 pub mod controls;
 pub mod detect;
 pub mod evaluate;
 pub mod facts;
 pub mod finding;
 pub mod pattern;
+pub mod metric_math;
 pub mod policy;
 pub mod remediate;
 pub mod request;

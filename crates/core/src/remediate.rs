@@ -542,6 +542,9 @@ fn fix(finding: &Finding, settings: &Settings<'_>) -> Fix {
         | Reason::ApiError
         | Reason::OutsideOrganization
         | Reason::PolicyUndecidable
+        | Reason::MetricMathUndecidable
+        | Reason::AlarmRuleUndecidable
+        | Reason::MetricFilterUnjudged
         | Reason::NotInPlan => {
             return missing(finding, settings, "link");
         }

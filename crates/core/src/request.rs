@@ -6,7 +6,7 @@
 //! topic to the security account), so the carrier reads it with that account's audit role and
 //! can share one answer between every account that asks.
 
-use crate::facts::{AccountId, Alarm, AlarmHistoryItem, EventSelectors, Key, LogGroupRef, MetricFilter, MetricRef, Observed, Subscription, Topic, Trail, TrailStatus};
+use crate::facts::{AccountId, AlarmHistory, Alarms, EventSelectors, Key, LogGroupRef, MetricFilter, Observed, Subscription, Topic, Trail, TrailStatus};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -21,8 +21,10 @@ pub enum Request {
     EventSelectors { account_id: AccountId, region: String, trail_arn: String },
     /// `logs:DescribeMetricFilters` of a log group.
     MetricFilters(LogGroupRef),
-    /// `cloudwatch:DescribeAlarmsForMetric` of a metric.
-    Alarms(MetricRef),
+    /// `cloudwatch:DescribeAlarms` of an account and region, metric and composite alarms, every
+    /// page: every alarm there, for every control, and the only read that shows metric-math and
+    /// composite alarms.
+    Alarms { account_id: AccountId, region: String },
     /// `sns:GetTopicAttributes` of a topic.
     Topic { account_id: AccountId, region: String, topic_arn: String },
     /// `sns:ListSubscriptionsByTopic` of a topic.
@@ -33,9 +35,10 @@ pub enum Request {
     /// `kms:GetKeyPolicy` (policy name `default`) of a key, by key id or key ARN, in the key's
     /// own account: a key policy cannot be read from another account.
     KeyPolicy { account_id: AccountId, region: String, key_id: String },
-    /// `cloudwatch:DescribeAlarmHistory` of one alarm: its `Action` items, newest first, as far
-    /// back as CloudWatch keeps them (two weeks).
-    AlarmHistory { account_id: AccountId, region: String, alarm_name: String },
+    /// `cloudwatch:DescribeAlarmHistory`, `Action` items of metric and composite alarms, newest
+    /// first: of one alarm, its newest pages; of every alarm of the account and region
+    /// (`alarm_name` `None`), the newest page, which holds the latest notification of most.
+    AlarmHistory { account_id: AccountId, region: String, alarm_name: Option<String> },
     /// `organizations:ListParents` from the account up to the root: its path in the
     /// organization (`o-…/r-…/ou-…/`), for `aws:SourceOrgPaths`. Read with orgwatch's own
     /// identity, not an audit role, and only when a policy names that key.
@@ -54,9 +57,9 @@ impl Request {
             | Request::Key { account_id, .. }
             | Request::KeyPolicy { account_id, .. }
             | Request::AlarmHistory { account_id, .. }
+            | Request::Alarms { account_id, .. }
             | Request::OrgPath { account_id } => account_id,
             Request::MetricFilters(group) => &group.account_id,
-            Request::Alarms(metric) => &metric.account_id,
         }
     }
 
@@ -70,10 +73,10 @@ impl Request {
             | Request::Subscriptions { region, .. }
             | Request::Key { region, .. }
             | Request::KeyPolicy { region, .. }
-            | Request::AlarmHistory { region, .. } => region,
+            | Request::AlarmHistory { region, .. }
+            | Request::Alarms { region, .. } => region,
             Request::OrgPath { .. } => "us-east-1",
             Request::MetricFilters(group) => &group.region,
-            Request::Alarms(metric) => &metric.region,
         }
     }
 
@@ -84,7 +87,7 @@ impl Request {
             Request::TrailStatus { .. } => "cloudtrail:GetTrailStatus",
             Request::EventSelectors { .. } => "cloudtrail:GetEventSelectors",
             Request::MetricFilters(_) => "logs:DescribeMetricFilters",
-            Request::Alarms(_) => "cloudwatch:DescribeAlarmsForMetric",
+            Request::Alarms { .. } => "cloudwatch:DescribeAlarms",
             Request::Topic { .. } => "sns:GetTopicAttributes",
             Request::Subscriptions { .. } => "sns:ListSubscriptionsByTopic",
             Request::Key { .. } => "kms:DescribeKey",
@@ -107,7 +110,7 @@ pub const CHAIN_READS: [&str; 10] = [
     "cloudtrail:GetTrailStatus",
     "cloudtrail:GetEventSelectors",
     "logs:DescribeMetricFilters",
-    "cloudwatch:DescribeAlarmsForMetric",
+    "cloudwatch:DescribeAlarms",
     "sns:GetTopicAttributes",
     "sns:ListSubscriptionsByTopic",
     "kms:DescribeKey",
@@ -126,13 +129,13 @@ pub enum Answer {
     TrailStatus(TrailStatus),
     EventSelectors(EventSelectors),
     MetricFilters(Vec<MetricFilter>),
-    Alarms(Vec<Alarm>),
+    Alarms(Alarms),
     Topic(Topic),
     Subscriptions(Vec<Subscription>),
     Key(Key),
     /// The key policy's JSON text.
     KeyPolicy(String),
-    AlarmHistory(Vec<AlarmHistoryItem>),
+    AlarmHistory(AlarmHistory),
     /// The account's path in the organization, `o-…/r-…/ou-…/…/`.
     OrgPath(String),
 }

@@ -13,7 +13,7 @@
 
 use crate::terraform::{Plan, Resource, UNKNOWN};
 use orgwatch_core::facts::{
-    AdvancedEventSelector, AdvancedFieldSelector, Alarm, BasicEventSelector, EventSelectors, Key, KeyMetadata, LogGroupRef, MetricFilter, MetricTransformation, Observed, Subscription,
+    AdvancedEventSelector, AdvancedFieldSelector, Alarm, AlarmHistory, Alarms, BasicEventSelector, CompositeAlarm, Dimension, EventSelectors, Key, KeyMetadata, LogGroupRef, MetricFilter, MetricQuery, MetricStat, MetricTransformation, Observed, Subscription,
     Topic, Trail, TrailStatus, arn_account, arn_region, default_topic_policy,
 };
 use orgwatch_core::remediate::grant::default_key_policy;
@@ -104,6 +104,7 @@ pub struct PlanFacts {
     log_groups: Vec<(String, String)>,
     filters: Vec<PlannedFilter>,
     alarms: Vec<(String, Alarm)>,
+    composites: Vec<(String, CompositeAlarm)>,
     /// ARNs of the planned alarms that exist already (and so have a history the plan does not
     /// show).
     existing_alarms: Vec<String>,
@@ -137,8 +138,43 @@ fn boolean(resource: &Resource, attribute: &str) -> Option<bool> {
     resource.values.get(attribute).and_then(Value::as_bool)
 }
 
-fn has_entries(value: Option<&Value>) -> bool {
-    value.and_then(Value::as_object).is_some_and(|m| !m.is_empty())
+/// The keys of a map attribute (`dimensions`), sorted.
+fn keys_of(value: Option<&Value>) -> Vec<String> {
+    let mut keys: Vec<String> = value.and_then(Value::as_object).map(|m| m.keys().cloned().collect()).unwrap_or_default();
+    keys.sort();
+    keys
+}
+
+/// A map attribute (`dimensions`) as dimensions, string values only.
+fn dimensions_of(value: Option<&Value>) -> Vec<Dimension> {
+    value
+        .and_then(Value::as_object)
+        .map(|m| m.iter().map(|(name, v)| Dimension { name: name.clone(), value: v.as_str().unwrap_or_default().to_owned() }).collect())
+        .unwrap_or_default()
+}
+
+/// The `metric_query` blocks of an `aws_cloudwatch_metric_alarm`.
+fn metric_queries(value: Option<&Value>) -> Vec<MetricQuery> {
+    let blocks = value.and_then(Value::as_array).into_iter().flatten();
+    blocks
+        .map(|q| {
+            let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
+            let metric = q.get("metric").and_then(Value::as_array).and_then(|m| m.first()).map(|m| MetricStat {
+                namespace: text(m, "namespace").unwrap_or_default(),
+                metric_name: text(m, "metric_name").unwrap_or_default(),
+                dimensions: dimensions_of(m.get("dimensions")),
+                stat: text(m, "stat").unwrap_or_default(),
+            });
+            MetricQuery {
+                id: text(q, "id").unwrap_or_default(),
+                metric,
+                expression: text(q, "expression"),
+                // Terraform's default, as AWS's, is true.
+                return_data: q.get("return_data").and_then(Value::as_bool).unwrap_or(true),
+                account_id: text(q, "account_id"),
+            }
+        })
+        .collect()
 }
 
 fn strings_of(value: Option<&Value>) -> Vec<String> {
@@ -161,6 +197,7 @@ impl PlanFacts {
             log_groups: Vec::new(),
             filters: Vec::new(),
             alarms: Vec::new(),
+            composites: Vec::new(),
             existing_alarms: Vec::new(),
             topics: Vec::new(),
             topic_policies: Vec::new(),
@@ -213,7 +250,7 @@ impl PlanFacts {
                 .flatten()
                 .map(|t| {
                     let text = |key: &str| t.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
-                    MetricTransformation { metric_name: text("name"), namespace: text("namespace"), value: text("value"), has_dimensions: has_entries(t.get("dimensions")) }
+                    MetricTransformation { metric_name: text("name"), namespace: text("namespace"), value: text("value"), dimensions: keys_of(t.get("dimensions")) }
                 })
                 .collect();
             for t in &transformations {
@@ -221,7 +258,15 @@ impl PlanFacts {
             }
             facts.addresses.entry(name.clone()).or_insert_with(|| r.address.clone());
             let region = plan.region_of(r);
-            facts.filters.push(PlannedFilter { address: r.address.clone(), log_group, region, filter: MetricFilter { name, pattern, transformations } });
+            facts.filters.push(PlannedFilter { address: r.address.clone(), log_group, region, filter: MetricFilter {
+                    name,
+                    pattern,
+                    transformations,
+                    system_dimensions: strings_of(r.values.get("emit_system_field_dimensions")),
+                    field_selection_criteria: plan.string(r, "field_selection_criteria", &any),
+                    apply_on_transformed_logs: boolean(r, "apply_on_transformed_logs").unwrap_or(false),
+                },
+            });
         }
         for r in plan.of_type("aws_cloudwatch_metric_alarm") {
             let Some(name) = plan.string(r, "alarm_name", &any) else { continue };
@@ -239,13 +284,29 @@ impl PlanFacts {
                 actions_enabled: boolean(r, "actions_enabled").unwrap_or(true),
                 // Topics only: other actions (Auto Scaling, EC2) notify no one.
                 alarm_actions: plan.strings(r, "alarm_actions", &|s| s.starts_with("arn:")),
-                has_dimensions: has_entries(r.values.get("dimensions")),
+                dimensions: dimensions_of(r.values.get("dimensions")),
+                metrics: metric_queries(r.values.get("metric_query")),
             };
             facts.address(&arn, &r.address);
             if !r.actions.iter().any(|a| a == "create") && r.values.get("arn").and_then(Value::as_str).is_some() {
                 facts.existing_alarms.push(arn.clone());
             }
             facts.alarms.push((plan.region_of(r), alarm));
+        }
+        for r in plan.of_type("aws_cloudwatch_composite_alarm") {
+            let (Some(name), Some(rule)) = (plan.string(r, "alarm_name", &any), plan.string(r, "alarm_rule", &any)) else { continue };
+            let arn = plan.string(r, "arn", &is_arn_of("cloudwatch")).unwrap_or_else(|| r.address.clone());
+            let suppressor = r.values.get("actions_suppressor").and_then(Value::as_array).and_then(|a| a.first()).and_then(|s| s.get("alarm")).and_then(Value::as_str).map(str::to_owned);
+            let composite = CompositeAlarm {
+                name,
+                arn: arn.clone(),
+                rule,
+                actions_enabled: boolean(r, "actions_enabled").unwrap_or(true),
+                alarm_actions: plan.strings(r, "alarm_actions", &|s| s.starts_with("arn:")),
+                actions_suppressor: suppressor,
+            };
+            facts.address(&arn, &r.address);
+            facts.composites.push((plan.region_of(r), composite));
         }
         for r in plan.of_type("aws_kms_key") {
             let Some(arn) = plan.string(r, "arn", &is_arn_of("kms")) else { continue };
@@ -426,13 +487,10 @@ impl PlanFacts {
             }
             Request::EventSelectors { trail_arn, .. } => Ok(Answer::EventSelectors(self.trail(trail_arn, op)?.selectors.clone())),
             Request::MetricFilters(group) => self.metric_filters(group, op),
-            Request::Alarms(metric) => Ok(Answer::Alarms(
-                self.alarms
-                    .iter()
-                    .filter(|(region, a)| may_equal(region, &metric.region) && a.namespace.as_deref() == Some(&metric.namespace) && a.metric_name.as_deref() == Some(&metric.name))
-                    .map(|(_, a)| a.clone())
-                    .collect(),
-            )),
+            Request::Alarms { region: wanted, .. } => Ok(Answer::Alarms(Alarms {
+                metric: self.alarms.iter().filter(|(region, _)| may_equal(region, wanted)).map(|(_, a)| a.clone()).collect(),
+                composite: self.composites.iter().filter(|(region, _)| may_equal(region, wanted)).map(|(_, a)| a.clone()).collect(),
+            })),
             Request::Topic { topic_arn, .. } => match self.topic(topic_arn) {
                 Some(topic) => {
                     let policy = self.topic_policy(topic).map_err(|why| Unobserved::not_in_plan(op, why))?;
@@ -454,9 +512,13 @@ impl PlanFacts {
                 None => Err(Unobserved::not_in_plan(op, key_not_in_plan(key_id))),
             },
             // A planned alarm is taken to have no notification recorded yet (see notes_on_pass).
-            Request::AlarmHistory { region, alarm_name, .. } => match self.alarms.iter().any(|(r, a)| a.name == *alarm_name && may_equal(r, region)) {
-                true => Ok(Answer::AlarmHistory(Vec::new())),
-                false => Err(Unobserved::not_in_plan(op, format!("alarm {alarm_name:?} is no aws_cloudwatch_metric_alarm of the plan, so what CloudWatch recorded of its notifications cannot be seen"))),
+            // Not the whole history of every alarm: each alarm's own is asked for, below.
+            Request::AlarmHistory { alarm_name: None, .. } => Ok(Answer::AlarmHistory(AlarmHistory { items: Vec::new(), complete: false })),
+            Request::AlarmHistory { region, alarm_name: Some(alarm_name), .. } => match self.alarms.iter().any(|(r, a)| a.name == *alarm_name && may_equal(r, region))
+                || self.composites.iter().any(|(r, a)| a.name == *alarm_name && may_equal(r, region))
+            {
+                true => Ok(Answer::AlarmHistory(AlarmHistory { items: Vec::new(), complete: true })),
+                false => Err(Unobserved::not_in_plan(op, format!("alarm {alarm_name:?} is no alarm of the plan, so what CloudWatch recorded of its notifications cannot be seen"))),
             },
             Request::OrgPath { account_id } => Err(Unobserved::not_in_plan(
                 op,

@@ -152,18 +152,31 @@ async fn metric_filters_are_looked_up_in_the_sessions_own_account() {
     assert!(missing.message.starts_with("ResourceNotFoundException"), "{}", missing.message);
 }
 
-#[tokio::test]
-async fn alarms_are_the_sessions_own_in_that_region_on_that_metric() {
-    let (org, _) = landing_zone();
+#[tokio::test(start_paused = true)]
+async fn alarms_are_the_sessions_own_in_that_region_metric_and_composite_a_hundred_a_page() {
+    let latency = Duration::from_millis(100);
+    let (mut org, _) = landing_zone();
+    let account = org.account_mut(MANAGEMENT);
+    for i in 0..150 {
+        let name = format!("filler-{i:03}");
+        account.alarms.push((REGION.into(), Alarm { arn: format!("arn:aws:cloudwatch:{REGION}:{MANAGEMENT}:alarm:{name}"), name, ..Alarm::default() }));
+    }
+    let rule = "ALARM(\"unauthorized-api-calls-alarm\") OR ALARM(\"filler-000\")";
+    let pager = CompositeAlarm { name: "pager".into(), arn: format!("arn:aws:cloudwatch:{REGION}:{MANAGEMENT}:alarm:pager"), rule: rule.into(), actions_enabled: true, ..CompositeAlarm::default() };
+    account.composite_alarms.push((REGION.into(), pager.clone()));
+    let org = org.with_latency(latency);
     let (member, management) = (session(&org, MEMBER).await, session(&org, MANAGEMENT).await);
-    let metric = |region: &str, name: &str| MetricRef { account_id: MANAGEMENT.into(), region: region.into(), namespace: NAMESPACE.into(), name: name.into() };
-    let alarms = org.describe_alarms_for_metric(&management, &metric(REGION, "UnauthorizedApiCalls")).await.unwrap();
-    assert_eq!(alarms.len(), 1);
-    assert_eq!(alarms[0].name, "unauthorized-api-calls-alarm");
-    assert!(org.describe_alarms_for_metric(&management, &metric("eu-west-1", "UnauthorizedApiCalls")).await.unwrap().is_empty());
-    assert!(org.describe_alarms_for_metric(&management, &metric(REGION, "RootAccountUsage")).await.unwrap().is_empty());
-    assert!(org.describe_alarms_for_metric(&member, &metric(REGION, "UnauthorizedApiCalls")).await.unwrap().is_empty());
-    assert_eq!(org.calls().last().unwrap().target, "CISBenchmark/UnauthorizedApiCalls");
+    let start = Instant::now();
+    let alarms = org.describe_alarms(&management, REGION).await.unwrap();
+    assert_eq!(start.elapsed(), latency * 2, "152 alarms: two pages, one call each");
+    assert_eq!(org.call_count(MANAGEMENT, "cloudwatch:DescribeAlarms"), 2);
+    assert_eq!(alarms.metric.len(), 151);
+    assert!(alarms.metric.windows(2).all(|w| w[0].name < w[1].name), "by name");
+    assert!(alarms.metric.iter().any(|a| a.name == "unauthorized-api-calls-alarm"));
+    assert_eq!(alarms.composite, vec![pager]);
+    // Another region's, and another account's, are not the session's.
+    assert_eq!(org.describe_alarms(&management, "eu-west-1").await.unwrap(), Alarms::default());
+    assert_eq!(org.describe_alarms(&member, REGION).await.unwrap(), Alarms::default());
 }
 
 #[tokio::test]
@@ -379,7 +392,9 @@ async fn alarm_history_is_answered_newest_first_a_hundred_a_page_ten_pages_at_mo
     let management = session(&org, MANAGEMENT).await;
 
     let start = Instant::now();
-    let items = org.describe_alarm_history(&management, REGION, alarm).await.unwrap();
+    let history = org.describe_alarm_history(&management, REGION, Some(alarm)).await.unwrap();
+    assert!(history.complete);
+    let items = history.items;
     assert_eq!(items.len(), 250);
     assert_eq!(start.elapsed(), latency * 3, "three pages, one call each");
     assert_eq!(org.call_count(MANAGEMENT, "cloudwatch:DescribeAlarmHistory"), 3);
@@ -392,19 +407,27 @@ async fn alarm_history_is_answered_newest_first_a_hundred_a_page_ten_pages_at_mo
     assert!(items.iter().all(|i| i.alarm_name == alarm));
 
     // No history: one call, nothing. A long one: ten pages, the newest thousand items.
-    assert!(org.describe_alarm_history(&management, REGION, "never-fired").await.unwrap().is_empty());
+    assert_eq!(org.describe_alarm_history(&management, REGION, Some("never-fired")).await.unwrap(), AlarmHistory { items: vec![], complete: true });
     assert_eq!(org.call_count(MANAGEMENT, "cloudwatch:DescribeAlarmHistory"), 4);
     let mut org = org;
     for minute in 250..1500 {
         org.account_mut(MANAGEMENT).record_notification(REGION, alarm, &topic, at(minute), None);
     }
-    let items = org.describe_alarm_history(&management, REGION, alarm).await.unwrap();
+    let history = org.describe_alarm_history(&management, REGION, Some(alarm)).await.unwrap();
+    assert!(!history.complete, "older items are left");
+    let items = history.items;
     assert_eq!(items.len(), ALARM_HISTORY_PAGE * ALARM_HISTORY_PAGES);
     assert_eq!((items[0].timestamp, items[999].timestamp), (at(1499), at(500)));
     assert_eq!(org.call_count(MANAGEMENT, "cloudwatch:DescribeAlarmHistory"), 4 + 10);
+    // Every alarm of the region: one page, the newest; the other alarm's older item is not on it.
+    let every = org.describe_alarm_history(&management, REGION, None).await.unwrap();
+    assert_eq!((every.items.len(), every.complete), (ALARM_HISTORY_PAGE, false));
+    assert_eq!((every.items[0].timestamp, every.items[99].timestamp), (at(1499), at(1400)));
+    assert!(every.items.iter().all(|i| i.alarm_name == alarm));
+    assert_eq!(org.call_count(MANAGEMENT, "cloudwatch:DescribeAlarmHistory"), 4 + 10 + 1);
     // Only the caller's own alarms.
     let member = session(&org, MEMBER).await;
-    assert!(org.describe_alarm_history(&member, REGION, alarm).await.unwrap().is_empty());
+    assert!(org.describe_alarm_history(&member, REGION, Some(alarm)).await.unwrap().items.is_empty());
 }
 
 #[tokio::test]

@@ -7,8 +7,8 @@
 //! `cloudwatch.amazonaws.com`, with the alarm's ARN, account and organization in the request
 //! context ([`publish_context`]).
 
-use super::{Link, Look, Walk, is_aws_managed_sns_key};
-use crate::facts::{Alarm, AlarmHistoryItem, Key, KeyMetadata, arn_account, arn_region};
+use super::{Link, Look, Notifier, Walk, is_aws_managed_sns_key};
+use crate::facts::{AlarmHistoryItem, Key, KeyMetadata, arn_account, arn_region};
 use crate::finding::{EvidenceLink, LinkKind, Reason};
 use crate::policy::{AccessRequest, Context, Decision, Policy};
 use crate::request::{Answer, Request};
@@ -88,8 +88,8 @@ fn key_name<'k>(named: &'k str, topic: TopicAt<'_>) -> KeyName<'k> {
 
 impl Walk<'_, '_> {
     /// After a confirmed subscription: the topic's policy, its key, the alarm's record.
-    pub(super) fn publish(&mut self, alarm: &Alarm, alarm_account: &str, topic: TopicAt<'_>, kms_key: Option<&str>, policy: Option<&str>, delivered: String) {
-        let who = format!("alarm {:?} of account {alarm_account}", alarm.name);
+    pub(super) fn publish(&mut self, alarm: Notifier<'_>, alarm_account: &str, topic: TopicAt<'_>, kms_key: Option<&str>, policy: Option<&str>, delivered: String) {
+        let who = format!("{} {:?} of account {alarm_account}", alarm.title().to_ascii_lowercase(), alarm.name);
         let Some(text) = policy else {
             return self.end(
                 Link::TopicPolicy,
@@ -131,7 +131,7 @@ impl Walk<'_, '_> {
     }
 
     /// The topic's KMS key: customer-managed, enabled, and its policy lets CloudWatch use it.
-    fn key(&mut self, alarm: &Alarm, alarm_account: &str, topic: TopicAt<'_>, named: &str, delivered: String) {
+    fn key(&mut self, alarm: Notifier<'_>, alarm_account: &str, topic: TopicAt<'_>, named: &str, delivered: String) {
         let unpublishable = |walk: &mut Self, why: String| {
             walk.end(Link::TopicEncryption, Reason::SnsTopicUnpublishable, format!("Topic {} is encrypted with {why}, so CloudWatch cannot publish alarms to it.", topic.arn))
         };
@@ -217,20 +217,32 @@ impl Walk<'_, '_> {
 
     /// What CloudWatch recorded of the alarm's latest notification to the topic; read only for
     /// a chain that otherwise holds.
-    fn history(&mut self, alarm: &Alarm, alarm_account: &str, topic: TopicAt<'_>, delivered: String) {
-        let region = arn_region(&alarm.arn).unwrap_or(topic.region).to_owned();
-        let request = Request::AlarmHistory { account_id: alarm_account.to_owned(), region: region.clone(), alarm_name: alarm.name.clone() };
-        let what = format!("the history of alarm {:?}", alarm.name);
-        let items = match self.look(Link::AlarmHistory, request, &what, |a| as_variant!(a, Answer::AlarmHistory)) {
-            Look::Known(items) => items,
+    fn history(&mut self, alarm: Notifier<'_>, alarm_account: &str, topic: TopicAt<'_>, delivered: String) {
+        let region = arn_region(alarm.arn).unwrap_or(topic.region).to_owned();
+        // The newest page of every alarm's history holds the latest notification of most.
+        let request = Request::AlarmHistory { account_id: alarm_account.to_owned(), region: region.clone(), alarm_name: None };
+        let what = format!("the alarm history of account {alarm_account} in {region}");
+        let history = match self.look(Link::AlarmHistory, request, &what, |a| as_variant!(a, Answer::AlarmHistory)) {
+            Look::Known(history) => history,
             Look::Pending | Look::Ended => return,
         };
-        let Some(latest) = latest_notification(items, topic.arn) else {
+        let mut latest = latest_notification(history.items.iter().filter(|i| i.alarm_name == alarm.name), topic.arn);
+        if latest.is_none() && !history.complete {
+            // Older than that page, or never: the alarm's own history says which.
+            let request = Request::AlarmHistory { account_id: alarm_account.to_owned(), region: region.clone(), alarm_name: Some(alarm.name.to_owned()) };
+            let what = format!("the history of {} {:?}", alarm.title().to_ascii_lowercase(), alarm.name);
+            let own = match self.look(Link::AlarmHistory, request, &what, |a| as_variant!(a, Answer::AlarmHistory)) {
+                Look::Known(own) => own,
+                Look::Pending | Look::Ended => return,
+            };
+            latest = latest_notification(own.items.iter().filter(|i| i.alarm_name == alarm.name), topic.arn);
+        }
+        let Some(latest) = latest else {
             // Never fired, or not to this topic within what CloudWatch keeps: nothing to say.
             return self.end(Link::Complete, Reason::Compliant, delivered);
         };
         let when = latest.item.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let link = EvidenceLink::with_detail(LinkKind::AlarmHistory, &alarm.arn, format!("latest notification to the topic {} at {when}", latest.state.to_ascii_lowercase()))
+        let link = EvidenceLink::with_detail(LinkKind::AlarmHistory, alarm.arn, format!("latest notification to the topic {} at {when}", latest.state.to_ascii_lowercase()))
             .in_account(alarm_account)
             .in_region(&region)
             .with("action_state", latest.state.as_str())
@@ -244,7 +256,7 @@ impl Walk<'_, '_> {
                 return walk.end(
                     Link::AlarmHistory,
                     Reason::AlarmActionFailed,
-                    format!("Alarm {:?}'s latest notification to topic {} failed at {when}, and none has succeeded since: {error}", alarm.name, topic.arn),
+                    format!("{} {:?}'s latest notification to topic {} failed at {when}, and none has succeeded since: {error}", alarm.title(), alarm.name, topic.arn),
                 );
             }
             walk.end(Link::Complete, Reason::Compliant, delivered);
@@ -253,7 +265,7 @@ impl Walk<'_, '_> {
 
     /// Decides every (action, resource) of CloudWatch's call under a policy; `None` while the
     /// alarm account's path in the organization is being read.
-    fn decide(&mut self, reached: Link, what: &str, text: &str, alarm: &Alarm, alarm_account: &str, calls: &[(&str, &str)]) -> Option<Decided> {
+    fn decide(&mut self, reached: Link, what: &str, text: &str, alarm: Notifier<'_>, alarm_account: &str, calls: &[(&str, &str)]) -> Option<Decided> {
         let policy = match Policy::parse(text) {
             Ok(policy) => policy,
             Err(e) => {
@@ -271,7 +283,7 @@ impl Walk<'_, '_> {
         } else {
             None
         };
-        let context = publish_context(Some(&alarm.arn), alarm_account, self.audit.scope.organization_id, org_path);
+        let context = publish_context(Some(alarm.arn), alarm_account, self.audit.scope.organization_id, org_path);
         let decisions: Vec<(&str, Decision)> =
             calls.iter().map(|(action, resource)| (*action, policy.decide(&AccessRequest { service: CLOUDWATCH, action, resource, context: &context }))).collect();
         // A certain refusal of any call decides; else an undecidable one; else all are allowed.
@@ -391,7 +403,7 @@ pub(crate) struct Notification<'i> {
 
 /// The newest `Action` item whose notification went to `topic_arn`. Items whose data cannot be
 /// read are passed over; their summary still names the topic when AWS wrote one.
-pub(crate) fn latest_notification<'i>(items: &'i [AlarmHistoryItem], topic_arn: &str) -> Option<Notification<'i>> {
+pub(crate) fn latest_notification<'i>(items: impl IntoIterator<Item = &'i AlarmHistoryItem>, topic_arn: &str) -> Option<Notification<'i>> {
     let mut newest: Option<Notification<'i>> = None;
     for item in items {
         let data: Option<serde_json::Value> = serde_json::from_str(&item.data).ok();

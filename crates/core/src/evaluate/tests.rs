@@ -30,13 +30,17 @@ struct AccountFacts {
     trail_status: BTreeMap<String, Observed<TrailStatus>>,
     event_selectors: BTreeMap<String, Observed<EventSelectors>>,
     metric_filters: BTreeMap<LogGroupRef, Observed<Vec<MetricFilter>>>,
+    /// By the metric they watch; DescribeAlarms answers every entry of its region.
     alarms: BTreeMap<MetricRef, Observed<Vec<Alarm>>>,
+    composites: Vec<CompositeAlarm>,
     topics: BTreeMap<String, Observed<Topic>>,
     /// By the key id DescribeKey is asked for.
     keys: BTreeMap<String, Observed<Key>>,
     key_policies: BTreeMap<String, Observed<String>>,
     /// By alarm name.
     histories: BTreeMap<String, Observed<Vec<AlarmHistoryItem>>>,
+    /// The account's history page is full and holds none of these: each alarm's own is read.
+    history_truncated: bool,
     org_path: Option<Observed<String>>,
 }
 
@@ -50,10 +54,12 @@ impl AccountFacts {
             event_selectors: BTreeMap::new(),
             metric_filters: BTreeMap::new(),
             alarms: BTreeMap::new(),
+            composites: Vec::new(),
             topics: BTreeMap::new(),
             keys: BTreeMap::new(),
             key_policies: BTreeMap::new(),
             histories: BTreeMap::new(),
+            history_truncated: false,
             org_path: None,
         }
     }
@@ -74,7 +80,20 @@ impl AccountFacts {
             Request::TrailStatus { trail_arn, .. } => self.trail_status.get(trail_arn)?.clone().map(Answer::TrailStatus),
             Request::EventSelectors { trail_arn, .. } => self.event_selectors.get(trail_arn)?.clone().map(Answer::EventSelectors),
             Request::MetricFilters(group) => self.metric_filters.get(group)?.clone().map(Answer::MetricFilters),
-            Request::Alarms(metric) => self.alarms.get(metric)?.clone().map(Answer::Alarms),
+            Request::Alarms { region, .. } => {
+                let entries: Vec<&Observed<Vec<Alarm>>> = self.alarms.iter().filter(|(m, _)| m.region == *region).map(|(_, a)| a).collect();
+                if entries.is_empty() && self.composites.is_empty() {
+                    return None;
+                }
+                let mut metric = Vec::new();
+                for entry in entries {
+                    match entry {
+                        Ok(alarms) => metric.extend(alarms.iter().cloned()),
+                        Err(u) => return Some(Err(u.clone())),
+                    }
+                }
+                Ok(Answer::Alarms(Alarms { metric, composite: self.composites.clone() }))
+            }
             Request::Topic { topic_arn, .. } => topic(topic_arn)?.map(|t| match t {
                 Topic::NotFound => Answer::Topic(crate::facts::Topic::NotFound),
                 Topic::Found { kms_master_key_id, policy, .. } => Answer::Topic(crate::facts::Topic::Found {
@@ -93,7 +112,19 @@ impl AccountFacts {
             },
             Request::Key { key_id, .. } => self.keys.get(key_id)?.clone().map(Answer::Key),
             Request::KeyPolicy { key_id, .. } => self.key_policies.get(key_id)?.clone().map(Answer::KeyPolicy),
-            Request::AlarmHistory { alarm_name, .. } => self.histories.get(alarm_name)?.clone().map(Answer::AlarmHistory),
+            Request::AlarmHistory { alarm_name: Some(name), .. } => self.histories.get(name)?.clone().map(|items| Answer::AlarmHistory(AlarmHistory { items, complete: true })),
+            Request::AlarmHistory { alarm_name: None, .. } if self.history_truncated => Ok(Answer::AlarmHistory(AlarmHistory { items: Vec::new(), complete: false })),
+            Request::AlarmHistory { alarm_name: None, .. } => {
+                let mut items = Vec::new();
+                for entry in self.histories.values() {
+                    match entry {
+                        Ok(more) => items.extend(more.iter().cloned()),
+                        Err(u) => return Some(Err(u.clone())),
+                    }
+                }
+                items.sort_by_key(|i| std::cmp::Reverse(i.timestamp));
+                Ok(Answer::AlarmHistory(AlarmHistory { items, complete: true }))
+            }
             Request::OrgPath { .. } => self.org_path.clone()?.map(Answer::OrgPath),
         })
     }
@@ -127,7 +158,7 @@ fn alarm(account: &str) -> Alarm {
         threshold: Some(1.0),
         actions_enabled: true,
         alarm_actions: vec![topic_arn(account)],
-        has_dimensions: false,
+        ..Alarm::default()
     }
 }
 
@@ -154,7 +185,8 @@ fn compliant(account: &str) -> AccountFacts {
         Ok(vec![MetricFilter {
             name: "UnauthorizedAPICalls".into(),
             pattern: GOOD_PATTERN.into(),
-            transformations: vec![MetricTransformation { metric_name: "UnauthorizedAPICalls".into(), namespace: "CISBenchmark".into(), value: "1".into(), has_dimensions: false }],
+            transformations: vec![MetricTransformation { metric_name: "UnauthorizedAPICalls".into(), namespace: "CISBenchmark".into(), value: "1".into(), dimensions: vec![] }],
+            ..MetricFilter::default()
         }]),
     );
     facts.alarms.insert(metric(account), Ok(vec![alarm(account)]));
@@ -435,7 +467,7 @@ fn every_link_of_the_chain_has_its_reason() {
         ("Average with GreaterThanOrEqual its value", |f| the_alarm(f).statistic = Some("Average".into()), Reason::Compliant),
         ("Sum with a high threshold still fires on a burst", |f| the_alarm(f).threshold = Some(50.0), Reason::Compliant),
         ("SampleCount", |f| the_alarm(f).statistic = Some("SampleCount".into()), Reason::Compliant),
-        ("alarm names dimensions the filter does not publish", |f| the_alarm(f).has_dimensions = true, Reason::AlarmCannotFire),
+        ("alarm names dimensions the filter does not publish", |f| the_alarm(f).dimensions = vec![Dimension { name: "Region".into(), value: REGION.into() }], Reason::AlarmCannotFire),
         ("alarm with no actions", |f| the_alarm(f).alarm_actions.clear(), Reason::NoAlarmNotification),
         ("alarm acting only through EC2 actions", |f| the_alarm(f).alarm_actions = vec!["arn:aws:automate:us-east-1:ec2:stop".into()], Reason::NoAlarmNotification),
         ("topic deleted", |f| *the_topic(f) = Ok(Topic::NotFound), Reason::SnsTopicNotFound),
@@ -732,7 +764,8 @@ fn compliant_family(account: &str) -> AccountFacts {
         filters.push(MetricFilter {
             name: name.clone(),
             pattern: control.published_patterns[0].pattern.clone(),
-            transformations: vec![MetricTransformation { metric_name: name.clone(), namespace: "CISBenchmark".into(), value: "1".into(), has_dimensions: false }],
+            transformations: vec![MetricTransformation { metric_name: name.clone(), namespace: "CISBenchmark".into(), value: "1".into(), dimensions: vec![] }],
+            ..MetricFilter::default()
         });
         let metric = MetricRef { name: name.clone(), ..metric(account) };
         let alarm = Alarm { name: name.clone(), arn: format!("arn:aws:cloudwatch:{REGION}:{account}:alarm:{name}"), metric_name: Some(name.clone()), ..alarm(account) };
@@ -748,7 +781,7 @@ const TRAILS: &str = "cloudtrail:DescribeTrails";
 const STATUS: &str = "cloudtrail:GetTrailStatus";
 const SELECTORS: &str = "cloudtrail:GetEventSelectors";
 const FILTERS: &str = "logs:DescribeMetricFilters";
-const ALARMS: &str = "cloudwatch:DescribeAlarmsForMetric";
+const ALARMS: &str = "cloudwatch:DescribeAlarms";
 const TOPIC: &str = "sns:GetTopicAttributes";
 const SUBSCRIPTIONS: &str = "sns:ListSubscriptionsByTopic";
 const DESCRIBE_KEY: &str = "kms:DescribeKey";
@@ -758,8 +791,8 @@ const PARENTS: &str = "organizations:ListParents";
 
 #[test]
 fn independent_reads_are_asked_for_together_and_nothing_that_cannot_change_the_verdict() {
-    let full_chain = vec![vec![TRAILS], vec![SELECTORS, STATUS, FILTERS], vec![ALARMS], vec![TOPIC, SUBSCRIPTIONS], vec![HISTORY]];
-    let to_topic = vec![vec![TRAILS], vec![SELECTORS, STATUS, FILTERS], vec![ALARMS], vec![TOPIC, SUBSCRIPTIONS]];
+    let full_chain = vec![vec![TRAILS], vec![SELECTORS, STATUS, ALARMS, FILTERS], vec![TOPIC, SUBSCRIPTIONS], vec![HISTORY]];
+    let to_topic = vec![vec![TRAILS], vec![SELECTORS, STATUS, ALARMS, FILTERS], vec![TOPIC, SUBSCRIPTIONS]];
     let key_chain = |key_round: Vec<Vec<&'static str>>| [to_topic.clone(), key_round, vec![vec![HISTORY]]].concat();
     let stopped = |f: &mut AccountFacts| {
         f.trail_status.insert(trail_arn(ACCOUNT, "main"), Ok(TrailStatus { is_logging: false, latest_cloudwatch_logs_delivery_error: None }));
@@ -768,10 +801,11 @@ fn independent_reads_are_asked_for_together_and_nothing_that_cannot_change_the_v
     let cases: Vec<Case> = vec![
         ("a compliant account", |_| {}, full_chain.clone(), Reason::Compliant),
         ("no trail: nothing after DescribeTrails", |f| f.trails = Ok(vec![]), vec![vec![TRAILS]], Reason::NoMultiRegionTrail),
-        ("a stopped trail: no alarms are read", stopped, vec![vec![TRAILS], vec![SELECTORS, STATUS, FILTERS]], Reason::TrailNotLogging),
-        ("no detecting filter: no alarms are read", |f| the_filter(f).pattern = "{ $.eventName = HeadBucket }".into(), vec![vec![TRAILS], vec![SELECTORS, STATUS, FILTERS]], Reason::NoMatchingMetricFilter),
-        ("a filter that never counts: no alarms are read", |f| the_filter(f).transformations[0].value = "0".into(), vec![vec![TRAILS], vec![SELECTORS, STATUS, FILTERS]], Reason::MetricFilterNeverCounts),
-        ("alarm actions disabled: no topic is read", |f| the_alarm(f).actions_enabled = false, vec![vec![TRAILS], vec![SELECTORS, STATUS, FILTERS], vec![ALARMS]], Reason::AlarmActionsDisabled),
+        // The alarms depend on the log group alone, so they go out with its filters.
+        ("a stopped trail: nothing after its status", stopped, vec![vec![TRAILS], vec![SELECTORS, STATUS, ALARMS, FILTERS]], Reason::TrailNotLogging),
+        ("no detecting filter", |f| the_filter(f).pattern = "{ $.eventName = HeadBucket }".into(), vec![vec![TRAILS], vec![SELECTORS, STATUS, ALARMS, FILTERS]], Reason::NoMatchingMetricFilter),
+        ("a filter that never counts", |f| the_filter(f).transformations[0].value = "0".into(), vec![vec![TRAILS], vec![SELECTORS, STATUS, ALARMS, FILTERS]], Reason::MetricFilterNeverCounts),
+        ("alarm actions disabled: no topic is read", |f| the_alarm(f).actions_enabled = false, vec![vec![TRAILS], vec![SELECTORS, STATUS, ALARMS, FILTERS]], Reason::AlarmActionsDisabled),
         ("no trail delivery to CloudWatch: no filters are read", |f| the_trail(f).log_group_arn = None, vec![vec![TRAILS], vec![SELECTORS, STATUS]], Reason::TrailNotSendingToCloudwatch),
         ("a role refused: one read, one error", |f| f.role_error = Some("AccessDenied".into()), vec![vec![TRAILS]], Reason::RoleAssumptionFailed),
         ("a deleted topic still reads both in one round, and no history", |f| *the_topic(f) = Ok(Topic::NotFound), to_topic.clone(), Reason::SnsTopicNotFound),
@@ -801,16 +835,16 @@ fn the_whole_family_needs_no_more_rounds_than_one_control() {
     let family: Vec<&Control> = controls::all().iter().collect();
     let driven = drive(&[compliant_family(ACCOUNT)], ACCOUNT, &family, &[]);
     assert!(driven.findings.iter().all(|f| f.reason == Reason::Compliant), "{:?}", driven.findings.iter().map(|f| (&f.control_id, f.reason)).collect::<Vec<_>>());
-    assert_eq!(plan(&driven), vec![vec![TRAILS], vec![SELECTORS, STATUS, FILTERS], vec![ALARMS], vec![TOPIC, SUBSCRIPTIONS], vec![HISTORY]]);
-    assert_eq!(driven.rounds[2].len(), family.len(), "one DescribeAlarmsForMetric per detecting metric");
-    assert_eq!(driven.rounds[3].len(), 2, "the shared topic is read once for every control");
-    assert_eq!(driven.rounds[4].len(), family.len(), "one DescribeAlarmHistory per alarm");
+    assert_eq!(plan(&driven), vec![vec![TRAILS], vec![SELECTORS, STATUS, ALARMS, FILTERS], vec![TOPIC, SUBSCRIPTIONS], vec![HISTORY]]);
+    assert_eq!(driven.rounds[1].len(), 4, "one DescribeAlarms for every control's alarms");
+    assert_eq!(driven.rounds[2].len(), 2, "the shared topic is read once for every control");
+    assert_eq!(driven.rounds[3].len(), 1, "one page of the account's alarm history for every alarm");
     let requests: usize = driven.rounds.iter().map(Vec::len).sum();
-    assert_eq!(requests, 1 + 3 + family.len() + 2 + family.len());
+    assert_eq!(requests, 1 + 4 + 2 + 1);
 }
 
 #[test]
-fn only_the_metrics_of_detecting_filters_are_asked_about() {
+fn the_alarms_are_asked_for_once_in_the_log_groups_account_and_region() {
     let mut facts = compliant(ACCOUNT);
     let filters = facts.metric_filters.get_mut(&log_group(ACCOUNT)).unwrap().as_mut().unwrap();
     let mut other = filters[0].clone();
@@ -819,7 +853,8 @@ fn only_the_metrics_of_detecting_filters_are_asked_about() {
     other.transformations[0].metric_name = "HeadBuckets".into();
     filters.push(other);
     let driven = drive(&[facts], ACCOUNT, &[controls::find(UNAUTHORIZED_API_CALLS).unwrap()], &[]);
-    assert_eq!(driven.rounds[2].iter().map(|n| n.request.clone()).collect::<Vec<_>>(), vec![Request::Alarms(metric(ACCOUNT))]);
+    let alarms: Vec<Request> = driven.rounds.iter().flatten().map(|n| n.request.clone()).filter(|r| matches!(r, Request::Alarms { .. })).collect();
+    assert_eq!(alarms, vec![Request::Alarms { account_id: ACCOUNT.into(), region: REGION.into() }]);
 }
 
 #[test]
@@ -830,7 +865,7 @@ fn a_passing_chain_asks_for_nothing_more() {
     facts.trails.as_mut().unwrap().push(slow);
     let driven = drive(&[facts], ACCOUNT, &[controls::find(UNAUTHORIZED_API_CALLS).unwrap()], &[]);
     assert_eq!(driven.findings[0].reason, Reason::Compliant, "{}", driven.findings[0].message);
-    assert_eq!(driven.rounds.len(), 5);
+    assert_eq!(driven.rounds.len(), 4);
 }
 
 #[test]
@@ -850,7 +885,7 @@ fn links_owned_by_another_member_are_asked_of_that_member() {
     let mut security = compliant(SECURITY);
     set_policy_of(&mut security, &org_topic_policy(&topic_arn(SECURITY), SECURITY));
     let driven = drive(&[member.clone(), security.clone()], ACCOUNT, &[controls::find(UNAUTHORIZED_API_CALLS).unwrap()], &[]);
-    let topic_round = &driven.rounds[3];
+    let topic_round = &driven.rounds[2];
     assert!(topic_round.iter().all(|n| n.request.account_id() == SECURITY && n.shared), "{topic_round:?}");
     let finding = &driven.findings[0];
     assert_eq!(finding.reason, Reason::Compliant, "{}", finding.message);
@@ -924,7 +959,7 @@ fn a_scan_out_of_time_concludes_with_what_it_has() {
     }
     let finding = audit.conclude(&known, &timed_out).remove(0);
     assert_eq!(finding.reason, Reason::ApiError);
-    assert!(finding.message.contains("alarms on metric"), "{}", finding.message);
+    assert!(finding.message.contains("the alarms of account 111122223333 in us-east-1"), "{}", finding.message);
     assert_eq!(finding.evidence.links.last().map(|l| l.kind), Some(LinkKind::Metric));
 }
 
@@ -1142,3 +1177,5 @@ fn a_central_topics_key_is_read_in_the_keys_own_account_and_shared() {
     let kinds: Vec<LinkKind> = driven.findings[0].evidence.links.iter().map(|l| l.kind).collect();
     assert_eq!(kinds[kinds.len() - 3..], [LinkKind::TopicPolicy, LinkKind::KmsKey, LinkKind::KeyPolicy]);
 }
+
+mod alarms;

@@ -45,7 +45,7 @@ pub fn resource_type(kind: LinkKind) -> &'static str {
     match kind {
         LinkKind::Account | LinkKind::Waiver => "AwsAccount",
         LinkKind::Trail => "AwsCloudTrailTrail",
-        LinkKind::Alarm => "AwsCloudWatchAlarm",
+        LinkKind::Alarm | LinkKind::CompositeAlarm => "AwsCloudWatchAlarm",
         LinkKind::Topic => "AwsSnsTopic",
         LinkKind::KmsKey => "AwsKmsKey",
         LinkKind::LogGroup | LinkKind::MetricFilter | LinkKind::Metric | LinkKind::Subscription | LinkKind::TopicPolicy | LinkKind::KeyPolicy | LinkKind::AlarmHistory => "Other",

@@ -63,6 +63,7 @@ pub fn resource_type(kind: LinkKind) -> &'static str {
         LinkKind::MetricFilter => "AWS::Logs::MetricFilter",
         LinkKind::Metric => "AWS::CloudWatch::Metric",
         LinkKind::Alarm => "AWS::CloudWatch::Alarm",
+        LinkKind::CompositeAlarm => "AWS::CloudWatch::CompositeAlarm",
         LinkKind::Topic => "AWS::SNS::Topic",
         LinkKind::Subscription => "AWS::SNS::Subscription",
         LinkKind::TopicPolicy => "AWS::SNS::TopicPolicy",

@@ -81,14 +81,14 @@ async fn scan<R: AwsReads>(reads: &R, config: &Config, shutdown: watch::Receiver
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_compliant_account_takes_six_dependent_round_trips_with_one_control_or_fifteen() {
+async fn a_compliant_account_takes_five_dependent_round_trips_and_nine_calls_with_one_control_or_fifteen() {
     let family: Vec<&str> = controls::all().iter().map(|c| c.id).collect();
-    // One control: AssumeRole, DescribeTrails, GetTrailStatus, GetEventSelectors,
-    // DescribeMetricFilters, DescribeAlarmsForMetric, GetTopicAttributes,
-    // ListSubscriptionsByTopic and the alarm's DescribeAlarmHistory: 9. Each further control
-    // adds its metric's DescribeAlarmsForMetric and its own alarm's DescribeAlarmHistory; the
-    // trail, the log group and the shared topic are read once.
-    for (controls, calls) in [(vec![UNAUTHORIZED], 9), (family.clone(), 9 + 14 * 2)] {
+    // AssumeRole, DescribeTrails, GetTrailStatus, GetEventSelectors, DescribeMetricFilters,
+    // DescribeAlarms, GetTopicAttributes, ListSubscriptionsByTopic and the account's
+    // DescribeAlarmHistory: 9, however many controls. Every alarm of the account and region
+    // comes in one DescribeAlarms, every alarm's latest notification in one history page, and
+    // the trail, the log group and the shared topic are read once.
+    for (controls, calls) in [(vec![UNAUTHORIZED], 9), (family.clone(), 9)] {
         let dir = tempfile::tempdir().unwrap();
         let org = organization(3, &controls);
         let list = controls.iter().map(|c| format!("{c:?}")).collect::<Vec<_>>().join(", ");
@@ -102,11 +102,11 @@ async fn a_compliant_account_takes_six_dependent_round_trips_with_one_control_or
             let mut starts: Vec<_> = calls_of.iter().map(|c| c.started).collect();
             starts.sort();
             starts.dedup();
-            assert_eq!(starts.len(), 6, "{account}: AssumeRole, DescribeTrails, status+selectors+filters, alarms, topic+subscriptions, alarm history");
+            assert_eq!(starts.len(), 5, "{account}: AssumeRole, DescribeTrails, status+selectors+filters+alarms, topic+subscriptions, alarm history");
             assert_eq!(calls_of.len(), calls, "{account}: {:?}", calls_of.iter().map(|c| c.operation).collect::<Vec<_>>());
         }
-        // The listing (its two calls together), then six round trips, all accounts at once.
-        assert_eq!(report.duration, LATENCY * 7, "{controls:?}");
+        // The listing (its two calls together), then five round trips, all accounts at once.
+        assert_eq!(report.duration, LATENCY * 6, "{controls:?}");
         store.close().await;
     }
 }
@@ -119,8 +119,8 @@ async fn the_concurrency_bound_is_never_exceeded() {
     let (_store, report) = scan(&org, &config, never()).await;
     assert_eq!((report.status, report.accounts_judged), (ScanStatus::Completed, 40));
     assert_eq!(org.max_accounts_in_flight(), 4);
-    // Ten waves of six round trips after the listing: the bound costs time, not verdicts.
-    assert_eq!(report.duration, LATENCY * (1 + 10 * 6));
+    // Ten waves of five round trips after the listing: the bound costs time, not verdicts.
+    assert_eq!(report.duration, LATENCY * (1 + 10 * 5));
 }
 
 #[tokio::test(start_paused = true)]
@@ -160,9 +160,9 @@ async fn after_shutdown_accounts_in_flight_finish_within_the_grace_period_and_no
         assert_eq!(findings(&store).await.len(), judged, "grace {grace}");
         let assumed: usize = org.calls().iter().filter(|c| c.operation == "sts:AssumeRole").count();
         assert_eq!(assumed, 4, "grace {grace}: no account starts after the signal");
-        // The four finish after the listing and their six round trips, at t = 7 s, within a
+        // The four finish after the listing and their five round trips, at t = 6 s, within a
         // grace of 10 s from t = 2 s; a grace of 2 s ends before.
-        let expected = if judged > 0 { LATENCY * 7 } else { LATENCY * 2 + Duration::from_secs(grace) };
+        let expected = if judged > 0 { LATENCY * 6 } else { LATENCY * 2 + Duration::from_secs(grace) };
         assert_eq!(report.duration, expected, "grace {grace}");
         let scans = store.query("SELECT status, error FROM scans").await.unwrap();
         assert_eq!(scans.rows[0][0], "interrupted");
@@ -206,7 +206,7 @@ async fn each_cross_account_fact_is_read_once_per_scan_through_its_owner() {
         "cloudtrail:GetTrailStatus",
         "cloudtrail:GetEventSelectors",
         "logs:DescribeMetricFilters",
-        "cloudwatch:DescribeAlarmsForMetric",
+        "cloudwatch:DescribeAlarms",
         "sns:GetTopicAttributes",
         "sns:ListSubscriptionsByTopic",
         "cloudwatch:DescribeAlarmHistory",
@@ -372,8 +372,8 @@ impl AwsReads for ListingFailsAfterFirstPage {
     async fn describe_metric_filters(&self, s: &String, group: &orgwatch_core::facts::LogGroupRef) -> orgwatch_core::Observed<Vec<orgwatch_core::facts::MetricFilter>> {
         self.0.describe_metric_filters(s, group).await
     }
-    async fn describe_alarms_for_metric(&self, s: &String, metric: &orgwatch_core::facts::MetricRef) -> orgwatch_core::Observed<Vec<orgwatch_core::facts::Alarm>> {
-        self.0.describe_alarms_for_metric(s, metric).await
+    async fn describe_alarms(&self, s: &String, region: &str) -> orgwatch_core::Observed<orgwatch_core::facts::Alarms> {
+        self.0.describe_alarms(s, region).await
     }
     async fn get_topic_attributes(&self, s: &String, region: &str, arn: &str) -> orgwatch_core::Observed<orgwatch_core::facts::Topic> {
         self.0.get_topic_attributes(s, region, arn).await
@@ -387,7 +387,7 @@ impl AwsReads for ListingFailsAfterFirstPage {
     async fn get_key_policy(&self, s: &String, region: &str, key_id: &str) -> orgwatch_core::Observed<String> {
         self.0.get_key_policy(s, region, key_id).await
     }
-    async fn describe_alarm_history(&self, s: &String, region: &str, alarm_name: &str) -> orgwatch_core::Observed<Vec<orgwatch_core::facts::AlarmHistoryItem>> {
+    async fn describe_alarm_history(&self, s: &String, region: &str, alarm_name: Option<&str>) -> orgwatch_core::Observed<orgwatch_core::facts::AlarmHistory> {
         self.0.describe_alarm_history(s, region, alarm_name).await
     }
     async fn org_path(&self, account_id: &str) -> orgwatch_core::Observed<String> {
@@ -423,7 +423,7 @@ async fn a_topic_encrypted_with_a_customer_managed_key_adds_its_description_and_
     // The key named by ARN: DescribeKey and GetKeyPolicy in one round after the topic's, then
     // the alarm's history. By alias: DescribeKey says which key it names, then GetKeyPolicy of
     // that key, so one round more.
-    for (named, rounds) in [("arn", 7), ("alias", 8)] {
+    for (named, rounds) in [("arn", 6), ("alias", 7)] {
         let dir = tempfile::tempdir().unwrap();
         let mut org = organization(3, &[UNAUTHORIZED]);
         for account_id in [MANAGEMENT.to_owned(), member(0), member(1), member(2)] {

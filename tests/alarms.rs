@@ -1,0 +1,81 @@
+//! Every kind of alarm, end to end against the emulator: composite alarms that notify for the
+//! alarm on the metric (OR, nested by ARN, AND, actions disabled, a suppressor), metric-math
+//! alarms judged by the expression that returns data, and an account whose alarms take several
+//! DescribeAlarms pages (tests/emulator/build_org.py's presets).
+
+use orgwatch_tests::{Emulator, describe, latest};
+use serde_json::{Value, json};
+
+fn counter(account: &str, service: &str, operation: &str) -> Value {
+    json!({"account": account, "service": service, "operation": operation, "fault": "none"})
+}
+
+fn fired(emulator: &Emulator, account: &str, operation: &str) -> u64 {
+    let rules = emulator.faults();
+    rules["rules"].as_array().unwrap().iter().filter(|r| r["account"] == account && r["operation"] == operation).map(|r| r["fired"].as_u64().unwrap_or(0)).sum()
+}
+
+/// The latest finding of an account: its message and evidence.
+fn finding(emulator: &Emulator, config: &str, account: &str) -> (String, Value) {
+    let output = emulator.run(&["findings", "--config", config, "--account", account, "--format", "json"]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let rows: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let evidence = match &rows[0]["evidence"] {
+        Value::String(text) => serde_json::from_str(text).unwrap(),
+        other => other.clone(),
+    };
+    (rows[0]["message"].as_str().unwrap_or_default().to_owned(), evidence)
+}
+
+fn links_of<'e>(evidence: &'e Value, kind: &str) -> Vec<&'e Value> {
+    evidence["links"].as_array().unwrap().iter().filter(|l| l["kind"] == kind).collect()
+}
+
+#[tokio::test]
+async fn composite_and_metric_math_alarms_are_judged_by_meaning_and_many_alarms_cost_pages_not_verdicts() {
+    let emulator = Emulator::start();
+    let cases = [
+        ("composite-or", "PASS", "COMPLIANT"),
+        ("composite-nested", "PASS", "COMPLIANT"),
+        ("composite-and", "FAIL", "ALARM_CANNOT_FIRE"),
+        ("composite-actions-disabled", "FAIL", "ALARM_ACTIONS_DISABLED"),
+        ("composite-suppressed", "PASS", "COMPLIANT"),
+        ("math-fill", "PASS", "COMPLIANT"),
+        ("math-scaled", "PASS", "COMPLIANT"),
+        ("math-other-metric", "FAIL", "NO_ALARM_ON_METRIC"),
+        ("math-undecidable", "ERROR", "METRIC_MATH_UNDECIDABLE"),
+        ("many-alarms", "PASS", "COMPLIANT"),
+    ];
+    let accounts: Vec<Value> = cases.iter().map(|(setup, _, _)| json!({"name": setup, "setup": setup})).collect();
+    let org = emulator.build(json!({"management": {"setup": "compliant"}, "accounts": accounts}));
+    let many = org.id("many-alarms").to_owned();
+    emulator.set_faults(json!([counter(&many, "monitoring", "DescribeAlarms"), counter(org.id("composite-or"), "monitoring", "DescribeAlarms")]));
+    let dir = tempfile::tempdir().unwrap();
+    let config = emulator.write_config(dir.path(), "concurrency = 8", "");
+    let config = config.to_str().unwrap();
+    let output = emulator.run(&["scan", "--config", config]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let found = latest(&dir.path().join("orgwatch.db")).await;
+    for (name, status, reason) in cases {
+        let (message, _) = finding(&emulator, config, org.id(name));
+        assert_eq!(found[org.id(name)], (status.to_owned(), reason.to_owned()), "{name}: {message}");
+    }
+
+    // The composite that notifies is in the evidence, with the route from the alarm up.
+    let (message, evidence) = finding(&emulator, config, org.id("composite-nested"));
+    let composites: Vec<&str> = links_of(&evidence, "composite-alarm").iter().map(|l| l["attributes"]["name"].as_str().unwrap()).collect();
+    assert_eq!(composites, vec!["cis-unauthorized-composite", "cis-pager"], "{message}");
+    assert!(message.starts_with("Composite alarm \"cis-pager\""), "{message}");
+    let (message, evidence) = finding(&emulator, config, org.id("composite-and"));
+    assert!(message.contains("other-signal"), "the alarm that holds it back is named: {message}");
+    assert_eq!(links_of(&evidence, "composite-alarm").len(), 1, "{evidence}");
+    let (_, evidence) = finding(&emulator, config, org.id("composite-suppressed"));
+    let notes = evidence["notes"].as_array().map(Vec::as_slice).unwrap_or_default();
+    assert!(notes.iter().any(|n| n.as_str().unwrap().contains("ActionsSuppressor")), "{evidence}");
+    let (message, _) = finding(&emulator, config, org.id("math-undecidable"));
+    assert!(message.contains("RATE"), "the form not judged is named: {message}");
+
+    // One DescribeAlarms for an account with a handful of alarms; pages of 100 for 120 more.
+    assert_eq!(fired(&emulator, org.id("composite-or"), "DescribeAlarms"), 1);
+    assert_eq!(fired(&emulator, &many, "DescribeAlarms"), 2);
+}
