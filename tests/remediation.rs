@@ -60,6 +60,9 @@ const BROKEN: &[Broken] = &[
     Broken { name: "disabled", setup: "alarm-actions-disabled", reason: "ALARM_ACTIONS_DISABLED", ..PLAIN },
     Broken { name: "less-than", setup: "alarm-less-than", reason: "ALARM_CANNOT_FIRE", ..PLAIN },
     Broken { name: "no-sns", setup: "alarm-no-sns", reason: "NO_ALARM_NOTIFICATION", ..PLAIN },
+    // The composite that notifies is mended; the alarm it serves keeps no actions of its own.
+    Broken { name: "composite-and", setup: "composite-and", reason: "ALARM_CANNOT_FIRE", runs: "put-composite-alarm", ..PLAIN },
+    Broken { name: "composite-disabled", setup: "composite-actions-disabled", reason: "ALARM_ACTIONS_DISABLED", runs: "put-composite-alarm", ..PLAIN },
     Broken { name: "deleted-topic", setup: "topic-deleted", reason: "SNS_TOPIC_NOT_FOUND", ..PLAIN },
     Broken { name: "no-subscriber", setup: "no-subscription", reason: "NO_CONFIRMED_SUBSCRIPTION", ..PLAIN },
     Broken { name: "aws-key", setup: "topic-aws-managed-key", reason: "SNS_TOPIC_UNPUBLISHABLE", runs: "aws kms create-key", ..PLAIN },

@@ -123,6 +123,17 @@ impl AlarmSpec {
     pub const EVALUATION_PERIODS: u32 = 1;
 }
 
+/// A composite alarm as it is written again (`put-composite-alarm` replaces its definition).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CompositeSpec {
+    pub name: String,
+    pub rule: String,
+    /// Actions kept from the composite being rewritten.
+    pub kept_actions: Vec<String>,
+    pub topic: Option<TopicRef>,
+    pub actions_suppressor: Option<String>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     StartLogging(TrailRef),
@@ -141,6 +152,8 @@ pub enum Action {
     CreateTopic { name: String },
     Subscribe { topic: TopicRef },
     PutAlarm(AlarmSpec),
+    /// A composite alarm written again with its actions enabled, its rule and its actions.
+    PutCompositeAlarm(CompositeSpec),
     /// The alarm's actions enabled; the alarm as the evidence shows it, for Terraform.
     EnableAlarmActions { alarm: AlarmSpec },
     /// A customer-managed key CloudWatch may use, set as the topic's key.
@@ -232,6 +245,12 @@ impl<'f> Links<'f> {
         self.finding.evidence.links.iter().rev().find(|l| l.kind == kind)
     }
 
+    /// The alarm that sends the notification: the last composite alarm above the alarm on the
+    /// metric, or that alarm.
+    fn notifier(&self) -> Option<&'f EvidenceLink> {
+        self.finding.evidence.links.iter().rev().find(|l| matches!(l.kind, LinkKind::CompositeAlarm | LinkKind::Alarm))
+    }
+
     fn account_of(&self, link: &EvidenceLink) -> String {
         link.account_id.clone().or_else(|| arn_field(&link.id, 4).map(str::to_owned)).unwrap_or_else(|| self.finding.account_id.clone())
     }
@@ -317,6 +336,17 @@ fn fix(finding: &Finding, settings: &Settings<'_>) -> Fix {
         (target, action.into_iter().collect::<Vec<_>>())
     };
     let mut rescan = false;
+    // A composite alarm above the alarm is the one that notifies: it is mended, and the alarm
+    // it serves is left without actions of its own.
+    if let Some(composite) = links.last(LinkKind::CompositeAlarm)
+        && matches!(finding.reason, Reason::AlarmActionsDisabled | Reason::AlarmCannotFire | Reason::NoAlarmNotification | Reason::SnsTopicNotFound)
+    {
+        let child = links.last(LinkKind::Alarm).map(alarm_name).unwrap_or_default();
+        let target = at(composite);
+        let (target, actions) = composite_fix(finding, composite, &child, target, &links);
+        let Target { account_id, region, notes } = target;
+        return Fix { account_id, region, partition, notes, actions, rescan: true };
+    }
     let (target, actions) = match finding.reason {
         Reason::NoMultiRegionTrail => match trail {
             Some(link) => {
@@ -587,7 +617,7 @@ fn deny_note(link: &EvidenceLink, document: &serde_json::Value, policy_of: &str,
 /// the fix goes to, its notes, and the action (none when the policy already holds it).
 fn topic_policy_fix<'f>(links: &Links<'f>) -> Result<(&'f EvidenceLink, Vec<String>, Option<Action>), &'static str> {
     let topic = links.last(LinkKind::Topic).ok_or("topic")?;
-    let alarm = links.last(LinkKind::Alarm).ok_or("alarm")?;
+    let alarm = links.notifier().ok_or("alarm")?;
     let link = links.last(LinkKind::TopicPolicy);
     let owner = links.account_of(topic);
     let alarm_account = links.account_of(alarm);
@@ -689,7 +719,7 @@ fn failure(error: &str) -> Failure {
 /// ALARM_ACTION_FAILED: what CloudWatch recorded, and the fix of what its error names.
 fn action_failed_fix(links: &Links<'_>, at: &dyn Fn(&EvidenceLink) -> Target) -> Result<(Target, Vec<Action>), &'static str> {
     let history = links.last(LinkKind::AlarmHistory).ok_or("alarm history")?;
-    let alarm = links.last(LinkKind::Alarm).ok_or("alarm")?;
+    let alarm = links.notifier().ok_or("alarm")?;
     let name = alarm_name(alarm);
     let error = history.attribute("error").filter(|e| !e.trim().is_empty());
     let when = history.attribute("timestamp").unwrap_or("an unknown time");
@@ -786,6 +816,46 @@ fn missing(finding: &Finding, settings: &Settings<'_>, what: &str) -> Fix {
         actions: Vec::new(),
         rescan: true,
     }
+}
+
+/// The composite alarm that notifies for the alarm below it, mended: actions enabled, a rule
+/// that goes to ALARM with the alarm alone, a topic that exists and works.
+fn composite_fix(finding: &Finding, composite: &EvidenceLink, child: &str, mut target: Target, links: &Links<'_>) -> (Target, Vec<Action>) {
+    let mut spec = CompositeSpec {
+        name: alarm_name(composite),
+        rule: composite.attribute("rule").unwrap_or_default().to_owned(),
+        kept_actions: composite.attributes.get("alarm_actions").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default(),
+        topic: None,
+        actions_suppressor: composite.attribute("actions_suppressor").map(str::to_owned),
+    };
+    target.notes.push(format!(
+        "Composite alarm {} notifies for alarm {child:?}, which keeps no actions of its own; put-composite-alarm replaces the composite's definition, and orgwatch does not read its description or OK and INSUFFICIENT_DATA actions: keep yours.",
+        spec.name
+    ));
+    let dead = (finding.reason == Reason::SnsTopicNotFound).then(|| links.last(LinkKind::Topic)).flatten();
+    if let Some(dead) = dead {
+        spec.kept_actions.retain(|a| *a != dead.id);
+    }
+    if finding.reason == Reason::AlarmCannotFire {
+        target.notes.push(format!(
+            "Its rule does not go to ALARM on alarm {child:?}'s ALARM alone, so a burst of denied calls does not reach anyone; the rule below adds OR ALARM(\"{child}\"). To cut noise, raise the alarm's threshold rather than narrow the rule."
+        ));
+        spec.rule = format!("({}) OR ALARM(\"{child}\")", spec.rule);
+    }
+    let notifies = spec.kept_actions.iter().any(|a| a.split(':').nth(2) == Some("sns"));
+    let mut actions = Vec::new();
+    if !notifies {
+        match reusable_topic(&finding.evidence.working_topics, &target.account_id, &target.region) {
+            Some(topic) => spec.topic = Some(TopicRef::Existing(topic.arn.clone())),
+            None => {
+                actions.push(Action::CreateTopic { name: TOPIC_NAME.into() });
+                actions.push(Action::Subscribe { topic: TopicRef::Created(TOPIC_NAME.into()) });
+                spec.topic = Some(TopicRef::Created(TOPIC_NAME.into()));
+            }
+        }
+    }
+    actions.push(Action::PutCompositeAlarm(spec));
+    (target, actions)
 }
 
 /// The control's filter on the log group, an alarm on its metric and a topic for the alarm.

@@ -29,6 +29,10 @@ fn each_fixture_plan_has_the_scans_verdict() {
         ("central-topic-org-policy.json", Status::Error, Reason::PolicyUndecidable, &["aws_sns_topic_policy.central"]),
         ("topic-policy-after-apply.json", Status::Error, Reason::NotInPlan, &["aws_sns_topic.central"]),
         ("cmk-without-cloudwatch.json", Status::Fail, Reason::SnsTopicUnpublishable, &["aws_kms_key.alerts"]),
+        // The alarm keeps no actions; a composite above it notifies.
+        ("composite-over-alarm.json", Status::Pass, Reason::Compliant, &[]),
+        ("composite-and.json", Status::Fail, Reason::AlarmCannotFire, &["aws_cloudwatch_composite_alarm.pager"]),
+        ("metric-math-fill.json", Status::Pass, Reason::Compliant, &[]),
     ];
     for (name, status, reason, at) in cases {
         let report = run(name);

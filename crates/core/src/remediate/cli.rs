@@ -2,7 +2,7 @@
 //! commands are for and stops the script when the credentials in use are another account's;
 //! every command names its region. Values from the evidence are shell-quoted, never interpolated.
 
-use super::{Action, AlarmSpec, EMAIL_VARIABLE, Fix, KeyRef, Remedy, RemedyKind, TEST_REASON, TopicRef, audit_policy, grant, label};
+use super::{Action, AlarmSpec, CompositeSpec, EMAIL_VARIABLE, Fix, KeyRef, Remedy, RemedyKind, TEST_REASON, TopicRef, audit_policy, grant, label};
 use serde_json::json;
 use std::fmt::Write;
 
@@ -306,6 +306,7 @@ fn render_action(out: &mut String, fix: &Fix, action: &Action) {
             command(out, &[args(&["sns", "subscribe"]), region(), vec!["--topic-arn".into(), topic_word(topic), "--protocol".into(), "email".into(), "--notification-endpoint".into(), format!("\"${EMAIL_VARIABLE}\"")]].concat());
         }
         Action::PutAlarm(alarm) => render_alarm(out, fix, alarm),
+        Action::PutCompositeAlarm(composite) => render_composite(out, fix, composite),
         Action::EnableAlarmActions { alarm } => {
             comment(out, &format!("Enable the actions of alarm {}.", alarm.name));
             command(out, &[args(&["cloudwatch", "enable-alarm-actions"]), region(), vec!["--alarm-names".into(), w(&alarm.name)]].concat());
@@ -351,6 +352,23 @@ fn render_action(out: &mut String, fix: &Fix, action: &Action) {
             let _ = writeln!(out, "{}", history_command(&fix.region, alarm_name));
         }
     }
+}
+
+fn render_composite(out: &mut String, fix: &Fix, composite: &CompositeSpec) {
+    comment(out, &format!("Composite alarm {} again, its actions enabled, with rule {}.", composite.name, composite.rule));
+    let mut words = vec!["cloudwatch".to_owned(), "put-composite-alarm".into(), "--region".into(), w(&fix.region), "--alarm-name".into(), w(&composite.name), "--alarm-rule".into(), w(&composite.rule), "--actions-enabled".into()];
+    let mut actions: Vec<String> = composite.kept_actions.iter().map(|a| w(a)).collect();
+    if let Some(topic) = &composite.topic {
+        actions.push(topic_word(topic));
+    }
+    if !actions.is_empty() {
+        words.push("--alarm-actions".into());
+        words.extend(actions);
+    }
+    if let Some(suppressor) = &composite.actions_suppressor {
+        comment(out, &format!("It keeps its actions suppressor {suppressor}: add --actions-suppressor and its periods to the command if you had them."));
+    }
+    command(out, &words);
 }
 
 fn render_alarm(out: &mut String, fix: &Fix, alarm: &AlarmSpec) {

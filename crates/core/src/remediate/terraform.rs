@@ -6,7 +6,7 @@
 //! a variable. The provider's `allowed_account_ids` keeps the module to its account.
 
 use super::cli::{DELIVERY_POLICY_NAME, bucket_policy, cancel_deletion_command, delivery_role_policy, delivery_trust_policy, enable_key_command, history_command, key_policy, test_notification_command, threshold};
-use super::{Action, AlarmSpec, EMAIL_VARIABLE, Fix, MetricSpec, Remedy, RemedyKind, TopicRef, TrailRef, label};
+use super::{Action, AlarmSpec, CompositeSpec, EMAIL_VARIABLE, Fix, MetricSpec, Remedy, RemedyKind, TopicRef, TrailRef, label};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -270,6 +270,7 @@ fn module(audited: &str, account: &str, region: &str, fixes: &[(&Remedy, &Fix)])
                 }
             }
             Action::PutAlarm(alarm) => alarm_resource(&mut w, alarm, true),
+            Action::PutCompositeAlarm(composite) => composite_resource(&mut w, composite),
             Action::EnableAlarmActions { alarm } => alarm_resource(&mut w, alarm, false),
             Action::EncryptTopic { topic_arn, key_alias } => {
                 let name = topic_arn.rsplit(':').next().unwrap_or(topic_arn);
@@ -377,6 +378,30 @@ fn trail_change<'m>(trails: &'m mut BTreeMap<String, TrailChange>, trail: &Trail
     let change = trails.entry(trail.arn.clone()).or_default();
     change.trail.get_or_insert_with(|| trail.clone());
     change
+}
+
+fn composite_resource(w: &mut Writer<'_>, composite: &CompositeSpec) {
+    let l = label(&composite.name);
+    if !w.declare("aws_cloudwatch_composite_alarm", &l) {
+        return;
+    }
+    w.import(&format!("aws_cloudwatch_composite_alarm.{l}"), &composite.name);
+    line_comments(&mut w.out, "Terraform manages the composite alarm's whole definition; orgwatch does not read its description or OK and INSUFFICIENT_DATA actions: keep yours.");
+    let mut actions: Vec<String> = composite.kept_actions.iter().map(|a| string(a)).collect();
+    if let Some(topic) = &composite.topic {
+        actions.push(w.topic(topic));
+    }
+    let _ = writeln!(
+        w.out,
+        "resource \"aws_cloudwatch_composite_alarm\" \"{l}\" {{\n  alarm_name      = {}\n  alarm_rule      = {}\n  actions_enabled = true\n  alarm_actions   = [{}]",
+        string(&composite.name),
+        string(&composite.rule),
+        actions.join(", ")
+    );
+    if let Some(suppressor) = &composite.actions_suppressor {
+        let _ = writeln!(w.out, "  # It keeps its actions suppressor {}: add an actions_suppressor block with its periods if you had one.", suppressor.replace('\n', " "));
+    }
+    let _ = writeln!(w.out, "}}\n");
 }
 
 fn alarm_resource(w: &mut Writer<'_>, alarm: &AlarmSpec, with_topic: bool) {
