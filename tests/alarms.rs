@@ -3,7 +3,7 @@
 //! alarms judged by the expression that returns data, and an account whose alarms take several
 //! DescribeAlarms pages (tests/emulator/build_org.py's presets).
 
-use orgwatch_tests::{Emulator, describe, latest};
+use orgwatch_tests::{Emulator, describe, latest, python, repo_root};
 use serde_json::{Value, json};
 
 fn counter(account: &str, service: &str, operation: &str) -> Value {
@@ -78,4 +78,14 @@ async fn composite_and_metric_math_alarms_are_judged_by_meaning_and_many_alarms_
     // One DescribeAlarms for an account with a handful of alarms; pages of 100 for 120 more.
     assert_eq!(fired(&emulator, org.id("composite-or"), "DescribeAlarms"), 1);
     assert_eq!(fired(&emulator, &many, "DescribeAlarms"), 2);
+}
+
+/// The emulator's composite alarms and DescribeAlarms, through every client CloudWatch has here
+/// (boto3 in JSON, CBOR and query, a hand-signed CBOR request, the AWS CLI): AlarmTypes, paging,
+/// ParentsOfAlarmName and ChildrenOfAlarmName, metric-math queries kept whole, and the refusals
+/// (tests/emulator/check_alarms.py, which starts an emulator of its own).
+#[test]
+fn the_emulator_answers_describe_alarms_and_keeps_composite_alarms_as_aws_does() {
+    let output = std::process::Command::new(python()).arg(repo_root().join("tests/emulator/check_alarms.py")).output().expect("the test venv's Python");
+    assert!(output.status.success(), "{}", describe(&output));
 }
