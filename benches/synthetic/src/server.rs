@@ -3,17 +3,18 @@
 //! throttles, and answers from the organization.
 
 use crate::org::{
-    AlarmShape, Encryption, Filters, HISTORY_ITEMS_FAILED, HISTORY_ITEMS_SUCCEEDED, HISTORY_PAGE, KEY_ALIAS, KeyNaming, Kind, LEGACY_TOPIC_NAME, LOG_GROUP, NAMESPACE,
-    Notifies, Organization, RECOVERED_ITEMS, REGION, Record, TOPIC_NAME, TopicPolicy, TopicShape, TopicSpec, key_of, profile, topic_of,
+    ALARMS_PAGE, AlarmShape, CompositeShape, Encryption, Filters, HISTORY_ITEMS_FAILED, HISTORY_ITEMS_SUCCEEDED, HISTORY_PAGE, KEY_ALIAS, KeyNaming, Kind, LEGACY_TOPIC_NAME,
+    LOG_GROUP, MathShape, NAMESPACE, Notifies, OTHER_METRIC, OTHER_NAMESPACE, OTHER_SIGNAL_ALARM, Organization, Profile, RECOVERED_ITEMS, REGION, Record, TOPIC_NAME,
+    TopicPolicy, TopicShape, TopicSpec, key_of, profile, topic_of,
 };
-use crate::wire::{self, Cbor, Reply, xml_escape};
+use crate::wire::{self, Cbor, Member, Reply, xml_escape};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::serve::ListenerExt;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -41,7 +42,7 @@ enum Op {
     GetTrailStatus,
     GetEventSelectors,
     DescribeMetricFilters,
-    DescribeAlarmsForMetric,
+    DescribeAlarms,
     GetTopicAttributes,
     ListSubscriptionsByTopic,
     DescribeKey,
@@ -57,7 +58,7 @@ const OPS: [(Op, &str); 13] = [
     (Op::GetTrailStatus, "cloudtrail:GetTrailStatus"),
     (Op::GetEventSelectors, "cloudtrail:GetEventSelectors"),
     (Op::DescribeMetricFilters, "logs:DescribeMetricFilters"),
-    (Op::DescribeAlarmsForMetric, "cloudwatch:DescribeAlarmsForMetric"),
+    (Op::DescribeAlarms, "cloudwatch:DescribeAlarms"),
     (Op::GetTopicAttributes, "sns:GetTopicAttributes"),
     (Op::ListSubscriptionsByTopic, "sns:ListSubscriptionsByTopic"),
     (Op::DescribeKey, "kms:DescribeKey"),
@@ -88,6 +89,28 @@ const SNS_XMLNS: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
 const EPOCH: i64 = 1_793_491_200;
 /// Accounts per ListAccounts page, as AWS.
 const PAGE: usize = 20;
+/// Alarms DescribeAlarms answers a page when `MaxRecords` is not given, as AWS.
+const ALARMS_DEFAULT_PAGE: usize = 50;
+/// The window CloudWatch's per-account quota is counted in.
+const CLOUDWATCH_WINDOW: Duration = Duration::from_secs(1);
+
+/// One account's CloudWatch calls that arrived in the last [`CLOUDWATCH_WINDOW`], and the most
+/// that ever arrived within one.
+#[derive(Debug, Default)]
+struct Window {
+    arrivals: VecDeque<tokio::time::Instant>,
+    peak: u32,
+}
+
+impl Window {
+    fn arrive(&mut self, now: tokio::time::Instant) {
+        while self.arrivals.front().is_some_and(|first| now.duration_since(*first) >= CLOUDWATCH_WINDOW) {
+            self.arrivals.pop_front();
+        }
+        self.arrivals.push_back(now);
+        self.peak = self.peak.max(self.arrivals.len() as u32);
+    }
+}
 
 /// Calls by operation and by account, lock-free on the known paths.
 struct Counters {
@@ -95,6 +118,8 @@ struct Counters {
     throttled: AtomicU64,
     by_op: [AtomicU64; OPS.len()],
     by_account: Vec<AtomicU64>,
+    /// CloudWatch calls (every `monitoring` operation) by account, in a sliding window.
+    cloudwatch: Vec<Mutex<Window>>,
     /// Calls of operations not served, by `service:Operation`.
     other_ops: Mutex<BTreeMap<String, u64>>,
     /// AssumeRole into accounts outside the organization, by id.
@@ -108,6 +133,7 @@ impl Counters {
             throttled: AtomicU64::new(0),
             by_op: std::array::from_fn(|_| AtomicU64::new(0)),
             by_account: (0..accounts).map(|_| AtomicU64::new(0)).collect(),
+            cloudwatch: (0..accounts).map(|_| Mutex::new(Window::default())).collect(),
             other_ops: Mutex::new(BTreeMap::new()),
             strangers: Mutex::new(BTreeMap::new()),
         }
@@ -117,6 +143,7 @@ impl Counters {
         self.total.store(0, Ordering::Relaxed);
         self.throttled.store(0, Ordering::Relaxed);
         self.by_op.iter().chain(&self.by_account).for_each(|c| c.store(0, Ordering::Relaxed));
+        self.cloudwatch.iter().for_each(|w| *lock(w) = Window::default());
         lock(&self.other_ops).clear();
         lock(&self.strangers).clear();
     }
@@ -124,6 +151,46 @@ impl Counters {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One alarm of an account, as DescribeAlarms lists it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum AlarmOf {
+    /// The metric alarm of deployed control `i`.
+    Control(usize),
+    OtherSignal,
+    /// Unrelated metric alarm `k` (`filler-{k+1:04}`).
+    Filler(usize),
+    /// `<control>-composite` of deployed control `i`.
+    Composite(usize),
+    /// `<control>-pager` of deployed control `i`.
+    Pager(usize),
+}
+
+/// Alarms by name, as DescribeAlarms lists them.
+type Listed = Vec<(String, AlarmOf)>;
+
+/// A CBOR map whose members are counted as they are written, the header written last.
+struct MapOut {
+    body: Cbor,
+    members: u64,
+}
+
+impl MapOut {
+    fn new() -> Self {
+        MapOut { body: Cbor::new(), members: 0 }
+    }
+
+    /// Writes a member's key; its value goes into the writer returned.
+    fn key(&mut self, key: &str) -> &mut Cbor {
+        self.members += 1;
+        self.body.text(key);
+        &mut self.body
+    }
+
+    fn write_to(self, out: &mut Cbor) {
+        out.map(self.members).raw(&self.body.finish());
+    }
 }
 
 /// Whose call it is for the counters.
@@ -223,6 +290,30 @@ impl Server {
             *out.entry(id.clone()).or_insert(0) += n;
         }
         out
+    }
+
+    /// By account, the most CloudWatch calls (every `monitoring` operation, throttled and
+    /// unknown ones included) that arrived within any one second, counted as they arrive
+    /// (before the latency). Accounts without CloudWatch calls are left out.
+    pub fn cloudwatch_calls_per_second(&self) -> BTreeMap<String, u32> {
+        let c = &self.shared.counters;
+        c.cloudwatch
+            .iter()
+            .enumerate()
+            .filter_map(|(i, w)| {
+                let peak = lock(w).peak;
+                (peak > 0).then(|| (self.shared.org.id_of(i), peak))
+            })
+            .collect()
+    }
+
+    /// The account that made the most CloudWatch calls within one second, and how many
+    /// (the first such account in id order); `None` before any CloudWatch call.
+    pub fn cloudwatch_peak(&self) -> Option<(String, u32)> {
+        self.cloudwatch_calls_per_second().into_iter().fold(None, |best, (id, n)| match best {
+            Some((_, m)) if m >= n => best,
+            _ => Some((id, n)),
+        })
     }
 
     /// Every call received, throttled ones included.
@@ -437,6 +528,12 @@ impl Shared {
             _ => Counted::Account(caller),
         };
         let n = self.count(&iam, who);
+        if service == "cloudwatch"
+            && let Some(window) = self.counters.cloudwatch.get(caller)
+        {
+            let mut window = lock(window);
+            window.arrive(tokio::time::Instant::now());
+        }
 
         let throttle = self.settings.throttle_every.is_some_and(|every| every > 0 && n.is_multiple_of(u64::from(every)));
         if !self.settings.latency.is_zero() {
@@ -474,7 +571,7 @@ impl Shared {
             Op::GetTrailStatus => self.get_trail_status(&request_id, caller, &json_body(body)),
             Op::GetEventSelectors => self.get_event_selectors(&request_id, caller, &json_body(body)),
             Op::DescribeMetricFilters => self.describe_metric_filters(&request_id, caller, &json_body(body)),
-            Op::DescribeAlarmsForMetric => self.describe_alarms_for_metric(&request_id, caller, body),
+            Op::DescribeAlarms => self.describe_alarms(&request_id, caller, body),
             Op::GetTopicAttributes => self.get_topic_attributes(&request_id, caller, form.get("TopicArn").unwrap_or("")),
             Op::ListSubscriptionsByTopic => self.list_subscriptions_by_topic(&request_id, caller, form.get("TopicArn").unwrap_or("")),
             Op::DescribeKey => self.describe_key(&request_id, caller, scope_region, &json_body(body)),
@@ -713,55 +810,192 @@ impl Shared {
 
     // ---- CloudWatch ----------------------------------------------------------------------
 
-    fn describe_alarms_for_metric(&self, request_id: &str, caller: usize, body: &[u8]) -> Reply {
-        let Some(members) = wire::cbor_text_members(body, &["MetricName", "Namespace"]) else {
+    /// The caller's alarms in [`REGION`], each kind's sorted by name as CloudWatch lists them:
+    /// (metric alarms, composite alarms). Only with a log group (a chain that reaches alarms).
+    fn alarms_of(&self, caller: usize) -> (Listed, Listed) {
+        let p = profile(self.org.kind_at(caller));
+        let (mut metric, mut composite) = (Vec::new(), Vec::new());
+        if !(p.trail && p.to_cloudwatch) {
+            return (metric, composite);
+        }
+        if p.alarm != AlarmShape::Absent {
+            for (i, d) in self.org.deployed.iter().enumerate() {
+                metric.push((format!("{}-alarm", d.id), AlarmOf::Control(i)));
+                if let AlarmShape::Composite(shape) = p.alarm {
+                    composite.push((format!("{}-composite", d.id), AlarmOf::Composite(i)));
+                    if shape == CompositeShape::Nested {
+                        composite.push((format!("{}-pager", d.id), AlarmOf::Pager(i)));
+                    }
+                }
+            }
+            if matches!(p.alarm, AlarmShape::Composite(_)) {
+                metric.push((OTHER_SIGNAL_ALARM.to_owned(), AlarmOf::OtherSignal));
+            }
+        }
+        metric.extend((0..usize::from(p.fillers)).map(|k| (format!("filler-{:04}", k + 1), AlarmOf::Filler(k))));
+        metric.sort();
+        composite.sort();
+        (metric, composite)
+    }
+
+    fn alarm_arn(&self, caller: usize, name: &str) -> String {
+        format!("arn:aws:cloudwatch:{REGION}:{}:alarm:{name}", self.org.id_of(caller))
+    }
+
+    fn describe_alarms(&self, request_id: &str, caller: usize, body: &[u8]) -> Reply {
+        let Some(members) = wire::cbor_members(body, &["AlarmTypes", "MaxRecords", "NextToken"]) else {
             return wire::cbor_error(StatusCode::BAD_REQUEST, request_id, "SerializationException", "The request body is not a CBOR map.");
         };
-        let member = |name: &str| members.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str());
+        let member = |name: &str| members.iter().find(|(k, _)| *k == name).map(|(_, v)| v);
+        // Without AlarmTypes, CloudWatch answers metric alarms only.
+        let (metric_wanted, composite_wanted) = match member("AlarmTypes").and_then(Member::texts) {
+            Some(types) if !types.is_empty() => (types.iter().any(|t| t == "MetricAlarm"), types.iter().any(|t| t == "CompositeAlarm")),
+            _ => (true, false),
+        };
+        let max = match member("MaxRecords").map(Member::int) {
+            None => ALARMS_DEFAULT_PAGE as i64,
+            Some(Some(n)) if (1..=ALARMS_PAGE as i64).contains(&n) => n,
+            Some(_) => return wire::cbor_error(StatusCode::BAD_REQUEST, request_id, "InvalidParameterValue", "MaxRecords must be between 1 and 100."),
+        } as usize;
+        let (metric, composite) = self.alarms_of(caller);
+        let selected: Vec<&(String, AlarmOf)> =
+            metric.iter().filter(|_| metric_wanted).chain(composite.iter().filter(|_| composite_wanted)).collect();
+        let start = match member("NextToken").and_then(Member::text) {
+            None => 0,
+            Some(token) => match token.strip_prefix("synthetic-alarms:").and_then(|n| n.parse::<usize>().ok()).filter(|n| *n < selected.len()) {
+                Some(n) => n,
+                None => return wire::cbor_error(StatusCode::BAD_REQUEST, request_id, "InvalidNextToken", "The service couldn't process your request because the next token is invalid."),
+            },
+        };
+        let end = (start + max).min(selected.len());
+        let page = &selected[start..end];
         let p = profile(self.org.kind_at(caller));
-        let control = match (member("Namespace"), member("MetricName")) {
-            (Some(NAMESPACE), Some(metric)) if p.trail && p.to_cloudwatch && p.alarm != AlarmShape::Absent => self.org.by_metric.get(metric).copied(),
-            _ => None,
-        };
-        let mut e = Cbor::new();
-        e.map(1).text("MetricAlarms");
-        let Some(control) = control else {
-            e.array(0);
-            return wire::cbor_ok(request_id, e.finish());
-        };
-        let deployed = &self.org.deployed[control];
-        let id = self.org.id_of(caller);
         let topic = self.topic_notified(caller);
-        let name = format!("{}-alarm", deployed.id);
-        let operator = if p.alarm == AlarmShape::LessThan { "LessThanThreshold" } else { "GreaterThanOrEqualToThreshold" };
-        e.array(1).map(22);
-        e.text("AlarmName").text(&name);
-        e.text("AlarmArn").text(&format!("arn:aws:cloudwatch:{REGION}:{id}:alarm:{name}"));
-        e.text("AlarmDescription").text(&format!("CIS: {}", deployed.id));
-        e.text("AlarmConfigurationUpdatedTimestamp").timestamp((EPOCH - 200 * 86_400) as f64);
-        e.text("ActionsEnabled").boolean(p.alarm != AlarmShape::ActionsDisabled);
-        e.text("OKActions").array(0);
-        if p.alarm == AlarmShape::NoActions {
-            e.text("AlarmActions").array(0);
-        } else {
-            e.text("AlarmActions").array(1).text(&topic);
+        let is_composite = |a: &AlarmOf| matches!(a, AlarmOf::Composite(_) | AlarmOf::Pager(_));
+        let mut e = Cbor::new();
+        e.map(if end < selected.len() { 3 } else { 2 });
+        e.text("MetricAlarms").array(page.iter().filter(|(_, a)| !is_composite(a)).count() as u64);
+        for (name, alarm) in page.iter().filter(|(_, a)| !is_composite(a)) {
+            self.metric_alarm(&mut e, caller, &p, &topic, name, *alarm);
         }
-        e.text("InsufficientDataActions").array(0);
-        e.text("StateValue").text("OK");
-        e.text("StateReason").text("Threshold Crossed: no datapoints were received for 1 period and 1 missing datapoint was treated as [NonBreaching].");
-        e.text("StateUpdatedTimestamp").timestamp((EPOCH - 3_600) as f64);
-        e.text("MetricName").text(&deployed.metric);
-        e.text("Namespace").text(NAMESPACE);
-        e.text("Statistic").text("Sum");
-        e.text("Dimensions").array(0);
-        e.text("Period").int(300);
-        e.text("EvaluationPeriods").int(1);
-        e.text("DatapointsToAlarm").int(1);
-        e.text("Threshold").double(1.0);
-        e.text("ComparisonOperator").text(operator);
-        e.text("TreatMissingData").text("notBreaching");
-        e.text("StateTransitionedTimestamp").timestamp((EPOCH - 3_600) as f64);
+        e.text("CompositeAlarms").array(page.iter().filter(|(_, a)| is_composite(a)).count() as u64);
+        for (name, alarm) in page.iter().filter(|(_, a)| is_composite(a)) {
+            self.composite_alarm(&mut e, caller, &p, &topic, name, *alarm);
+        }
+        if end < selected.len() {
+            e.text("NextToken").text(&format!("synthetic-alarms:{end}"));
+        }
         wire::cbor_ok(request_id, e.finish())
+    }
+
+    /// A `MetricAlarm`: each control's, [`OTHER_SIGNAL_ALARM`], or a filler.
+    fn metric_alarm(&self, e: &mut Cbor, caller: usize, p: &Profile, topic: &str, name: &str, alarm: AlarmOf) {
+        // (namespace, metric, description, actions enabled, notifies, operator, metric math)
+        let (namespace, metric, description, enabled, notifies, operator, math) = match alarm {
+            AlarmOf::Control(i) => {
+                let d = &self.org.deployed[i];
+                let math = if let AlarmShape::Math(shape) = p.alarm { Some(shape) } else { None };
+                let notifies = !matches!(p.alarm, AlarmShape::NoActions | AlarmShape::Composite(_));
+                let operator = if p.alarm == AlarmShape::LessThan { "LessThanThreshold" } else { "GreaterThanOrEqualToThreshold" };
+                (NAMESPACE.to_owned(), d.metric.clone(), format!("CIS: {}", d.id), p.alarm != AlarmShape::ActionsDisabled, notifies, operator, math.map(|m| (m, i)))
+            }
+            AlarmOf::OtherSignal => (OTHER_NAMESPACE.to_owned(), OTHER_METRIC.to_owned(), "Another signal".to_owned(), true, false, "GreaterThanOrEqualToThreshold", None),
+            AlarmOf::Filler(k) => (OTHER_NAMESPACE.to_owned(), format!("Filler{:04}", k + 1), "Unrelated".to_owned(), true, false, "GreaterThanOrEqualToThreshold", None),
+            AlarmOf::Composite(_) | AlarmOf::Pager(_) => unreachable!("a composite alarm is not a metric alarm"),
+        };
+        let mut m = MapOut::new();
+        m.key("AlarmName").text(name);
+        m.key("AlarmArn").text(&self.alarm_arn(caller, name));
+        m.key("AlarmDescription").text(&description);
+        m.key("AlarmConfigurationUpdatedTimestamp").timestamp((EPOCH - 200 * 86_400) as f64);
+        m.key("ActionsEnabled").boolean(enabled);
+        m.key("OKActions").array(0);
+        if notifies {
+            m.key("AlarmActions").array(1).text(topic);
+        } else {
+            m.key("AlarmActions").array(0);
+        }
+        m.key("InsufficientDataActions").array(0);
+        m.key("StateValue").text("OK");
+        m.key("StateReason").text("Threshold Crossed: no datapoints were received for 1 period and 1 missing datapoint was treated as [NonBreaching].");
+        m.key("StateUpdatedTimestamp").timestamp((EPOCH - 3_600) as f64);
+        match math {
+            None => {
+                m.key("MetricName").text(&metric);
+                m.key("Namespace").text(&namespace);
+                m.key("Statistic").text("Sum");
+                m.key("Dimensions").array(0);
+                m.key("Period").int(300);
+            }
+            Some((shape, _)) => {
+                m.key("Dimensions").array(0);
+                let queries = m.key("Metrics");
+                let stat = |q: &mut Cbor, id: &str, namespace: &str, metric: &str| {
+                    q.map(3).text("Id").text(id);
+                    q.text("MetricStat").map(3);
+                    q.text("Metric").map(3).text("Namespace").text(namespace).text("MetricName").text(metric).text("Dimensions").array(0);
+                    q.text("Period").int(300).text("Stat").text("Sum");
+                    q.text("ReturnData").boolean(false);
+                };
+                let expression = |q: &mut Cbor, text: &str| {
+                    q.map(4).text("Id").text("e1").text("Expression").text(text).text("Label").text("Calls").text("ReturnData").boolean(true);
+                };
+                match shape {
+                    MathShape::Fill => {
+                        queries.array(2);
+                        stat(queries, "m1", NAMESPACE, &metric);
+                        expression(queries, "FILL(m1, 0)");
+                    }
+                    MathShape::OtherMetric => {
+                        queries.array(3);
+                        stat(queries, "m1", NAMESPACE, &metric);
+                        stat(queries, "m2", OTHER_NAMESPACE, OTHER_METRIC);
+                        expression(queries, "FILL(m2, 0)");
+                    }
+                }
+            }
+        }
+        m.key("EvaluationPeriods").int(1);
+        m.key("DatapointsToAlarm").int(1);
+        m.key("Threshold").double(1.0);
+        m.key("ComparisonOperator").text(operator);
+        m.key("TreatMissingData").text("notBreaching");
+        m.key("StateTransitionedTimestamp").timestamp((EPOCH - 3_600) as f64);
+        m.write_to(e);
+    }
+
+    /// A `CompositeAlarm` of a [`Kind::Composite`] account: `<control>-composite` above the
+    /// control's alarm and [`OTHER_SIGNAL_ALARM`], or `<control>-pager` above that one.
+    fn composite_alarm(&self, e: &mut Cbor, caller: usize, p: &Profile, topic: &str, name: &str, alarm: AlarmOf) {
+        let AlarmShape::Composite(shape) = p.alarm else { unreachable!("composite alarms only for composite kinds") };
+        let (rule, enabled, notifies) = match alarm {
+            AlarmOf::Composite(i) => {
+                let child = format!("{}-alarm", self.org.deployed[i].id);
+                let operator = if shape == CompositeShape::And { "AND" } else { "OR" };
+                (format!("ALARM(\"{child}\") {operator} ALARM(\"{OTHER_SIGNAL_ALARM}\")"), shape != CompositeShape::ActionsDisabled, shape != CompositeShape::Nested)
+            }
+            AlarmOf::Pager(i) => (format!("ALARM(\"{}\")", self.alarm_arn(caller, &format!("{}-composite", self.org.deployed[i].id))), true, true),
+            _ => unreachable!("a metric alarm is not a composite alarm"),
+        };
+        let mut m = MapOut::new();
+        m.key("AlarmName").text(name);
+        m.key("AlarmArn").text(&self.alarm_arn(caller, name));
+        m.key("AlarmDescription").text("Pages on the CIS signal");
+        m.key("AlarmRule").text(&rule);
+        m.key("ActionsEnabled").boolean(enabled);
+        if notifies {
+            m.key("AlarmActions").array(1).text(topic);
+        } else {
+            m.key("AlarmActions").array(0);
+        }
+        m.key("OKActions").array(0);
+        m.key("InsufficientDataActions").array(0);
+        m.key("StateValue").text("OK");
+        m.key("StateReason").text("arn:aws:cloudwatch:us-east-1:alarm transitioned to OK");
+        m.key("StateUpdatedTimestamp").timestamp((EPOCH - 3_600) as f64);
+        m.key("StateTransitionedTimestamp").timestamp((EPOCH - 3_600) as f64);
+        m.key("AlarmConfigurationUpdatedTimestamp").timestamp((EPOCH - 150 * 86_400) as f64);
+        m.write_to(e);
     }
 
     // ---- SNS -----------------------------------------------------------------------------
@@ -1076,37 +1310,56 @@ impl Shared {
         items
     }
 
+    /// `Action` items of the caller's alarms: of the one `AlarmName` names, or, without it, of
+    /// every alarm merged newest first (equal timestamps in control order), each with its
+    /// `AlarmName`. Every control's alarm of an account has the same history (its kind's).
     fn describe_alarm_history(&self, request_id: &str, caller: usize, body: &[u8]) -> Reply {
-        let Some(members) = wire::cbor_members(body, &["AlarmName", "HistoryItemType", "ScanBy", "NextToken", "MaxRecords"]) else {
+        let Some(members) = wire::cbor_members(body, &["AlarmName", "AlarmTypes", "HistoryItemType", "ScanBy", "NextToken", "MaxRecords"]) else {
             return wire::cbor_error(StatusCode::BAD_REQUEST, request_id, "SerializationException", "The request body is not a CBOR map.");
         };
-        let text = |name: &str| members.iter().find(|(k, _)| *k == name).and_then(|(_, v)| v.text());
-        let max = match members.iter().find(|(k, _)| *k == "MaxRecords").map(|(_, v)| v.int()) {
+        let member = |name: &str| members.iter().find(|(k, _)| *k == name).map(|(_, v)| v);
+        let text = |name: &str| member(name).and_then(Member::text);
+        let max = match member("MaxRecords").map(Member::int) {
             None => HISTORY_PAGE as i64,
             Some(Some(n)) if (1..=HISTORY_PAGE as i64).contains(&n) => n,
             Some(_) => return wire::cbor_error(StatusCode::BAD_REQUEST, request_id, "InvalidParameterValue", "MaxRecords must be between 1 and 100."),
         } as usize;
+        // Without AlarmTypes, CloudWatch answers the history of metric alarms only, and only
+        // metric alarms have a history here.
+        let metric_wanted = member("AlarmTypes").and_then(Member::texts).is_none_or(|types| types.is_empty() || types.iter().any(|t| t == "MetricAlarm"));
         let p = profile(self.org.kind_at(caller));
-        let alarm = text("AlarmName").unwrap_or("");
         // Only Action items are recorded; another type, or an alarm the caller does not have,
         // has an empty history, as CloudWatch answers.
-        let exists = p.trail && p.to_cloudwatch && p.alarm != AlarmShape::Absent && self.org.deployed.iter().any(|d| format!("{}-alarm", d.id) == alarm);
-        let record = if exists && text("HistoryItemType").is_none_or(|t| t == "Action") { p.history } else { Record::None };
-        let mut items = self.history_items(caller, record);
+        let recorded = p.trail && p.to_cloudwatch && p.alarm != AlarmShape::Absent && metric_wanted && text("HistoryItemType").is_none_or(|t| t == "Action");
+        let alarms: Vec<String> = if recorded {
+            let names = self.org.deployed.iter().map(|d| format!("{}-alarm", d.id));
+            match text("AlarmName") {
+                Some(wanted) => names.filter(|n| n == wanted).collect(),
+                None => names.collect(),
+            }
+        } else {
+            Vec::new()
+        };
+        let items = self.history_items(caller, if alarms.is_empty() { Record::None } else { p.history });
+        debug_assert!(items.windows(2).all(|w| w[0].at > w[1].at), "an alarm's history newest first");
+        // (alarm, item) newest first, ties in control order.
+        let mut merged: Vec<(usize, usize)> = (0..items.len()).flat_map(|r| (0..alarms.len()).map(move |c| (c, r))).collect();
+        merged.sort_by(|a, b| items[b.1].at.cmp(&items[a.1].at).then(a.0.cmp(&b.0)));
         if text("ScanBy") == Some("TimestampAscending") {
-            items.reverse();
+            merged.reverse();
         }
         let start = match text("NextToken") {
             None => 0,
-            Some(token) => match token.strip_prefix("synthetic-history:").and_then(|n| n.parse::<usize>().ok()).filter(|n| *n < items.len()) {
+            Some(token) => match token.strip_prefix("synthetic-history:").and_then(|n| n.parse::<usize>().ok()).filter(|n| *n < merged.len()) {
                 Some(n) => n,
                 None => return wire::cbor_error(StatusCode::BAD_REQUEST, request_id, "InvalidNextToken", "The service couldn't process your request because the next token is invalid."),
             },
         };
-        let end = (start + max).min(items.len());
+        let end = (start + max).min(merged.len());
         let mut e = Cbor::new();
-        e.map(if end < items.len() { 2 } else { 1 }).text("AlarmHistoryItems").array((end - start) as u64);
-        for item in &items[start..end] {
+        e.map(if end < merged.len() { 2 } else { 1 }).text("AlarmHistoryItems").array((end - start) as u64);
+        for &(alarm, rank) in &merged[start..end] {
+            let (alarm, item) = (&alarms[alarm], &items[rank]);
             let (summary, data) = match item.error {
                 None => (
                     format!("Successfully executed action {}", item.topic),
@@ -1130,7 +1383,7 @@ impl Shared {
             e.text("HistorySummary").text(&summary);
             e.text("HistoryData").text(&data.to_string());
         }
-        if end < items.len() {
+        if end < merged.len() {
             e.text("NextToken").text(&format!("synthetic-history:{end}"));
         }
         wire::cbor_ok(request_id, e.finish())
@@ -1227,20 +1480,71 @@ mod tests {
         }
     }
 
-    async fn history(shared: &Shared, index: usize, token: Option<&str>) -> Value {
+    /// A CloudWatch call of account `index`: (status, the answer as JSON).
+    async fn cbor_call(shared: &Shared, index: usize, operation: &str, body: Vec<u8>) -> (StatusCode, Value) {
+        let headers = headers(&shared.org, Some(index), "monitoring", None);
+        let (status, body) = body_of(shared.answer(&format!("{CBOR_PREFIX}{operation}"), &headers, &body).await).await;
+        (status, cbor_to_json(&mut minicbor::Decoder::new(&body)))
+    }
+
+    /// DescribeAlarms as orgwatch asks (both types unless `types` says otherwise), one page.
+    async fn alarms(shared: &Shared, index: usize, types: Option<&[&str]>, token: Option<&str>) -> Value {
         let mut e = Cbor::new();
-        e.map(if token.is_some() { 5 } else { 4 });
-        e.text("AlarmName").text("unauthorized-api-calls-alarm");
+        e.map(1 + u64::from(types.is_some()) + u64::from(token.is_some()));
+        e.text("MaxRecords").int(100);
+        if let Some(types) = types {
+            e.text("AlarmTypes").array(types.len() as u64);
+            for t in types {
+                e.text(t);
+            }
+        }
+        if let Some(token) = token {
+            e.text("NextToken").text(token);
+        }
+        let (status, body) = cbor_call(shared, index, "DescribeAlarms", e.finish()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    const BOTH: Option<&[&str]> = Some(&["MetricAlarm", "CompositeAlarm"]);
+
+    /// Every alarm of account `index`, every page: (metric alarms, composite alarms, pages).
+    async fn every_alarm(shared: &Shared, index: usize) -> (Vec<Value>, Vec<Value>, usize) {
+        let (mut metric, mut composite, mut pages) = (Vec::new(), Vec::new(), 0);
+        let mut token: Option<String> = None;
+        loop {
+            let page = alarms(shared, index, BOTH, token.as_deref()).await;
+            pages += 1;
+            metric.extend(page["MetricAlarms"].as_array().unwrap().iter().cloned());
+            composite.extend(page["CompositeAlarms"].as_array().unwrap().iter().cloned());
+            match page.get("NextToken").and_then(Value::as_str) {
+                Some(next) => token = Some(next.to_owned()),
+                None => return (metric, composite, pages),
+            }
+        }
+    }
+
+    async fn history(shared: &Shared, index: usize, token: Option<&str>) -> Value {
+        history_of(shared, index, Some("unauthorized-api-calls-alarm"), token).await
+    }
+
+    /// DescribeAlarmHistory as orgwatch asks, of one alarm or (`None`) of every alarm.
+    async fn history_of(shared: &Shared, index: usize, alarm: Option<&str>, token: Option<&str>) -> Value {
+        let mut e = Cbor::new();
+        e.map(4 + u64::from(alarm.is_some()) + u64::from(token.is_some()));
+        if let Some(alarm) = alarm {
+            e.text("AlarmName").text(alarm);
+        }
+        e.text("AlarmTypes").array(2).text("MetricAlarm").text("CompositeAlarm");
         e.text("HistoryItemType").text("Action");
         e.text("ScanBy").text("TimestampDescending");
         e.text("MaxRecords").int(100);
         if let Some(token) = token {
             e.text("NextToken").text(token);
         }
-        let headers = headers(&shared.org, Some(index), "monitoring", None);
-        let (status, body) = body_of(shared.answer(&format!("{CBOR_PREFIX}DescribeAlarmHistory"), &headers, &e.finish()).await).await;
-        assert_eq!(status, StatusCode::OK);
-        cbor_to_json(&mut minicbor::Decoder::new(&body))
+        let (status, body) = cbor_call(shared, index, "DescribeAlarmHistory", e.finish()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
     }
 
     fn first_of(org: &Organization, kind: Kind) -> usize {
@@ -1380,6 +1684,174 @@ mod tests {
 
         let plain = history(&shared, first_of(org, Kind::Compliant), None).await;
         assert_eq!(plain, json!({ "AlarmHistoryItems": [] }));
+    }
+
+    #[tokio::test]
+    async fn the_account_wide_history_merges_every_alarm_newest_first() {
+        let org = Organization::generate(&crate::OrgSpec { accounts: 300, family: true, seed: 4 });
+        let shared = Shared::new(org, ServerSettings::default());
+        let org = &shared.org;
+        let n = org.deployed.len();
+        let recovered = first_of(org, Kind::Notified(crate::History::Recovered));
+        let topic = shared.topic_notified(recovered);
+        let mut items = Vec::new();
+        let mut token: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let page = history_of(&shared, recovered, None, token.as_deref()).await;
+            pages += 1;
+            items.extend(page["AlarmHistoryItems"].as_array().unwrap().iter().cloned());
+            match page.get("NextToken").and_then(Value::as_str) {
+                Some(next) => token = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        assert_eq!(items.len(), n * RECOVERED_ITEMS);
+        assert_eq!(pages, (n * RECOVERED_ITEMS).div_ceil(HISTORY_PAGE));
+        assert!(items.windows(2).all(|w| w[0]["Timestamp"].as_f64() >= w[1]["Timestamp"].as_f64()), "newest first");
+        // The first page holds every alarm's newest item, a success to the topic, in control order.
+        for (c, d) in org.deployed.iter().enumerate() {
+            assert_eq!(items[c]["AlarmName"], format!("{}-alarm", d.id));
+            let data: Value = serde_json::from_str(items[c]["HistoryData"].as_str().unwrap()).unwrap();
+            assert_eq!((data["actionState"].as_str(), data["notificationResource"].as_str()), (Some("Succeeded"), Some(topic.as_str())));
+        }
+        assert_eq!(Kind::Notified(crate::History::Recovered).history_reads(n), (1, 1), "so orgwatch reads no alarm's own history");
+        // One alarm's own history is its items alone.
+        let own = history_of(&shared, recovered, Some(&format!("{}-alarm", org.deployed[3].id)), None).await;
+        let own = own["AlarmHistoryItems"].as_array().unwrap();
+        assert_eq!(own.len(), HISTORY_PAGE);
+        assert!(own.iter().all(|i| i["AlarmName"] == format!("{}-alarm", org.deployed[3].id)));
+        // Only metric alarms are asked for without AlarmTypes; composite ones have no history.
+        let failed = first_of(org, Kind::Broken(crate::Break::AlarmActionFailed));
+        assert_eq!(history_of(&shared, failed, None, None).await["AlarmHistoryItems"].as_array().unwrap().len(), n * HISTORY_ITEMS_FAILED);
+        let composite = first_of(org, Kind::Composite(CompositeShape::Or));
+        assert_eq!(history_of(&shared, composite, None, None).await, json!({ "AlarmHistoryItems": [] }));
+    }
+
+    #[tokio::test]
+    async fn describe_alarms_answers_metric_math_and_composite_alarms_a_hundred_a_page() {
+        let org = Organization::generate(&crate::OrgSpec { accounts: 300, family: true, seed: 4 });
+        let shared = Shared::new(org, ServerSettings::default());
+        let org = &shared.org;
+        let n = org.deployed.len();
+        for index in 0..org.len() {
+            let kind = org.kind_at(index);
+            let (metric, composite, pages) = every_alarm(&shared, index).await;
+            assert_eq!(metric.len() + composite.len(), kind.alarm_count(n), "{kind:?}");
+            assert_eq!(pages, kind.alarm_pages(n), "{kind:?}");
+        }
+        let plain = first_of(org, Kind::Compliant);
+        let topic = shared.topic_notified(plain);
+        let (metric, composite, _) = every_alarm(&shared, plain).await;
+        assert!(composite.is_empty());
+        let alarm = &metric[0];
+        assert_eq!((alarm["Namespace"].as_str(), alarm["Statistic"].as_str(), alarm["ActionsEnabled"].as_bool()), (Some(NAMESPACE), Some("Sum"), Some(true)));
+        assert_eq!(alarm["AlarmActions"], json!([topic]));
+        assert!(metric.windows(2).all(|w| w[0]["AlarmName"].as_str() < w[1]["AlarmName"].as_str()), "sorted by name");
+
+        let many = first_of(org, Kind::ManyAlarms);
+        let first = alarms(&shared, many, BOTH, None).await;
+        assert_eq!(first["MetricAlarms"].as_array().unwrap().len(), ALARMS_PAGE);
+        assert!(first["NextToken"].is_string());
+        let (metric, _, pages) = every_alarm(&shared, many).await;
+        assert_eq!((metric.len(), pages), (n + crate::FILLER_ALARMS, 3));
+        assert_eq!(metric.iter().filter(|a| a["Namespace"] == NAMESPACE).count(), n);
+        assert!(metric.iter().any(|a| a["AlarmName"] == "filler-0250" && a["Namespace"] == OTHER_NAMESPACE && a["MetricName"] == "Filler0250"));
+
+        // Without AlarmTypes, metric alarms only.
+        let nested = first_of(org, Kind::Composite(CompositeShape::Nested));
+        let only_metric = alarms(&shared, nested, None, None).await;
+        assert_eq!(only_metric["MetricAlarms"].as_array().unwrap().len(), n + 1);
+        assert_eq!(only_metric["CompositeAlarms"], json!([]));
+        assert_eq!(alarms(&shared, nested, Some(&["CompositeAlarm"]), None).await["MetricAlarms"], json!([]));
+        let (metric, composite, _) = every_alarm(&shared, nested).await;
+        let named = |list: &[Value], name: &str| list.iter().find(|a| a["AlarmName"] == name).cloned().unwrap_or_else(|| panic!("no {name}"));
+        let control = org.deployed[0].id;
+        let child = named(&metric, &format!("{control}-alarm"));
+        assert_eq!((child["ActionsEnabled"].as_bool(), child["AlarmActions"].clone()), (Some(true), json!([])));
+        let other = named(&metric, OTHER_SIGNAL_ALARM);
+        assert_eq!((other["Namespace"].as_str(), other["MetricName"].as_str(), other["AlarmActions"].clone()), (Some(OTHER_NAMESPACE), Some(OTHER_METRIC), json!([])));
+        let middle = named(&composite, &format!("{control}-composite"));
+        assert_eq!(middle["AlarmRule"], format!("ALARM(\"{control}-alarm\") OR ALARM(\"other-signal\")"));
+        assert_eq!(middle["AlarmActions"], json!([]));
+        let pager = named(&composite, &format!("{control}-pager"));
+        assert_eq!(pager["AlarmRule"], format!("ALARM(\"{}\")", middle["AlarmArn"].as_str().unwrap()));
+        assert_eq!((pager["ActionsEnabled"].as_bool(), pager["AlarmActions"].clone()), (Some(true), json!([shared.topic_notified(nested)])));
+        assert_eq!(composite.len(), 2 * n);
+        for (shape, rule, enabled) in [(CompositeShape::And, "AND", true), (CompositeShape::ActionsDisabled, "OR", false), (CompositeShape::Or, "OR", true)] {
+            let index = first_of(org, Kind::Composite(shape));
+            let (_, composite, _) = every_alarm(&shared, index).await;
+            let c = named(&composite, &format!("{control}-composite"));
+            assert_eq!(c["AlarmRule"], format!("ALARM(\"{control}-alarm\") {rule} ALARM(\"other-signal\")"), "{shape:?}");
+            assert_eq!((c["ActionsEnabled"].as_bool(), c["AlarmActions"].clone()), (Some(enabled), json!([shared.topic_notified(index)])), "{shape:?}");
+        }
+
+        let fill = first_of(org, Kind::MetricMath(MathShape::Fill));
+        let (metric, _, _) = every_alarm(&shared, fill).await;
+        let alarm = named(&metric, &format!("{control}-alarm"));
+        assert!(alarm.get("MetricName").is_none() && alarm.get("Namespace").is_none() && alarm.get("Statistic").is_none(), "{alarm}");
+        let queries = alarm["Metrics"].as_array().unwrap();
+        assert_eq!(queries.len(), 2);
+        assert_eq!(queries[0]["MetricStat"]["Metric"]["MetricName"], org.deployed[0].metric);
+        assert_eq!((queries[0]["MetricStat"]["Stat"].as_str(), queries[0]["MetricStat"]["Period"].as_i64(), queries[0]["ReturnData"].as_bool()), (Some("Sum"), Some(300), Some(false)));
+        assert_eq!((queries[1]["Expression"].as_str(), queries[1]["ReturnData"].as_bool()), (Some("FILL(m1, 0)"), Some(true)));
+        assert_eq!((alarm["ComparisonOperator"].as_str(), alarm["Threshold"].as_f64()), (Some("GreaterThanOrEqualToThreshold"), Some(1.0)));
+        let other = first_of(org, Kind::MetricMath(MathShape::OtherMetric));
+        let (metric, _, _) = every_alarm(&shared, other).await;
+        let queries = named(&metric, &format!("{control}-alarm"))["Metrics"].as_array().unwrap().clone();
+        assert_eq!(queries.iter().map(|q| q["Id"].as_str().unwrap()).collect::<Vec<_>>(), ["m1", "m2", "e1"]);
+        assert_eq!((queries[1]["MetricStat"]["Metric"]["Namespace"].as_str(), queries[2]["Expression"].as_str()), (Some(OTHER_NAMESPACE), Some("FILL(m2, 0)")));
+
+        // No alarms without a log group; a bad token or page size is refused.
+        let (metric, composite, pages) = every_alarm(&shared, first_of(org, Kind::Broken(crate::Break::NoMultiRegionTrail))).await;
+        assert_eq!((metric.len(), composite.len(), pages), (0, 0, 1));
+        let mut e = Cbor::new();
+        e.map(1).text("NextToken").text("nonsense");
+        assert_eq!(cbor_call(&shared, many, "DescribeAlarms", e.finish()).await.1["__type"], "InvalidNextToken");
+        let mut e = Cbor::new();
+        e.map(1).text("MaxRecords").int(101);
+        assert_eq!(cbor_call(&shared, many, "DescribeAlarms", e.finish()).await.1["__type"], "InvalidParameterValue");
+        // orgwatch no longer asks for the alarms of one metric: not served.
+        let mut e = Cbor::new();
+        e.map(2).text("MetricName").text(&org.deployed[0].metric).text("Namespace").text(NAMESPACE);
+        let (status, body) = cbor_call(&shared, plain, "DescribeAlarmsForMetric", e.finish()).await;
+        assert_eq!((status, body["__type"].as_str()), (StatusCode::BAD_REQUEST, Some("UnknownOperationException")));
+
+        let counted = Server { shared: Arc::new(shared), addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), stop: None, task: None };
+        assert!(counted.calls_by_operation()["cloudwatch:DescribeAlarms"] > 0);
+        assert_eq!(counted.calls_by_operation()["cloudwatch:DescribeAlarmsForMetric"], 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cloudwatch_calls_are_counted_per_account_in_a_sliding_second() {
+        let org = Organization::generate(&crate::OrgSpec { accounts: 50, family: false, seed: 2 });
+        let server = Server { shared: Arc::new(Shared::new(org, ServerSettings::default())), addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), stop: None, task: None };
+        let shared = &server.shared;
+        assert_eq!(server.cloudwatch_peak(), None);
+        // Account 3: 5 calls, 0.6 s, 5 calls (10 within one second), 1 s, 4 calls; account 4: 2.
+        for _ in 0..5 {
+            alarms(shared, 3, BOTH, None).await;
+        }
+        tokio::time::advance(Duration::from_millis(600)).await;
+        for _ in 0..5 {
+            history_of(shared, 3, None, None).await;
+        }
+        tokio::time::advance(Duration::from_millis(1000)).await;
+        for _ in 0..4 {
+            alarms(shared, 3, BOTH, None).await;
+        }
+        alarms(shared, 4, BOTH, None).await;
+        tokio::time::advance(Duration::from_millis(1000)).await;
+        alarms(shared, 4, BOTH, None).await;
+        // Not CloudWatch: not counted.
+        json_call(shared, 4, "TrentService.DescribeKey", json!({ "KeyId": KEY_ALIAS })).await;
+        let per_second = server.cloudwatch_calls_per_second();
+        assert_eq!(per_second.len(), 2);
+        assert_eq!(per_second[&shared.org.id_of(3)], 10);
+        assert_eq!(per_second[&shared.org.id_of(4)], 1, "a second apart");
+        assert_eq!(server.cloudwatch_peak(), Some((shared.org.id_of(3), 10)));
+        server.reset_counts();
+        assert_eq!(server.cloudwatch_peak(), None);
     }
 
     #[test]

@@ -137,6 +137,12 @@ impl Cbor {
         self
     }
 
+    /// Bytes already encoded (a map's members written apart, to count them first).
+    pub fn raw(&mut self, bytes: &[u8]) -> &mut Self {
+        self.0.writer_mut().extend_from_slice(bytes);
+        self
+    }
+
     pub fn finish(self) -> Vec<u8> {
         self.0.into_writer()
     }
@@ -147,6 +153,8 @@ impl Cbor {
 pub(crate) enum Member {
     Text(String),
     Int(i64),
+    /// An array of text strings (`AlarmTypes`).
+    Texts(Vec<String>),
     /// Any other type: skipped.
     Other,
 }
@@ -158,6 +166,10 @@ impl Member {
 
     pub fn int(&self) -> Option<i64> {
         if let Member::Int(i) = self { Some(*i) } else { None }
+    }
+
+    pub fn texts(&self) -> Option<&[String]> {
+        if let Member::Texts(t) = self { Some(t) } else { None }
     }
 }
 
@@ -194,6 +206,19 @@ pub(crate) fn cbor_members<'b>(body: &'b [u8], wanted: &[&str]) -> Option<Vec<(&
             Type::U8 | Type::U16 | Type::U32 | Type::U64 | Type::I8 | Type::I16 | Type::I32 | Type::I64 | Type::Int => {
                 Member::Int(i64::try_from(d.int().ok()?).ok()?)
             }
+            Type::Array | Type::ArrayIndef => {
+                // Text strings, definite or indefinite; an array of anything else is skipped.
+                let at = d.position();
+                let texts: Result<Vec<String>, _> = d.array_iter::<&str>().ok()?.map(|t| t.map(str::to_owned)).collect();
+                match texts {
+                    Ok(texts) => Member::Texts(texts),
+                    Err(_) => {
+                        d.set_position(at);
+                        d.skip().ok()?;
+                        Member::Other
+                    }
+                }
+            }
             _ => {
                 d.skip().ok()?;
                 Member::Other
@@ -202,13 +227,6 @@ pub(crate) fn cbor_members<'b>(body: &'b [u8], wanted: &[&str]) -> Option<Vec<(&
         found.push((key, member));
     }
     Some(found)
-}
-
-/// The text members of a CBOR request map (definite or indefinite); other members are
-/// skipped. `None` when the body is not a CBOR map.
-pub(crate) fn cbor_text_members<'b>(body: &'b [u8], wanted: &[&str]) -> Option<Vec<(&'b str, String)>> {
-    let members = cbor_members(body, wanted)?;
-    Some(members.into_iter().filter_map(|(k, v)| if let Member::Text(t) = v { Some((k, t)) } else { None }).collect())
 }
 
 #[cfg(test)]
@@ -226,13 +244,13 @@ mod tests {
         e.str("Period").unwrap().i32(60).unwrap();
         e.end().unwrap();
         let body = e.into_writer();
-        let found = cbor_text_members(&body, &["MetricName", "Namespace"]).unwrap();
-        assert_eq!(found, vec![("MetricName", "A".to_owned()), ("Namespace", "N".to_owned())]);
+        let found = cbor_members(&body, &["MetricName", "Namespace"]).unwrap();
+        assert_eq!(found, vec![("MetricName", Member::Text("A".into())), ("Namespace", Member::Text("N".into()))]);
 
         let mut c = Cbor::new();
         c.map(1).text("Namespace").text("X");
-        assert_eq!(cbor_text_members(&c.finish(), &["Namespace"]).unwrap(), vec![("Namespace", "X".to_owned())]);
-        assert!(cbor_text_members(b"\x01", &["Namespace"]).is_none());
+        assert_eq!(cbor_members(&c.finish(), &["Namespace"]).unwrap(), vec![("Namespace", Member::Text("X".into()))]);
+        assert!(cbor_members(b"\x01", &["Namespace"]).is_none());
 
         let mut e = Encoder::new(Vec::new());
         e.map(3).unwrap();
@@ -241,7 +259,21 @@ mod tests {
         e.str("AlarmTypes").unwrap().array(1).unwrap().str("MetricAlarm").unwrap();
         let body = e.into_writer();
         let found = cbor_members(&body, &["AlarmName", "MaxRecords", "AlarmTypes"]).unwrap();
-        assert_eq!(found, vec![("AlarmName", Member::Text("a".into())), ("MaxRecords", Member::Int(100)), ("AlarmTypes", Member::Other)]);
+        assert_eq!(found, vec![("AlarmName", Member::Text("a".into())), ("MaxRecords", Member::Int(100)), ("AlarmTypes", Member::Texts(vec!["MetricAlarm".into()]))]);
+
+        // {_ "AlarmTypes": [_ "MetricAlarm", "CompositeAlarm"], "Other": [1], "MaxRecords": 5 }
+        let mut e = Encoder::new(Vec::new());
+        e.begin_map().unwrap();
+        e.str("AlarmTypes").unwrap().begin_array().unwrap().str("MetricAlarm").unwrap().str("CompositeAlarm").unwrap().end().unwrap();
+        e.str("Other").unwrap().array(1).unwrap().u8(1).unwrap();
+        e.str("MaxRecords").unwrap().u8(5).unwrap();
+        e.end().unwrap();
+        let body = e.into_writer();
+        let found = cbor_members(&body, &["AlarmTypes", "Other", "MaxRecords"]).unwrap();
+        assert_eq!(
+            found,
+            vec![("AlarmTypes", Member::Texts(vec!["MetricAlarm".into(), "CompositeAlarm".into()])), ("Other", Member::Other), ("MaxRecords", Member::Int(5))]
+        );
     }
 
     #[test]

@@ -14,4 +14,6 @@ fn the_benchmark_scans_200_accounts_and_every_finding_is_the_expected_one() {
     assert!(row.trim_end().ends_with("200/200"), "every finding matches: {row}");
     let calls_per_compliant: f64 = row.split_whitespace().nth(8).and_then(|v| v.parse().ok()).unwrap_or(f64::MAX);
     assert!(calls_per_compliant <= 10.0, "a compliant account costs {calls_per_compliant} calls for CIS 3.1 on average: {row}");
+    let cloudwatch_per_second: u32 = row.split_whitespace().nth(11).and_then(|v| v.parse().ok()).unwrap_or(u32::MAX);
+    assert!(cloudwatch_per_second <= 9, "an account made {cloudwatch_per_second} CloudWatch calls within one second: {row}");
 }

@@ -7,7 +7,10 @@ mod support;
 use orgwatch_aws::{AUDIT_OPERATIONS, AwsReads, SdkReads};
 use orgwatch_core::UnobservedKind;
 use orgwatch_core::facts::Key;
-use orgwatch_synthetic::{Break, HISTORY_PAGE, History, KEY_ALIAS, KeyNaming, Kind, OrgSpec, Organization, RECOVERED_ITEMS, Server, ServerSettings, TOPIC_NAME};
+use orgwatch_synthetic::{
+    Break, CompositeShape, FILLER_ALARMS, HISTORY_PAGE, History, KEY_ALIAS, KeyNaming, Kind, MathShape, OTHER_SIGNAL_ALARM, OrgSpec, Organization, RECOVERED_ITEMS, Server,
+    ServerSettings, TOPIC_NAME,
+};
 use std::time::Duration;
 
 #[test]
@@ -62,6 +65,9 @@ fn orgwatch_reaches_every_expected_finding_through_the_sdk() {
                 .count() as u64;
             assert_eq!(by_operation.get("kms:GetKeyPolicy").copied(), Some(keys), "{by_operation:?}");
             assert_eq!(by_operation.get("kms:DescribeKey").copied(), Some(keys), "{by_operation:?}");
+            // orgwatch paces CloudWatch to its quota per account and region.
+            let peak = server.cloudwatch_peak().expect("CloudWatch calls");
+            assert!(peak.1 <= 9, "family={family}: {peak:?}");
             server.reset_counts();
             assert_eq!((server.total_calls(), server.calls_by_account().len()), (0, 0));
             server.shutdown().await;
@@ -113,12 +119,44 @@ fn orgwatch_reaches_every_expected_finding_through_the_sdk() {
         let session = reads.assume_role(&recovered).await.expect("role");
         let alarm = format!("{}-alarm", org.controls()[0]);
         server.reset_counts();
-        let items = reads.describe_alarm_history(&session, "us-east-1", &alarm).await.expect("history");
-        assert_eq!(items.len(), RECOVERED_ITEMS, "every page");
+        let history = reads.describe_alarm_history(&session, "us-east-1", Some(&alarm)).await.expect("history");
+        let items = &history.items;
+        assert_eq!((items.len(), history.complete), (RECOVERED_ITEMS, true), "every page");
         assert_eq!(server.calls_by_operation()["cloudwatch:DescribeAlarmHistory"], RECOVERED_ITEMS.div_ceil(HISTORY_PAGE) as u64);
         assert!(items[0].timestamp > items[1].timestamp && items[0].data.contains(r#""actionState":"Succeeded""#), "{:?}", items[0]);
         assert!(items[1].data.contains(r#""actionState":"Failed""#) && items[1].summary.starts_with("Failed to execute action"), "{:?}", items[1]);
-        assert!(reads.describe_alarm_history(&session, "us-east-1", "no-such-alarm").await.expect("empty").is_empty());
+        assert!(items.iter().all(|i| i.alarm_name == alarm));
+        assert!(reads.describe_alarm_history(&session, "us-east-1", Some("no-such-alarm")).await.expect("empty").items.is_empty());
+        // Every alarm's history: one page, the newest first, each item with its alarm.
+        server.reset_counts();
+        let every = reads.describe_alarm_history(&session, "us-east-1", None).await.expect("account-wide history");
+        assert_eq!((every.items.len(), every.complete), (HISTORY_PAGE, false));
+        assert_eq!(server.calls_by_operation()["cloudwatch:DescribeAlarmHistory"], 1);
+        assert!(every.items.iter().all(|i| i.alarm_name == alarm) && every.items[0].data.contains(r#""actionState":"Succeeded""#));
+
+        // DescribeAlarms: every page, metric-math and composite alarms.
+        let many = reads.assume_role(&first(Kind::ManyAlarms)).await.expect("role");
+        server.reset_counts();
+        let alarms = reads.describe_alarms(&many, "us-east-1").await.expect("alarms");
+        assert_eq!((alarms.metric.len(), alarms.composite.len()), (1 + FILLER_ALARMS, 0));
+        assert_eq!(server.calls_by_operation()["cloudwatch:DescribeAlarms"], 3, "three pages of 100");
+        let fill = reads.assume_role(&first(Kind::MetricMath(MathShape::Fill))).await.expect("role");
+        let alarms = reads.describe_alarms(&fill, "us-east-1").await.expect("alarms");
+        let [math] = alarms.metric.as_slice() else { panic!("{alarms:?}") };
+        assert_eq!((math.metric_name.as_deref(), math.namespace.as_deref(), math.statistic.as_deref()), (None, None, None));
+        assert_eq!(math.metrics.len(), 2);
+        let stat = math.metrics[0].metric.as_ref().expect("m1 reads a metric");
+        assert_eq!((stat.metric_name.as_str(), stat.stat.as_str(), math.metrics[0].return_data), (orgwatch_core::controls::metric_name(org.controls()[0]).as_str(), "Sum", false));
+        assert_eq!((math.metrics[1].expression.as_deref(), math.metrics[1].return_data), (Some("FILL(m1, 0)"), true));
+        let nested = reads.assume_role(&first(Kind::Composite(CompositeShape::Nested))).await.expect("role");
+        let alarms = reads.describe_alarms(&nested, "us-east-1").await.expect("alarms");
+        assert_eq!(alarms.metric.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), [OTHER_SIGNAL_ALARM, format!("{}-alarm", org.controls()[0]).as_str()], "by name");
+        assert!(alarms.metric.iter().all(|a| a.alarm_actions.is_empty() && a.actions_enabled));
+        let [middle, pager] = alarms.composite.as_slice() else { panic!("{alarms:?}") };
+        assert_eq!(middle.rule, format!("ALARM(\"{}-alarm\") OR ALARM(\"{OTHER_SIGNAL_ALARM}\")", org.controls()[0]));
+        assert!(middle.alarm_actions.is_empty());
+        assert_eq!(pager.rule, format!("ALARM(\"{}\")", middle.arn));
+        assert!(pager.actions_enabled && pager.alarm_actions.len() == 1 && pager.actions_suppressor.is_none(), "{pager:?}");
 
         let covered = reads.assume_role(&first(Kind::Covered)).await.expect("role");
         let trails = reads.describe_trails(&covered, "us-east-1").await.expect("trails");

@@ -9,15 +9,21 @@
 //! `(2 + accounts × 5 / concurrency) × latency`, for comparison with figures measured against
 //! it; the mean dependent waves per account; API calls per account (all accounts, and the mean
 //! of the accounts compliant with a chain and topic of their own); orgwatch's peak RSS; the time
-//! orgwatch spent writing SQLite; and how many findings matched the server's expected ones. Exit
-//! status 1 when any finding differs: the figures of a wrong scan mean nothing.
+//! orgwatch spent writing SQLite; `cw_max_1s`, the most CloudWatch calls (every `monitoring`
+//! operation) any one account made within any one second, counted at the server as they
+//! arrive; and how many findings matched the server's expected ones. Exit status 1 when any
+//! finding differs, or when an account made more than [`CLOUDWATCH_QUOTA`] CloudWatch calls
+//! within a second (CloudWatch's quota per account and region, which orgwatch paces its calls
+//! to): the figures of a wrong scan mean nothing, and AWS would have throttled that one.
 //!
 //! # The critical-path bound
 //!
 //! Each account needs `w(a)` dependent rounds of calls, each waiting one latency `L`
-//! ([`Kind::dependent_waves`], from how the account was generated: 6 for a compliant chain, 7
-//! or 8 with a customer-managed key, 1 for a refused role, fewer for a chain broken early, a
-//! read shared by many accounts counted once). With `c` accounts in flight and ListAccounts
+//! ([`Kind::dependent_waves`], from how the account was generated: 5 for a compliant chain, 6
+//! or 7 with a customer-managed key, 7 with three pages of alarms, 1 for a refused role, fewer
+//! for a chain broken early, a read shared by many accounts counted once; the same for one
+//! control or the whole family, whose controls share every read). With `c` accounts in flight
+//! and ListAccounts
 //! answering 20 accounts a page, one page after the other (DescribeOrganization beside the
 //! first), no scan can be faster than
 //!
@@ -41,6 +47,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
+
+/// CloudWatch's quota of calls per account and region in one second; a scan above it fails.
+const CLOUDWATCH_QUOTA: u32 = 9;
 
 #[derive(Debug, Parser)]
 #[command(about = "Scans synthetic organizations with orgwatch and prints the figures")]
@@ -82,9 +91,17 @@ struct Figures {
     compliant_calls: f64,
     peak_rss_kib: i64,
     write_seconds: f64,
+    /// The most CloudWatch calls one account made within one second, and that account.
+    cloudwatch_peak: Option<(String, u32)>,
     matched: usize,
     expected: usize,
     mismatches: Vec<String>,
+}
+
+impl Figures {
+    fn cw_max_1s(&self) -> u32 {
+        self.cloudwatch_peak.as_ref().map_or(0, |(_, n)| *n)
+    }
 }
 
 fn main() -> ExitCode {
@@ -107,8 +124,8 @@ fn main() -> ExitCode {
         return repeated(&args, &orgwatch, &runtime);
     }
     println!(
-        "{:>8} {:>6} {:>9} {:>9} {:>6} {:>8} {:>6} {:>10} {:>10} {:>8} {:>8} {:>12}",
-        "accounts", "conc", "wall_s", "bound_s", "ratio", "ratio_5w", "waves", "calls/acct", "compliant", "rss_MiB", "write_s", "verdicts"
+        "{:>8} {:>6} {:>9} {:>9} {:>6} {:>8} {:>6} {:>10} {:>10} {:>8} {:>8} {:>9} {:>12}",
+        "accounts", "conc", "wall_s", "bound_s", "ratio", "ratio_5w", "waves", "calls/acct", "compliant", "rss_MiB", "write_s", "cw_max_1s", "verdicts"
     );
     let mut all_matched = true;
     for &accounts in &args.accounts {
@@ -132,7 +149,7 @@ fn main() -> ExitCode {
             let bound = critical_path_bound(&org, concurrency, latency);
             let ratio = |bound: f64| if bound > 0.0 { format!("{:.2}", figures.wall.as_secs_f64() / bound) } else { "-".into() };
             println!(
-                "{:>8} {:>6} {:>9.2} {:>9.2} {:>6} {:>8} {:>6.2} {:>10.1} {:>10.1} {:>8.1} {:>8.2} {:>12}",
+                "{:>8} {:>6} {:>9.2} {:>9.2} {:>6} {:>8} {:>6.2} {:>10.1} {:>10.1} {:>8.1} {:>8.2} {:>9} {:>12}",
                 accounts,
                 concurrency,
                 figures.wall.as_secs_f64(),
@@ -144,6 +161,7 @@ fn main() -> ExitCode {
                 figures.compliant_calls,
                 figures.peak_rss_kib as f64 / 1024.0,
                 figures.write_seconds,
+                figures.cw_max_1s(),
                 format!("{}/{}", figures.matched, figures.expected),
             );
             all_matched &= report_mismatches(&figures);
@@ -159,7 +177,8 @@ const PAGE: usize = 20;
 /// waves, `concurrency` accounts at a time after the first page, or the last page's accounts
 /// after the listing, whichever is longer.
 fn critical_path_bound(org: &Organization, concurrency: usize, latency: Duration) -> f64 {
-    let waves: Vec<u32> = org.account_ids().iter().map(|id| org.kind(id).map_or(0, Kind::dependent_waves)).collect();
+    let controls = org.controls().len();
+    let waves: Vec<u32> = org.account_ids().iter().map(|id| org.kind(id).map_or(0, |k| k.dependent_waves(controls))).collect();
     let throughput = 1.0 + waves.iter().map(|&w| f64::from(w)).sum::<f64>() / concurrency.max(1) as f64;
     // Accounts are listed in ascending order, as `account_ids` gives them.
     let listing = waves.iter().enumerate().map(|(i, &w)| (i / PAGE + 1) as f64 + f64::from(w)).fold(0.0, f64::max);
@@ -168,7 +187,8 @@ fn critical_path_bound(org: &Organization, concurrency: usize, latency: Duration
 
 /// Every account's dependent waves, summed.
 fn total_waves(org: &Organization) -> u64 {
-    org.account_ids().iter().map(|id| u64::from(org.kind(id).map_or(0, Kind::dependent_waves))).sum()
+    let controls = org.controls().len();
+    org.account_ids().iter().map(|id| u64::from(org.kind(id).map_or(0, |k| k.dependent_waves(controls)))).sum()
 }
 
 /// The bound figures before this one were measured against: the listing and its first page (2
@@ -177,19 +197,37 @@ fn five_wave_bound(accounts: usize, concurrency: usize, latency: Duration) -> f6
     (2.0 + accounts as f64 * 5.0 / concurrency as f64) * latency.as_secs_f64()
 }
 
-/// Prints the first mismatches; true when there were none.
+/// Prints the first mismatches, by kind of account and verdict, and a CloudWatch quota
+/// exceeded; true when there were neither.
 fn report_mismatches(figures: &Figures) -> bool {
-    for m in figures.mismatches.iter().take(10) {
-        eprintln!("mismatch: {m}");
+    if !figures.mismatches.is_empty() {
+        // How many of each (kind, expected, found), then the first ten in full.
+        let mut tally: BTreeMap<&str, usize> = BTreeMap::new();
+        for m in &figures.mismatches {
+            *tally.entry(m.split(" | ").next().unwrap_or_default()).or_insert(0) += 1;
+        }
+        for (what, n) in &tally {
+            eprintln!("mismatches: {n} × {what}");
+        }
+        for m in figures.mismatches.iter().take(10) {
+            eprintln!("mismatch: {m}");
+        }
     }
-    figures.mismatches.is_empty()
+    let within_quota = figures.cw_max_1s() <= CLOUDWATCH_QUOTA;
+    if let Some((account, n)) = figures.cloudwatch_peak.as_ref().filter(|_| !within_quota) {
+        eprintln!("cloudwatch: account {account} made {n} CloudWatch calls within one second (quota {CLOUDWATCH_QUOTA})");
+    }
+    figures.mismatches.is_empty() && within_quota
 }
 
 /// `--repeat`: scans each organization `repeat` times into one database, drifting between
 /// scans, and prints the figures of a few of them.
 fn repeated(args: &Args, orgwatch: &Path, runtime: &tokio::runtime::Runtime) -> ExitCode {
     let latency = Duration::from_millis(args.latency_ms);
-    println!("{:>8} {:>6} {:>6} {:>9} {:>9} {:>8} {:>8} {:>7} {:>8} {:>12}", "accounts", "conc", "scan", "wall_s", "scan_s", "write_s", "rss_MiB", "drift", "db_MiB", "verdicts");
+    println!(
+        "{:>8} {:>6} {:>6} {:>9} {:>9} {:>8} {:>8} {:>7} {:>8} {:>9} {:>12}",
+        "accounts", "conc", "scan", "wall_s", "scan_s", "write_s", "rss_MiB", "drift", "db_MiB", "cw_max_1s", "verdicts"
+    );
     let mut all_matched = true;
     for &accounts in &args.accounts {
         let org = Organization::generate(&OrgSpec { accounts, family: args.family, seed: args.seed });
@@ -217,7 +255,7 @@ fn repeated(args: &Args, orgwatch: &Path, runtime: &tokio::runtime::Runtime) -> 
                     let db_bytes = std::fs::metadata(dir.path().join("orgwatch.db")).map(|m| m.len()).unwrap_or(0)
                         + std::fs::metadata(dir.path().join("orgwatch.db-wal")).map(|m| m.len()).unwrap_or(0);
                     println!(
-                        "{:>8} {:>6} {:>6} {:>9.2} {:>9.2} {:>8.2} {:>8.1} {:>7} {:>8.1} {:>12}",
+                        "{:>8} {:>6} {:>6} {:>9.2} {:>9.2} {:>8.2} {:>8.1} {:>7} {:>8.1} {:>9} {:>12}",
                         accounts,
                         concurrency,
                         scan,
@@ -227,6 +265,7 @@ fn repeated(args: &Args, orgwatch: &Path, runtime: &tokio::runtime::Runtime) -> 
                         figures.peak_rss_kib as f64 / 1024.0,
                         figures.drift_events,
                         db_bytes as f64 / (1024.0 * 1024.0),
+                        figures.cw_max_1s(),
                         format!("{}/{}", figures.matched, figures.expected),
                     );
                 }
@@ -288,23 +327,24 @@ async fn run(orgwatch: &Path, org: Organization, settings: ServerSettings, concu
     let by_account = server.calls_by_account();
     let compliant_calls =
         if compliant.is_empty() { 0.0 } else { compliant.iter().map(|id| by_account.get(id).copied().unwrap_or(0)).sum::<u64>() as f64 / compliant.len() as f64 };
+    let cloudwatch_peak = server.cloudwatch_peak();
     let org = server.organization().clone();
     server.shutdown().await;
 
     let store = orgwatch_store::Store::open_read_only(&db).await.map_err(|e| orgwatch_core::error_chain(&e))?;
     // Without the evidence: this process's memory is what the next run's child starts from.
-    let table = store.query("SELECT account_id, control_id, status, reason FROM latest_findings").await.map_err(|e| orgwatch_core::error_chain(&e))?;
+    let table = store.query("SELECT account_id, control_id, status, reason, message FROM latest_findings").await.map_err(|e| orgwatch_core::error_chain(&e))?;
     let drift = store.query("SELECT COUNT(*) FROM drift WHERE scan_id = (SELECT MAX(id) FROM scans)").await.map_err(|e| orgwatch_core::error_chain(&e))?;
     let drift_events = drift.rows.first().and_then(|r| r.first()).and_then(serde_json::Value::as_i64).unwrap_or(-1);
     store.close().await;
     let column = |name: &str| table.columns.iter().position(|c| c == name);
-    let (Some(a), Some(c), Some(s), Some(r)) = (column("account_id"), column("control_id"), column("status"), column("reason")) else {
+    let (Some(a), Some(c), Some(s), Some(r), Some(m)) = (column("account_id"), column("control_id"), column("status"), column("reason"), column("message")) else {
         return Err("latest_findings lacks a column".into());
     };
-    let mut found: BTreeMap<(String, String), (String, String)> = BTreeMap::new();
+    let mut found: BTreeMap<(String, String), (String, String, String)> = BTreeMap::new();
     for row in &table.rows {
         let text = |i: usize| row[i].as_str().unwrap_or_default().to_owned();
-        found.insert((text(a), text(c)), (text(s), text(r)));
+        found.insert((text(a), text(c)), (text(s), text(r), text(m)));
     }
     let mut mismatches = Vec::new();
     let mut expected = 0;
@@ -312,13 +352,27 @@ async fn run(orgwatch: &Path, org: Organization, settings: ServerSettings, concu
         for control in &controls {
             let Some((status, reason)) = org.expected(&account, control) else { continue };
             expected += 1;
+            let kind = org.kind(&account).map(Kind::label).unwrap_or_default();
             match found.get(&(account.clone(), (*control).to_owned())) {
-                Some((s, r)) if s == status && r == reason => {}
-                other => mismatches.push(format!("{account} {control}: expected {status} {reason}, found {other:?}")),
+                Some((s, r, _)) if s == status && r == reason => {}
+                Some((s, r, message)) => mismatches.push(format!("{kind}: expected {status} {reason}, found {s} {r} | {account} {control}: {message}")),
+                None => mismatches.push(format!("{kind}: expected {status} {reason}, found no finding | {account} {control}")),
             }
         }
     }
-    Ok(Figures { wall, scan_seconds, drift_events, calls, compliant_calls, peak_rss_kib, write_seconds, matched: expected - mismatches.len(), expected, mismatches })
+    Ok(Figures {
+        wall,
+        scan_seconds,
+        drift_events,
+        calls,
+        compliant_calls,
+        peak_rss_kib,
+        write_seconds,
+        cloudwatch_peak,
+        matched: expected - mismatches.len(),
+        expected,
+        mismatches,
+    })
 }
 
 /// Waits for the child, reading its log, and returns (log, success, peak RSS in KiB).
