@@ -161,7 +161,8 @@ pub enum Verdict {
 /// varied patterns), new verdicts are computed and not kept.
 #[derive(Debug, Default)]
 pub struct DetectionCache {
-    verdicts: std::sync::Mutex<std::collections::HashMap<(&'static str, String), std::sync::Arc<Verdict>>>,
+    /// By control id, then pattern text (looked up without copying the text).
+    verdicts: std::sync::Mutex<std::collections::HashMap<&'static str, std::collections::HashMap<String, std::sync::Arc<Verdict>>>>,
 }
 
 impl DetectionCache {
@@ -173,8 +174,7 @@ impl DetectionCache {
 
     /// The verdict on `pattern` for `control`, judged once.
     pub fn verdict(&self, pattern: &str, control: &Control) -> std::sync::Arc<Verdict> {
-        let key = (control.id, pattern.to_owned());
-        if let Some(found) = self.lock().get(&key) {
+        if let Some(found) = self.lock().get(control.id).and_then(|by_pattern| by_pattern.get(pattern)) {
             return found.clone();
         }
         let verdict = std::sync::Arc::new(match FilterPattern::parse(pattern) {
@@ -186,21 +186,21 @@ impl DetectionCache {
             }
         });
         let mut verdicts = self.lock();
-        if verdicts.len() < Self::CAPACITY {
-            verdicts.insert(key, verdict.clone());
+        if verdicts.values().map(std::collections::HashMap::len).sum::<usize>() < Self::CAPACITY {
+            verdicts.entry(control.id).or_default().insert(pattern.to_owned(), verdict.clone());
         }
         verdict
     }
 
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().values().map(std::collections::HashMap::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
         self.lock().is_empty()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<(&'static str, String), std::sync::Arc<Verdict>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<&'static str, std::collections::HashMap<String, std::sync::Arc<Verdict>>>> {
         self.verdicts.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

@@ -143,8 +143,9 @@ impl Audit<'_> {
         let mut needs = BTreeMap::new();
         let mut findings = Vec::with_capacity(self.controls.len());
         let mut waiting = false;
+        let policies = PolicyCache::default();
         for control in self.controls {
-            match self.judge(control, facts, None) {
+            match self.judge(control, facts, None, &policies) {
                 Judged::Finding(finding) => findings.push(finding),
                 Judged::Pending(more) => {
                     waiting = true;
@@ -164,9 +165,10 @@ impl Audit<'_> {
     /// The findings from what is known, every fact still missing taken as `missing` (a scan
     /// that ran out of time, say).
     pub fn conclude(&self, facts: &Facts, missing: &Unobserved) -> Vec<Finding> {
+        let policies = PolicyCache::default();
         self.controls
             .iter()
-            .map(|control| match self.judge(control, facts, Some(missing)) {
+            .map(|control| match self.judge(control, facts, Some(missing), &policies) {
                 Judged::Finding(finding) => finding,
                 // Nothing is pending when every missing fact is taken as unseen.
                 Judged::Pending(_) => self.finding(control, Reason::ApiError, "No verdict could be reached.".into(), Evidence::default()),
@@ -178,7 +180,7 @@ impl Audit<'_> {
         Finding { account_id: self.account_id.to_owned(), control_id: control.id.to_owned(), status: reason.status(), reason, message, evidence }
     }
 
-    fn judge(&self, control: &Control, facts: &Facts, missing: Option<&Unobserved>) -> Judged {
+    fn judge(&self, control: &Control, facts: &Facts, missing: Option<&Unobserved>, policies: &PolicyCache) -> Judged {
         let mut notes = Vec::new();
         for waiver in self.waivers.iter().filter(|w| w.account_id == self.account_id && w.control_id == control.id) {
             if waiver.is_expired(self.now) {
@@ -195,7 +197,7 @@ impl Audit<'_> {
         }
 
         let mut walk =
-            Walk { audit: self, control, facts, missing, needs: BTreeMap::new(), awaiting_members: false, links: Vec::new(), notes: Vec::new(), pending: false, shared: false, out: Vec::new() };
+            Walk { audit: self, control, facts, missing, policies, needs: BTreeMap::new(), awaiting_members: false, links: Vec::new(), notes: Vec::new(), pending: false, shared: false, out: Vec::new() };
         walk.account();
         let Walk { needs, awaiting_members, out: paths, .. } = walk;
         let has_pass = paths.iter().any(|p| p.status() == Status::Pass);
@@ -211,6 +213,9 @@ impl Audit<'_> {
         self.finding(control, chosen.reason, chosen.message, evidence).into()
     }
 }
+
+/// Policies parsed during one step, by their text.
+type PolicyCache = std::cell::RefCell<std::collections::HashMap<String, std::rc::Rc<crate::policy::Policy>>>;
 
 enum Judged {
     Finding(Finding),
@@ -299,6 +304,9 @@ struct Walk<'a, 'f> {
     audit: &'a Audit<'a>,
     control: &'a Control,
     facts: &'f Facts,
+    /// Policies parsed in this step, by text: every control's chain through one topic judges the
+    /// same policy.
+    policies: &'a PolicyCache,
     /// When set, a fact not known is taken as this instead of being asked for.
     missing: Option<&'a Unobserved>,
     /// What this control still needs, with the `shared` hint.
@@ -369,7 +377,10 @@ impl<'f> Walk<'_, 'f> {
                     Look::Ended
                 }
                 None => {
-                    let shared = self.shared || matches!(request, Request::Topic { .. } | Request::Subscriptions { .. } | Request::Key { .. } | Request::KeyPolicy { .. });
+                    // Another account's topic and key are read for every account that alarms
+                    // there (a central topic); an account's own are its own, and dropped with it.
+                    let central = owner != self.audit.account_id && matches!(request, Request::Topic { .. } | Request::Subscriptions { .. } | Request::Key { .. } | Request::KeyPolicy { .. });
+                    let shared = self.shared || central;
                     *self.needs.entry(request).or_insert(false) |= shared;
                     Look::Pending
                 }
@@ -518,14 +529,20 @@ impl<'f> Walk<'_, 'f> {
                 continue;
             }
             match &*self.audit.detections.verdict(&filter.pattern, control) {
-                Verdict::Unparsable(e) => misses.push(format!("metric filter {:?} has a pattern CloudWatch would not accept: {e}", filter.name)),
                 Verdict::Judged { detects: true, over_broad, .. } => detecting.push((filter, over_broad.clone())),
-                Verdict::Judged { summary, .. } => misses.push(format!("metric filter {:?} {summary}", filter.name)),
+                // Said only when no filter detects: see below.
+                _ => misses.push(filter),
             }
         }
         if detecting.is_empty() {
             let before = self.notes.len();
-            self.notes.extend(misses);
+            for filter in misses {
+                let note = match &*self.audit.detections.verdict(&filter.pattern, control) {
+                    Verdict::Unparsable(e) => format!("metric filter {:?} has a pattern CloudWatch would not accept: {e}", filter.name),
+                    Verdict::Judged { summary, .. } => format!("metric filter {:?} {summary}", filter.name),
+                };
+                self.notes.push(note);
+            }
             let message = if filters.is_empty() {
                 format!("Log group {} has no metric filters.", group.name)
             } else {

@@ -282,11 +282,24 @@ struct Writes {
 /// Most accounts written in one transaction.
 const WRITE_BATCH: usize = 256;
 
+/// How long the writer waits for more accounts after the first of a batch: a transaction for
+/// several accounts costs little more than one for each (at ten thousand accounts, one per
+/// account spent more CPU in SQLite than judging the whole family did).
+const WRITE_LINGER: Duration = Duration::from_millis(50);
+
 /// Writes accounts and findings as they come, batching what has queued up meanwhile.
 async fn write_findings(store: Store, scan_id: i64, mut incoming: mpsc::UnboundedReceiver<Write>, failed: Arc<AtomicBool>) -> Writes {
     let mut writes = Writes::default();
     let mut batch = Vec::with_capacity(WRITE_BATCH);
     while incoming.recv_many(&mut batch, WRITE_BATCH).await > 0 {
+        let deadline = Instant::now() + WRITE_LINGER;
+        while batch.len() < WRITE_BATCH {
+            let room = WRITE_BATCH - batch.len();
+            match tokio::time::timeout_at(deadline, incoming.recv_many(&mut batch, room)).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
         let started = Instant::now();
         let mut records = Vec::new();
         let mut judged = Vec::new();

@@ -266,7 +266,16 @@ impl Walk<'_, '_> {
     /// Decides every (action, resource) of CloudWatch's call under a policy; `None` while the
     /// alarm account's path in the organization is being read.
     fn decide(&mut self, reached: Link, what: &str, text: &str, alarm: Notifier<'_>, alarm_account: &str, calls: &[(&str, &str)]) -> Option<Decided> {
-        let policy = match Policy::parse(text) {
+        let cached = self.policies.borrow().get(text).cloned();
+        let parsed = match cached {
+            Some(policy) => Ok(policy),
+            None => Policy::parse(text).map(|policy| {
+                let policy = std::rc::Rc::new(policy);
+                self.policies.borrow_mut().insert(text.to_owned(), policy.clone());
+                policy
+            }),
+        };
+        let policy = match parsed {
             Ok(policy) => policy,
             Err(e) => {
                 let message = format!("orgwatch cannot read {what}: {e}.");
@@ -310,14 +319,14 @@ impl Walk<'_, '_> {
 enum Decided {
     Allowed(AllowedBy),
     /// The first call refused, and how.
-    Refused { decision: Decision, policy: Policy, action: String },
+    Refused { decision: Decision, policy: std::rc::Rc<Policy>, action: String },
     /// The message and the evidence link.
     Undecidable(String, EvidenceLink),
 }
 
 /// The statements that allow each action.
 struct AllowedBy {
-    policy: Policy,
+    policy: std::rc::Rc<Policy>,
     by: Vec<(String, usize)>,
 }
 
