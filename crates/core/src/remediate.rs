@@ -888,7 +888,8 @@ fn new_alarm(finding: &Finding, control: Option<&Control>, metric: MetricSpec) -
 fn existing_alarm(link: &EvidenceLink, metric: MetricSpec) -> AlarmSpec {
     let text = |key: &str| link.attribute(key).map(str::to_owned);
     let statistic = text("extended_statistic").or_else(|| text("statistic")).unwrap_or_else(|| "Sum".into());
-    AlarmSpec {
+    let math = link.attributes.get("metrics").and_then(serde_json::Value::as_array).is_some_and(|queries| !queries.is_empty());
+    let mut spec = AlarmSpec {
         name: alarm_name(link),
         description: String::new(),
         metric,
@@ -903,7 +904,11 @@ fn existing_alarm(link: &EvidenceLink, metric: MetricSpec) -> AlarmSpec {
             AlarmSpec::PERIOD,
             AlarmSpec::EVALUATION_PERIODS
         )),
+    };
+    if math && let Some(note) = &mut spec.defaults_note {
+        note.push_str(" It is a metric-math alarm: this alarms on the filter's metric itself instead of its queries (FILL(m1, 0) of it is judged the same, should you keep the math).");
     }
+    spec
 }
 
 /// The alarm with what keeps it from firing corrected: the operator (a count that grows must

@@ -184,9 +184,51 @@ struct Case {
     terraform: &'static [&'static str],
 }
 
+fn composite(account: &str, rule: &str, enabled: bool, actions: &[String]) -> EvidenceLink {
+    EvidenceLink::with_detail(LinkKind::CompositeAlarm, format!("arn:aws:cloudwatch:{REGION}:{account}:alarm:pager"), "goes to ALARM with it: denied-calls")
+        .in_account(account)
+        .in_region(REGION)
+        .with("name", "pager")
+        .with("rule", rule)
+        .with("watches", "denied-calls")
+        .with("actions_enabled", enabled)
+        .with("alarm_actions", actions.to_vec())
+        .with("actions_suppressor", serde_json::Value::Null)
+}
+
+/// The chain down to a composite above the alarm, which keeps no actions of its own.
+fn to_composite(account: &str, composite_link: EvidenceLink) -> Vec<EvidenceLink> {
+    let mut links = to_alarm(account, alarm(account, "Sum", "GreaterThanOrEqualToThreshold", 1.0, &[]));
+    links.push(composite_link);
+    links
+}
+
 fn cases() -> Vec<Case> {
     let actions = [topic_arn(ACCOUNT, "alerts")];
+    let or_rule = r#"ALARM("denied-calls") OR ALARM("other-signal")"#;
     vec![
+        Case {
+            name: "a composite that notifies nothing gets a topic; the alarm it serves is left alone",
+            finding: finding(Reason::NoAlarmNotification, to_composite(ACCOUNT, composite(ACCOUNT, or_rule, true, &[]))),
+            commands: &[
+                ("topic_security_alerts=$(aws sns create-topic", "security-alerts"),
+                ("aws sns subscribe", "$ORGWATCH_NOTIFY_EMAIL"),
+                ("aws cloudwatch put-composite-alarm --region us-east-1 --alarm-name pager", "$topic_security_alerts"),
+            ],
+            terraform: &["resource \"aws_cloudwatch_composite_alarm\" \"pager\"", "to = aws_cloudwatch_composite_alarm.pager", "actions_enabled = true"],
+        },
+        Case {
+            name: "a composite with its actions disabled is written again enabled, its actions kept",
+            finding: finding(Reason::AlarmActionsDisabled, to_composite(ACCOUNT, composite(ACCOUNT, or_rule, false, &actions))),
+            commands: &[("aws cloudwatch put-composite-alarm --region us-east-1 --alarm-name pager", "arn:aws:sns:us-east-1:111122223333:alerts")],
+            terraform: &["resource \"aws_cloudwatch_composite_alarm\" \"pager\"", "arn:aws:sns:us-east-1:111122223333:alerts"],
+        },
+        Case {
+            name: "a composite that cannot fire on the alarm alone has the alarm added to its rule",
+            finding: finding(Reason::AlarmCannotFire, to_composite(ACCOUNT, composite(ACCOUNT, r#"ALARM("denied-calls") AND ALARM("other-signal")"#, true, &actions))),
+            commands: &[("aws cloudwatch put-composite-alarm --region us-east-1 --alarm-name pager", r#"OR ALARM("denied-calls")"#)],
+            terraform: &[r#"OR ALARM(\"denied-calls\")"#],
+        },
         Case {
             name: "a single-region trail is made multi-region in its home region",
             finding: finding(Reason::NoMultiRegionTrail, vec![trail(ACCOUNT, false, true)]),
@@ -696,4 +738,14 @@ fn the_key_policy_keeps_a_deny_and_an_unknown_state_says_what_to_do() {
     let RemedyKind::Fix(fix) = &remedy.kind else { panic!("{:?}", remedy.kind) };
     assert!(fix.actions.is_empty() && fix.notes.iter().any(|n| n.contains("state PendingImport")), "{fix:?}");
     assert!(!script.contains("aws kms"), "{script}");
+}
+
+#[test]
+fn a_metric_math_alarm_rewritten_on_the_metric_says_so() {
+    let math = alarm(ACCOUNT, "Sum", "LessThanThreshold", 1.0, &[topic_arn(ACCOUNT, "alerts")]).with("metrics", json!([{"id": "m1"}, {"id": "e1", "expression": "FILL(m1, 0)", "return_data": true}]));
+    let (_, script, _) = rendered(&finding(Reason::AlarmCannotFire, to_alarm(ACCOUNT, math)));
+    assert!(script.contains("It is a metric-math alarm"), "{script}");
+    let plain = alarm(ACCOUNT, "Sum", "LessThanThreshold", 1.0, &[topic_arn(ACCOUNT, "alerts")]);
+    let (_, script, _) = rendered(&finding(Reason::AlarmCannotFire, to_alarm(ACCOUNT, plain)));
+    assert!(!script.contains("metric-math"), "{script}");
 }
