@@ -55,6 +55,9 @@ struct MetricDimensions<'a> {
     /// account and region.
     system: &'a [String],
     group: &'a LogGroupRef,
+    /// The log group receives an organization trail's events, whose system fields orgwatch does
+    /// not know (the members' accounts or the management account's).
+    organization_trail: bool,
 }
 
 impl<'f> Walk<'_, 'f> {
@@ -69,7 +72,7 @@ impl<'f> Walk<'_, 'f> {
         let mut names: Vec<&str> = transformation.dimensions.iter().chain(&filter.system_dimensions).map(String::as_str).collect();
         names.sort_unstable();
         names.dedup();
-        let dimensions = MetricDimensions { names, system: &filter.system_dimensions, group };
+        let dimensions = MetricDimensions { names, system: &filter.system_dimensions, group, organization_trail: self.shared };
         let mut watching: Vec<(&'f Alarm, Firing)> = alarms.metric.iter().filter_map(|alarm| watch(alarm, metric, &dimensions, value).map(|firing| (alarm, firing))).collect();
         watching.sort_by(|a, b| a.0.arn.cmp(&b.0.arn));
         let metric_id = format!("{}/{}", metric.namespace, metric.name);
@@ -375,6 +378,12 @@ fn same_dimensions(named: &[Dimension], dimensions: &MetricDimensions<'_>) -> Re
         return Err(Mismatch::Other);
     }
     for dimension in named.iter().filter(|d| dimensions.system.contains(&d.name)) {
+        if dimensions.organization_trail {
+            return Err(Mismatch::Unjudged(format!(
+                "the alarm names {} = {} of log group {}, which holds an organization trail's events, and orgwatch does not judge which value those carry",
+                dimension.name, dimension.value, dimensions.group.name
+            )));
+        }
         let own = match dimension.name.as_str() {
             "@aws.account" => dimensions.group.account_id.as_str(),
             "@aws.region" => dimensions.group.region.as_str(),

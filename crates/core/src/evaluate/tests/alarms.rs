@@ -265,3 +265,21 @@ fn the_accounts_history_page_is_read_once_and_an_alarms_own_only_when_that_page_
         .collect();
     assert_eq!(histories, vec![None, Some(CHILD.to_owned())]);
 }
+
+#[test]
+fn system_field_dimensions_of_an_organization_trails_log_group_are_not_judged() {
+    let mut management = management_with_org_trail();
+    let filters = management.metric_filters.get_mut(&log_group(MANAGEMENT)).unwrap().as_mut().unwrap();
+    filters[0].system_dimensions = vec!["@aws.account".into()];
+    let alarm = &mut management.alarms.get_mut(&metric(MANAGEMENT)).unwrap().as_mut().unwrap()[0];
+    alarm.dimensions = vec![Dimension { name: "@aws.account".into(), value: MANAGEMENT.into() }];
+    // The member's events reach the management account's log group: which account they carry
+    // is not known, whatever the alarm names.
+    let finding = judge_with(vec![member_with_org_trail(ACCOUNT), management.clone()], ACCOUNT, &[]);
+    assert_eq!(finding.reason, Reason::MetricFilterUnjudged, "{}", finding.message);
+    assert!(finding.message.contains("organization trail"), "{}", finding.message);
+    // Without the dimension on the alarm, the alarm watches another metric: that is certain.
+    let alarm = &mut management.alarms.get_mut(&metric(MANAGEMENT)).unwrap().as_mut().unwrap()[0];
+    alarm.dimensions.clear();
+    assert_eq!(judge_with(vec![member_with_org_trail(ACCOUNT), management], ACCOUNT, &[]).reason, Reason::AlarmCannotFire);
+}
