@@ -560,12 +560,10 @@ impl<'f> Walk<'_, 'f> {
             };
             let link = if filter.system_dimensions.is_empty() { link } else { link.with("system_dimensions", filter.system_dimensions.clone()) };
             self.with(link, |walk| {
-                if let Some(criteria) = filter.field_selection_criteria.as_deref().filter(|c| !c.trim().is_empty()) {
-                    let message = format!(
-                        "Metric filter {:?} counts only the events its field selection criteria admit ({criteria}); orgwatch does not judge whether they admit account {}'s events.",
-                        filter.name, walk.audit.account_id
-                    );
-                    return walk.end(Link::MetricValue, Reason::MetricFilterUnjudged, message);
+                if let Some(criteria) = filter.field_selection_criteria.as_deref().filter(|c| !c.trim().is_empty())
+                    && let Some((reason, message)) = walk.unselected(group, &filter.name, criteria)
+                {
+                    return walk.end(Link::MetricValue, reason, message);
                 }
                 if let Some(summary) = &over_broad {
                     walk.notes.push(format!("metric filter {:?} {summary}", filter.name));
@@ -580,6 +578,37 @@ impl<'f> Walk<'_, 'f> {
                     walk.notes.pop();
                 }
             });
+        }
+    }
+
+    /// Why a filter's `fieldSelectionCriteria` keep it from counting the account's events, or
+    /// `None` when they select them. The events of a log group are taken to carry its own account
+    /// and region as `@aws.account` and `@aws.region` (the source of its own data); an
+    /// organization trail's log group holds every member's events, whose fields are not known.
+    fn unselected(&self, group: &LogGroupRef, filter: &str, criteria: &str) -> Option<(Reason, String)> {
+        let unjudged = |why: String| Some((Reason::MetricFilterUnjudged, format!("Metric filter {filter:?} counts only the events its field selection criteria ({criteria}) select, and orgwatch cannot judge them: {why}.")));
+        let parsed = match crate::selection::Criteria::parse(criteria) {
+            Ok(parsed) => parsed,
+            Err(e) => return unjudged(format!("it cannot read them: {e}")),
+        };
+        let organization_trail = self.shared;
+        let fields = |name: &str| match name {
+            _ if organization_trail => None,
+            "@aws.account" => Some(group.account_id.clone()),
+            "@aws.region" => Some(group.region.clone()),
+            _ => None,
+        };
+        match parsed.selects(&fields) {
+            crate::selection::Selected::Yes => None,
+            crate::selection::Selected::No => Some((
+                Reason::MetricFilterNeverCounts,
+                format!(
+                    "Metric filter {filter:?} counts only the events its field selection criteria ({criteria}) select, and they select none of log group {}'s, whose events come from account {} in {}.",
+                    group.name, group.account_id, group.region
+                ),
+            )),
+            crate::selection::Selected::Undecidable(why) if organization_trail => unjudged(format!("log group {} holds an organization trail's events, from every member ({why})", group.name)),
+            crate::selection::Selected::Undecidable(why) => unjudged(why),
         }
     }
 

@@ -18,6 +18,7 @@ pub mod metric_math;
 pub mod policy;
 pub mod remediate;
 pub mod request;
+pub mod selection;
 
 pub use controls::Control;
 pub use evaluate::{Audit, Need, Scope, Step, Waiver, evaluate};

@@ -216,7 +216,11 @@ fn the_filters_newer_fields_are_judged_as_cloudwatch_applies_them_or_said_not_ju
             the_filter(f).apply_on_transformed_logs = true;
             the_filter(f).pattern = "{ $.eventName = HeadBucket }".into();
         }, Reason::MetricFilterUnjudged),
-        ("field selection criteria", |f| the_filter(f).field_selection_criteria = Some("@aws.account IN [\"111122223333\"]".into()), Reason::MetricFilterUnjudged),
+        ("field selection criteria that select the account", |f| the_filter(f).field_selection_criteria = Some("@aws.account IN [\"111122223333\", \"444455556666\"]".into()), Reason::Compliant),
+        ("field selection criteria of another account", |f| the_filter(f).field_selection_criteria = Some("@aws.account = \"444455556666\"".into()), Reason::MetricFilterNeverCounts),
+        ("field selection criteria of another region", |f| the_filter(f).field_selection_criteria = Some("@aws.region = \"eu-west-1\" OR @aws.account NOT IN [\"111122223333\"]".into()), Reason::MetricFilterNeverCounts),
+        ("field selection criteria on a field orgwatch does not know", |f| the_filter(f).field_selection_criteria = Some("@aws.source = \"x\"".into()), Reason::MetricFilterUnjudged),
+        ("field selection criteria orgwatch cannot read", |f| the_filter(f).field_selection_criteria = Some("@aws.account LIKE \"1111%\"".into()), Reason::MetricFilterUnjudged),
         ("system dimensions the alarm does not name", |f| the_filter(f).system_dimensions = vec!["@aws.account".into()], Reason::AlarmCannotFire),
         ("system dimensions the alarm names with the log group's account", |f| {
             the_filter(f).system_dimensions = vec!["@aws.account".into(), "@aws.region".into()];
@@ -282,4 +286,14 @@ fn system_field_dimensions_of_an_organization_trails_log_group_are_not_judged() 
     let alarm = &mut management.alarms.get_mut(&metric(MANAGEMENT)).unwrap().as_mut().unwrap()[0];
     alarm.dimensions.clear();
     assert_eq!(judge_with(vec![member_with_org_trail(ACCOUNT), management], ACCOUNT, &[]).reason, Reason::AlarmCannotFire);
+}
+
+#[test]
+fn field_selection_criteria_on_an_organization_trails_log_group_are_not_judged() {
+    let mut management = management_with_org_trail();
+    let filters = management.metric_filters.get_mut(&log_group(MANAGEMENT)).unwrap().as_mut().unwrap();
+    filters[0].field_selection_criteria = Some(format!("@aws.account IN [\"{MANAGEMENT}\"]"));
+    let finding = judge_with(vec![member_with_org_trail(ACCOUNT), management], ACCOUNT, &[]);
+    assert_eq!(finding.reason, Reason::MetricFilterUnjudged, "{}", finding.message);
+    assert!(finding.message.contains("organization trail"), "{}", finding.message);
 }
