@@ -89,3 +89,38 @@ fn the_emulator_answers_describe_alarms_and_keeps_composite_alarms_as_aws_does()
     let output = std::process::Command::new(python()).arg(repo_root().join("tests/emulator/check_alarms.py")).output().expect("the test venv's Python");
     assert!(output.status.success(), "{}", describe(&output));
 }
+
+#[tokio::test]
+async fn the_filters_newer_fields_are_read_and_judged() {
+    let emulator = Emulator::start();
+    let org = emulator.build(json!({
+        "management": {"setup": "compliant"},
+        "accounts": [
+            {"name": "selects-itself", "filter_fields": {"fieldSelectionCriteria": "@aws.account IN [\"{account}\"]"}, "setup": "compliant"},
+            {"name": "selects-another", "filter_fields": {"fieldSelectionCriteria": "@aws.account = \"000000000000\""}, "setup": "compliant"},
+            {"name": "selects-unknown", "filter_fields": {"fieldSelectionCriteria": "@aws.source = \"x\""}, "setup": "compliant"},
+            {"name": "transformed", "filter_fields": {"applyOnTransformedLogs": true}, "setup": "compliant"},
+            {"name": "system-dimensions", "filter_fields": {"emitSystemFieldDimensions": ["@aws.account"]}, "setup": "compliant"},
+        ],
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let config = emulator.write_config(dir.path(), "concurrency = 8", "");
+    let config = config.to_str().unwrap();
+    let output = emulator.run(&["scan", "--config", config]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let found = latest(&dir.path().join("orgwatch.db")).await;
+    for (name, status, reason) in [
+        ("selects-itself", "PASS", "COMPLIANT"),
+        ("selects-another", "FAIL", "METRIC_FILTER_NEVER_COUNTS"),
+        ("selects-unknown", "ERROR", "METRIC_FILTER_UNJUDGED"),
+        ("transformed", "ERROR", "METRIC_FILTER_UNJUDGED"),
+        // The metric carries @aws.account; the alarm names no dimension, so it watches another.
+        ("system-dimensions", "FAIL", "ALARM_CANNOT_FIRE"),
+    ] {
+        let (message, _) = finding(&emulator, config, org.id(name));
+        assert_eq!(found[org.id(name)], (status.to_owned(), reason.to_owned()), "{name}: {message}");
+    }
+    let (_, evidence) = finding(&emulator, config, org.id("selects-itself"));
+    let filter = links_of(&evidence, "metric-filter")[0];
+    assert!(filter["attributes"]["field_selection_criteria"].as_str().unwrap().contains(org.id("selects-itself")), "{evidence}");
+}

@@ -126,6 +126,9 @@ other alarm "other-signal" on CISBenchmark/OtherSignal (Sum, 300 s, >= 1, no act
     "undecidable"   e1 = RATE(m1).
     "scaled"        m2 as above; e1 = SUM([m1, m2]) * 2.
   "composite" and "math" do not go together.
+- "filter_fields": {"fieldSelectionCriteria": "...", "emitSystemFieldDimensions": [...],
+  "applyOnTransformedLogs": true}: given to PutMetricFilter with the chain's filters ("{account}"
+  in a string stands for the account's id); server.py keeps them, as moto drops them.
 - "extra_alarms": N (0-1000): N unrelated metric alarms besides the chain's, half named before
   the CIS alarm ("aaa-filler-0001", ...) and half after ("zzz-filler-0001", ...), on metric
   OrgwatchFiller/Filler<NNNN> (Sum, 300 s, >= 1, no actions), so that DescribeAlarms takes
@@ -302,7 +305,7 @@ COMPOSITES = {"or", "nested", "and", "actions-disabled", "suppressed"}
 MATHS = {"fill", "other-metric", "undecidable", "scaled"}
 MAX_EXTRA_ALARMS = 1000
 # The options an entry may carry besides its name or account id and its setup.
-OPTIONS = {"topic_account", "family", "org_trail", "topic_policy", "ou", "policy_ou", "kms", "kms_ref", "history", "history_error", "composite", "math", "extra_alarms"}
+OPTIONS = {"topic_account", "family", "org_trail", "topic_policy", "ou", "policy_ou", "kms", "kms_ref", "history", "history_error", "composite", "math", "extra_alarms", "filter_fields"}
 # Setups that shape the alarm themselves (or have none): no "composite" or "math" with them.
 ALARM_SETUPS = {"no-trail", "no-alarm", "alarm-actions-disabled", "alarm-less-than", "alarm-no-sns"}
 COMPOSITE_ALARM = "cis-unauthorized-composite"
@@ -588,7 +591,7 @@ def configure(endpoint, region, account_id, setup, credentials, topic_account=No
     """Puts one account into `setup`. topic_account: the id of the account whose topic the alarms
     notify (None: this account's own); family: None, True or a list of control ids; org: an
     Organization (one is made when needed); options: topic_policy, ou, policy_ou, kms, kms_ref,
-    history, history_error, composite, math, extra_alarms (see the module's docstring)."""
+    history, history_error, composite, math, extra_alarms, filter_fields (see the module's docstring)."""
     if setup not in SETUPS:
         raise SystemExit(f"unknown setup {setup!r}; known: {', '.join(sorted(SETUPS))}")
     preset = setup
@@ -648,6 +651,8 @@ def configure(endpoint, region, account_id, setup, credentials, topic_account=No
     wired = chains(setup, family, controls)
     if setup != "no-filter":
         target = c("logs", OTHER_REGION) if setup == "filter-other-region" else logs
+        # The filter's newer fields, "{account}" in a criterion standing for this account's id.
+        extra = {k: (v.replace("{account}", account_id) if isinstance(v, str) else v) for k, v in (options.get("filter_fields") or {}).items()}
         for filter_name, metric, _, pattern in wired:
             target.put_metric_filter(
                 logGroupName=LOG_GROUP,
@@ -658,6 +663,7 @@ def configure(endpoint, region, account_id, setup, credentials, topic_account=No
                     "metricNamespace": NAMESPACE,
                     "metricValue": "0" if setup == "filter-value-zero" else "1",
                 }],
+                **extra,
             )
 
     topic_policy, kms_kind = options.get("topic_policy"), options.get("kms")

@@ -58,6 +58,10 @@ operations, the refusals) included, and the fault is answered in the protocol th
      or TimestampAscending), MaxRecords (1-100, default 100; else ValidationError) and
      NextToken (opaque; a token not from us is InvalidNextToken). The alarm need not exist: AWS
      keeps a deleted alarm's history.
+   - The metric filter's newer fields. moto drops fieldSelectionCriteria,
+     emitSystemFieldDimensions and applyOnTransformedLogs from PutMetricFilter; they are kept
+     here per (account, region, log group, filter), forgotten with DeleteMetricFilter or a
+     PutMetricFilter without them, and added to that filter in DescribeMetricFilters' answer.
    - Composite alarms and DescribeAlarms. moto has no composite alarms and its DescribeAlarms
      neither pages nor knows AlarmTypes, ChildrenOfAlarmName or ParentsOfAlarmName, so these are
      answered here, in Smithy RPC v2 CBOR, JSON 1.0 (boto3 and the AWS CLI v1 as pinned speak
@@ -881,6 +885,8 @@ class Emulator:
         self.faults = Faults()
         self.history = AlarmHistory()
         self.alarms = Alarms()
+        # (account, region, log group, filter) -> the newer fields PutMetricFilter was given.
+        self.filter_fields = {}
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -936,6 +942,11 @@ class Emulator:
             if error:
                 return self.reply(start_response, "400 Bad Request", {"Code": "InvalidInputException", "Message": error}, [("x-amzn-ErrorType", "InvalidInputException")])
         status, headers, payload = self.call_moto(environ, body)
+        if service == "logs" and operation in ("PutMetricFilter", "DeleteMetricFilter") and status.startswith("200"):
+            self.remember_filter_fields(account, region, operation, body)
+        if service == "logs" and operation == "DescribeMetricFilters" and status.startswith("200"):
+            payload = self.with_filter_fields(account, region, payload)
+            headers = [(k, v) for k, v in headers if k.lower() != "content-length"] + [("Content-Length", str(len(payload)))]
         if refused and status.startswith("200"):
             payload = securityhub_rules.merge(payload, refused)
             headers = [(k, v) for k, v in headers if k.lower() != "content-length"] + [("Content-Length", str(len(payload)))]
@@ -950,6 +961,29 @@ class Emulator:
             headers.append(("Content-Length", str(len(payload))))
         start_response(status, headers)
         return [payload]
+
+    FILTER_FIELDS = ("fieldSelectionCriteria", "emitSystemFieldDimensions", "applyOnTransformedLogs")
+
+    def remember_filter_fields(self, account, region, operation, body):
+        try:
+            request = json.loads(body) if body.strip() else {}
+        except ValueError:
+            return
+        key = (account, region, request.get("logGroupName"), request.get("filterName"))
+        fields = {k: request[k] for k in self.FILTER_FIELDS if k in request} if operation == "PutMetricFilter" else {}
+        if fields:
+            self.filter_fields[key] = fields
+        else:
+            self.filter_fields.pop(key, None)
+
+    def with_filter_fields(self, account, region, payload):
+        try:
+            answer = json.loads(payload)
+        except ValueError:
+            return payload
+        for f in answer.get("metricFilters", []):
+            f.update(self.filter_fields.get((account, region, f.get("logGroupName"), f.get("filterName")), {}))
+        return json.dumps(answer).encode()
 
     @staticmethod
     def organization_trails(member, region, include_shadow_trails):
