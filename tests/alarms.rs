@@ -72,6 +72,11 @@ async fn composite_and_metric_math_alarms_are_judged_by_meaning_and_many_alarms_
     let (_, evidence) = finding(&emulator, config, org.id("composite-suppressed"));
     let notes = evidence["notes"].as_array().map(Vec::as_slice).unwrap_or_default();
     assert!(notes.iter().any(|n| n.as_str().unwrap().contains("ActionsSuppressor")), "{evidence}");
+    // The alarm's own settings are read, for fix and tune to keep them.
+    let (_, evidence) = finding(&emulator, config, org.id("composite-or"));
+    let alarm = links_of(&evidence, "alarm")[0];
+    assert_eq!((alarm["attributes"]["period"].as_i64(), alarm["attributes"]["evaluation_periods"].as_i64()), (Some(300), Some(1)), "{alarm}");
+    assert_eq!(alarm["attributes"]["treat_missing_data"], "notBreaching", "{alarm}");
     let (message, _) = finding(&emulator, config, org.id("math-undecidable"));
     assert!(message.contains("RATE"), "the form not judged is named: {message}");
 

@@ -247,6 +247,9 @@ impl MemoryAccount {
                     threshold: Some(1.0),
                     actions_enabled: true,
                     alarm_actions: vec![topic_arn.clone()],
+                    period: Some(300),
+                    evaluation_periods: Some(1),
+                    treat_missing_data: Some("notBreaching".to_owned()),
                     ..Alarm::default()
                 },
             ));

@@ -636,6 +636,10 @@ fn metric_alarm(a: &aws_sdk_cloudwatch::types::MetricAlarm) -> Alarm {
         actions_enabled: a.actions_enabled().unwrap_or(true),
         alarm_actions: a.alarm_actions().to_vec(),
         dimensions: dimensions(a.dimensions()),
+        period: a.period(),
+        evaluation_periods: a.evaluation_periods(),
+        datapoints_to_alarm: a.datapoints_to_alarm(),
+        treat_missing_data: a.treat_missing_data().map(str::to_owned),
         metrics: a
             .metrics()
             .iter()

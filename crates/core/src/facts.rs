@@ -220,6 +220,18 @@ pub struct Alarm {
     /// The dimensions of the metric it watches (a metric alarm on one metric).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dimensions: Vec<Dimension>,
+    /// `Period`, in seconds (a metric-math alarm has it on its queries instead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<i32>,
+    /// `EvaluationPeriods`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation_periods: Option<i32>,
+    /// `DatapointsToAlarm`: how many of the evaluation periods must breach (all when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datapoints_to_alarm: Option<i32>,
+    /// `TreatMissingData`: `missing` (AWS's default), `notBreaching`, `breaching`, `ignore`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub treat_missing_data: Option<String>,
     /// `Metrics`: the queries of a metric-math alarm, one of which returns the data alarmed on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metrics: Vec<MetricQuery>,

@@ -114,13 +114,23 @@ pub struct AlarmSpec {
     pub topic: Option<TopicRef>,
     /// The alarm exists and is rewritten: put-metric-alarm replaces its whole definition.
     pub replaces: bool,
-    /// Settings orgwatch cannot see and writes with defaults (period, evaluation periods).
+    /// What put-metric-alarm replaces that orgwatch does not read (description, OK actions).
     pub defaults_note: Option<String>,
+    /// `Period` in seconds: the alarm's own, else [`AlarmSpec::PERIOD`].
+    pub period: u32,
+    /// `EvaluationPeriods`: the alarm's own, else [`AlarmSpec::EVALUATION_PERIODS`].
+    pub evaluation_periods: u32,
+    /// `DatapointsToAlarm`, when the alarm has one.
+    pub datapoints_to_alarm: Option<u32>,
+    /// `TreatMissingData`: the alarm's own, else `notBreaching`.
+    pub treat_missing_data: String,
 }
 
 impl AlarmSpec {
+    /// What a new alarm is written with.
     pub const PERIOD: u32 = 300;
     pub const EVALUATION_PERIODS: u32 = 1;
+    pub const TREAT_MISSING_DATA: &'static str = "notBreaching";
 }
 
 /// A composite alarm as it is written again (`put-composite-alarm` replaces its definition).
@@ -881,6 +891,10 @@ fn new_alarm(finding: &Finding, control: Option<&Control>, metric: MetricSpec) -
         topic: None,
         replaces: false,
         defaults_note: None,
+        period: AlarmSpec::PERIOD,
+        evaluation_periods: AlarmSpec::EVALUATION_PERIODS,
+        datapoints_to_alarm: None,
+        treat_missing_data: AlarmSpec::TREAT_MISSING_DATA.into(),
     }
 }
 
@@ -889,6 +903,7 @@ fn existing_alarm(link: &EvidenceLink, metric: MetricSpec) -> AlarmSpec {
     let text = |key: &str| link.attribute(key).map(str::to_owned);
     let statistic = text("extended_statistic").or_else(|| text("statistic")).unwrap_or_else(|| "Sum".into());
     let math = link.attributes.get("metrics").and_then(serde_json::Value::as_array).is_some_and(|queries| !queries.is_empty());
+    let number = |key: &str| link.attributes.get(key).and_then(serde_json::Value::as_u64).and_then(|n| u32::try_from(n).ok()).filter(|n| *n > 0);
     let mut spec = AlarmSpec {
         name: alarm_name(link),
         description: String::new(),
@@ -899,12 +914,22 @@ fn existing_alarm(link: &EvidenceLink, metric: MetricSpec) -> AlarmSpec {
         kept_actions: link.attributes.get("alarm_actions").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default(),
         topic: None,
         replaces: true,
-        defaults_note: Some(format!(
-            "put-metric-alarm replaces the alarm's whole definition; orgwatch does not read its period, evaluation periods, description or OK actions, so {} s × {} and notBreaching are written: keep yours if they differ.",
-            AlarmSpec::PERIOD,
-            AlarmSpec::EVALUATION_PERIODS
-        )),
+        defaults_note: None,
+        period: number("period").unwrap_or(AlarmSpec::PERIOD),
+        evaluation_periods: number("evaluation_periods").unwrap_or(AlarmSpec::EVALUATION_PERIODS),
+        datapoints_to_alarm: number("datapoints_to_alarm"),
+        treat_missing_data: text("treat_missing_data").unwrap_or_else(|| AlarmSpec::TREAT_MISSING_DATA.into()),
     };
+    // What the alarm's evidence did not show is written with orgwatch's defaults, and said.
+    let unread = if link.attributes.contains_key("period") {
+        String::new()
+    } else {
+        format!("; its period and evaluation periods were not read, so {} s × {} and {} are written", AlarmSpec::PERIOD, AlarmSpec::EVALUATION_PERIODS, AlarmSpec::TREAT_MISSING_DATA)
+    };
+    spec.defaults_note = Some(format!(
+        "put-metric-alarm replaces the alarm's whole definition; orgwatch keeps its period ({} s), evaluation periods and missing-data treatment, but does not read its description or OK actions{unread}: keep yours if they differ.",
+        spec.period
+    ));
     if math && let Some(note) = &mut spec.defaults_note {
         note.push_str(" It is a metric-math alarm: this alarms on the filter's metric itself instead of its queries (FILL(m1, 0) of it is judged the same, should you keep the math).");
     }

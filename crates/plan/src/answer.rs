@@ -285,6 +285,10 @@ impl PlanFacts {
                 // Topics only: other actions (Auto Scaling, EC2) notify no one.
                 alarm_actions: plan.strings(r, "alarm_actions", &|s| s.starts_with("arn:")),
                 dimensions: dimensions_of(r.values.get("dimensions")),
+                period: r.values.get("period").and_then(Value::as_i64).and_then(|p| i32::try_from(p).ok()).filter(|p| *p > 0),
+                evaluation_periods: r.values.get("evaluation_periods").and_then(Value::as_i64).and_then(|p| i32::try_from(p).ok()),
+                datapoints_to_alarm: r.values.get("datapoints_to_alarm").and_then(Value::as_i64).and_then(|p| i32::try_from(p).ok()),
+                treat_missing_data: text("treat_missing_data"),
                 metrics: metric_queries(r.values.get("metric_query")),
             };
             facts.address(&arn, &r.address);

@@ -268,6 +268,14 @@ fn alarm_link(alarm: &Alarm, account_id: &str, region: &str) -> EvidenceLink {
         .with("actions_enabled", alarm.actions_enabled)
         .with("alarm_actions", alarm.alarm_actions.clone())
         .with("has_dimensions", alarm.has_dimensions());
+    let number = |v: Option<i32>| v.map_or(serde_json::Value::Null, serde_json::Value::from);
+    if alarm.period.is_some() || alarm.evaluation_periods.is_some() {
+        link = link
+            .with("period", number(alarm.period))
+            .with("evaluation_periods", number(alarm.evaluation_periods))
+            .with("datapoints_to_alarm", number(alarm.datapoints_to_alarm))
+            .with("treat_missing_data", text(&alarm.treat_missing_data));
+    }
     if !alarm.metrics.is_empty() {
         link = link.with("metrics", serde_json::to_value(&alarm.metrics).unwrap_or_default());
     }

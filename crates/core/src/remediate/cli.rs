@@ -395,16 +395,19 @@ fn render_alarm(out: &mut String, fix: &Fix, alarm: &AlarmSpec) {
         statistic.into(),
         w(&alarm.statistic),
         "--period".into(),
-        AlarmSpec::PERIOD.to_string(),
+        alarm.period.to_string(),
         "--evaluation-periods".into(),
-        AlarmSpec::EVALUATION_PERIODS.to_string(),
+        alarm.evaluation_periods.to_string(),
         "--threshold".into(),
         threshold(alarm.threshold),
         "--comparison-operator".into(),
         w(&alarm.comparison_operator),
         "--treat-missing-data".into(),
-        "notBreaching".into(),
+        w(&alarm.treat_missing_data),
     ]);
+    if let Some(datapoints) = alarm.datapoints_to_alarm {
+        words.extend(["--datapoints-to-alarm".into(), datapoints.to_string()]);
+    }
     let mut actions: Vec<String> = alarm.kept_actions.iter().map(|a| w(a)).collect();
     if let Some(topic) = topic {
         actions.push(topic_word(topic));

@@ -427,14 +427,16 @@ fn alarm_resource(w: &mut Writer<'_>, alarm: &AlarmSpec, with_topic: bool) {
     }
     let _ = writeln!(
         w.out,
-        "  namespace           = {}\n  metric_name         = {}\n  {statistic:<19} = {}\n  period              = {}\n  evaluation_periods  = {}\n  threshold           = {}\n  comparison_operator = {}\n  treat_missing_data  = \"notBreaching\"\n  actions_enabled     = true\n  alarm_actions       = [{}]\n}}\n",
+        "  namespace           = {}\n  metric_name         = {}\n  {statistic:<19} = {}\n  period              = {}\n  evaluation_periods  = {}\n{}  threshold           = {}\n  comparison_operator = {}\n  treat_missing_data  = {}\n  actions_enabled     = true\n  alarm_actions       = [{}]\n}}\n",
         string(namespace),
         string(name),
         string(&alarm.statistic),
-        AlarmSpec::PERIOD,
-        AlarmSpec::EVALUATION_PERIODS,
+        alarm.period,
+        alarm.evaluation_periods,
+        alarm.datapoints_to_alarm.map_or_else(String::new, |d| format!("  datapoints_to_alarm = {d}\n")),
         threshold(alarm.threshold),
         string(&alarm.comparison_operator),
+        string(&alarm.treat_missing_data),
         actions.join(", ")
     );
 }

@@ -749,3 +749,25 @@ fn a_metric_math_alarm_rewritten_on_the_metric_says_so() {
     let (_, script, _) = rendered(&finding(Reason::AlarmCannotFire, to_alarm(ACCOUNT, plain)));
     assert!(!script.contains("metric-math"), "{script}");
 }
+
+#[test]
+fn a_rewritten_alarm_keeps_its_own_period_evaluation_periods_datapoints_and_missing_data() {
+    let own = alarm(ACCOUNT, "Sum", "LessThanThreshold", 1.0, &[topic_arn(ACCOUNT, "alerts")])
+        .with("period", 60)
+        .with("evaluation_periods", 3)
+        .with("datapoints_to_alarm", 2)
+        .with("treat_missing_data", "breaching");
+    let (_, script, terraform) = rendered(&finding(Reason::AlarmCannotFire, to_alarm(ACCOUNT, own)));
+    let put = commands(&script).into_iter().find(|c| c.contains("put-metric-alarm")).unwrap();
+    for words in ["--period 60", "--evaluation-periods 3", "--datapoints-to-alarm 2", "--treat-missing-data breaching"] {
+        assert!(put.contains(words), "{words}: {put}");
+    }
+    assert!(!script.contains("were not read"), "{script}");
+    for line in ["period              = 60", "evaluation_periods  = 3", "datapoints_to_alarm = 2", "treat_missing_data  = \"breaching\""] {
+        assert!(terraform.contains(line), "{line}:\n{terraform}");
+    }
+    // Evidence from before these were read: orgwatch's defaults, and it says so.
+    let old = alarm(ACCOUNT, "Sum", "LessThanThreshold", 1.0, &[topic_arn(ACCOUNT, "alerts")]);
+    let (_, script, _) = rendered(&finding(Reason::AlarmCannotFire, to_alarm(ACCOUNT, old)));
+    assert!(script.contains("--period 300") && script.contains("were not read"), "{script}");
+}
