@@ -3,28 +3,12 @@
 //! alarms judged by the expression that returns data, and an account whose alarms take several
 //! DescribeAlarms pages (tests/emulator/build_org.py's presets).
 
-use orgwatch_tests::{Emulator, describe, latest, python, repo_root};
+use orgwatch_tests::{Emulator, counter, describe, latest, python, repo_root};
 use serde_json::{Value, json};
-
-fn counter(account: &str, service: &str, operation: &str) -> Value {
-    json!({"account": account, "service": service, "operation": operation, "fault": "none"})
-}
-
-fn fired(emulator: &Emulator, account: &str, operation: &str) -> u64 {
-    let rules = emulator.faults();
-    rules["rules"].as_array().unwrap().iter().filter(|r| r["account"] == account && r["operation"] == operation).map(|r| r["fired"].as_u64().unwrap_or(0)).sum()
-}
 
 /// The latest finding of an account: its message and evidence.
 fn finding(emulator: &Emulator, config: &str, account: &str) -> (String, Value) {
-    let output = emulator.run(&["findings", "--config", config, "--account", account, "--format", "json"]);
-    assert!(output.status.success(), "{}", describe(&output));
-    let rows: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let evidence = match &rows[0]["evidence"] {
-        Value::String(text) => serde_json::from_str(text).unwrap(),
-        other => other.clone(),
-    };
-    (rows[0]["message"].as_str().unwrap_or_default().to_owned(), evidence)
+    emulator.finding(std::path::Path::new(config), account)
 }
 
 fn links_of<'e>(evidence: &'e Value, kind: &str) -> Vec<&'e Value> {
@@ -81,8 +65,8 @@ async fn composite_and_metric_math_alarms_are_judged_by_meaning_and_many_alarms_
     assert!(message.contains("RATE"), "the form not judged is named: {message}");
 
     // One DescribeAlarms for an account with a handful of alarms; pages of 100 for 120 more.
-    assert_eq!(fired(&emulator, org.id("composite-or"), "DescribeAlarms"), 1);
-    assert_eq!(fired(&emulator, &many, "DescribeAlarms"), 2);
+    assert_eq!(emulator.fired(org.id("composite-or"), "DescribeAlarms"), 1);
+    assert_eq!(emulator.fired(&many, "DescribeAlarms"), 2);
 }
 
 /// The emulator's composite alarms and DescribeAlarms, through every client CloudWatch has here

@@ -2,28 +2,12 @@
 //! management account's organization trail, and alarms that notify a central security
 //! account's topic, each read with the owner's audit role and once per scan.
 
-use orgwatch_tests::{Emulator, describe, latest};
+use orgwatch_tests::{Emulator, counter, describe, latest};
 use serde_json::{Value, json};
-
-/// A fault-layer rule that changes nothing and counts the calls it matches.
-fn counter(account: &str, service: &str, operation: &str) -> Value {
-    json!({"account": account, "service": service, "operation": operation, "fault": "none"})
-}
-
-fn fired(emulator: &Emulator, account: &str, operation: &str) -> u64 {
-    let rules = emulator.faults();
-    rules["rules"].as_array().unwrap().iter().find(|r| r["account"] == account && r["operation"] == operation).map_or(0, |r| r["fired"].as_u64().unwrap_or(0))
-}
 
 /// The evidence of an account's latest finding.
 fn evidence(emulator: &Emulator, config: &str, account: &str) -> Value {
-    let output = emulator.run(&["findings", "--config", config, "--account", account, "--format", "json"]);
-    assert!(output.status.success(), "{}", describe(&output));
-    let rows: Value = serde_json::from_slice(&output.stdout).unwrap();
-    match &rows[0]["evidence"] {
-        Value::String(text) => serde_json::from_str(text).unwrap(),
-        other => other.clone(),
-    }
+    emulator.finding(std::path::Path::new(config), account).1
 }
 
 #[tokio::test]
@@ -58,7 +42,7 @@ async fn alarms_notifying_a_central_topic_are_judged_by_its_subscriptions_read_t
 
     // Read once in this scan, by its owner, for the four accounts that need it.
     for operation in ["GetTopicAttributes", "ListSubscriptionsByTopic"] {
-        assert_eq!(fired(&emulator, security, operation), 1, "{operation} in the security account");
+        assert_eq!(emulator.fired(security, operation), 1, "{operation} in the security account");
     }
     // The evidence names the account of each link.
     let evidence = evidence(&emulator, config, org.id("app-1"));
@@ -104,7 +88,7 @@ async fn members_covered_only_by_the_organization_trail_are_judged_through_it() 
     }
     // The management account's chain was read once for itself and the three members.
     for operation in ["GetTrailStatus", "GetEventSelectors", "DescribeMetricFilters", "DescribeAlarms", "GetTopicAttributes", "ListSubscriptionsByTopic"] {
-        assert_eq!(fired(&emulator, &m, operation), 1, "{operation} in the management account");
+        assert_eq!(emulator.fired(&m, operation), 1, "{operation} in the management account");
     }
     let evidence = evidence(&emulator, config, org.id("covered-1"));
     let links = evidence["links"].as_array().unwrap();

@@ -3,7 +3,7 @@
 //! read in the key's own account, and what CloudWatch recorded of the alarm's latest
 //! notification (tests/emulator/build_org.py's setups, one central account per policy case).
 
-use orgwatch_tests::{Emulator, Org, describe, latest};
+use orgwatch_tests::{Emulator, Org, counter, describe, latest};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -29,29 +29,11 @@ fn expect(found: &Found, org: &Org, cases: &[(&str, &str, &str)]) {
 
 /// The latest finding of an account: its message and evidence.
 fn finding(emulator: &Emulator, dir: &tempfile::TempDir, account: &str) -> (String, Value) {
-    let config = dir.path().join("orgwatch.toml");
-    let output = emulator.run(&["findings", "--config", config.to_str().unwrap(), "--account", account, "--format", "json"]);
-    assert!(output.status.success(), "{}", describe(&output));
-    let rows: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let evidence = match &rows[0]["evidence"] {
-        Value::String(text) => serde_json::from_str(text).unwrap(),
-        other => other.clone(),
-    };
-    (rows[0]["message"].as_str().unwrap_or_default().to_owned(), evidence)
+    emulator.finding(&dir.path().join("orgwatch.toml"), account)
 }
 
 fn link<'e>(evidence: &'e Value, kind: &str) -> &'e Value {
     evidence["links"].as_array().unwrap().iter().rev().find(|l| l["kind"] == kind).unwrap_or_else(|| panic!("no {kind} link in {evidence}"))
-}
-
-/// A fault-layer rule that changes nothing and counts the calls it matches.
-fn counter(account: &str, service: &str, operation: &str) -> Value {
-    json!({"account": account, "service": service, "operation": operation, "fault": "none"})
-}
-
-fn fired(emulator: &Emulator, account: &str, operation: &str) -> u64 {
-    let rules = emulator.faults();
-    rules["rules"].as_array().unwrap().iter().filter(|r| r["account"] == account && r["operation"] == operation).map(|r| r["fired"].as_u64().unwrap_or(0)).sum()
 }
 
 #[tokio::test]
@@ -83,7 +65,7 @@ async fn a_central_topic_behind_snss_default_policy_refuses_other_accounts_alarm
     assert_eq!(policy["account_id"], org.id("security"), "read in the topic owner's account");
     assert_eq!(policy["attributes"]["decision"], "not-allowed");
     assert!(policy["attributes"]["policy"].as_str().unwrap().contains("__default_statement_ID"));
-    assert_eq!(fired(&emulator, org.id("app-default-policy"), "DescribeAlarmHistory"), 0, "a broken chain reads no history");
+    assert_eq!(emulator.fired(org.id("app-default-policy"), "DescribeAlarmHistory"), 0, "a broken chain reads no history");
 
     let (_, evidence) = finding(&emulator, &dir, org.id("app-org-policy"));
     assert_eq!(link(&evidence, "topic-policy")["detail"], "allowed by statement \"AllowOrganizationAlarms\"");
@@ -170,7 +152,7 @@ async fn customer_managed_keys_without_a_grant_to_cloudwatch_disabled_or_pending
     assert!(message.contains("pending deletion"), "{message}");
     let (_, evidence) = finding(&emulator, &dir, org.id("cmk-by-alias"));
     assert_eq!(link(&evidence, "kms-key")["attributes"]["manager"], "CUSTOMER");
-    assert_eq!(fired(&emulator, org.id("cmk-by-alias"), "GetKeyPolicy"), 1, "the key's policy, read once in the key's own account");
+    assert_eq!(emulator.fired(org.id("cmk-by-alias"), "GetKeyPolicy"), 1, "the key's policy, read once in the key's own account");
 }
 
 #[tokio::test]
@@ -194,5 +176,5 @@ async fn a_latest_notification_that_failed_fails_the_chain_and_a_later_success_o
     assert!(message.contains("failed at") && message.contains("does not have authorization"), "gives the error and when: {message}");
     let history = link(&evidence, "alarm-history");
     assert_eq!(history["attributes"]["action_state"], "Failed");
-    assert_eq!(fired(&emulator, org.id("recovered"), "DescribeAlarmHistory"), 1, "one history read for the account's one alarm");
+    assert_eq!(emulator.fired(org.id("recovered"), "DescribeAlarmHistory"), 1, "one history read for the account's one alarm");
 }

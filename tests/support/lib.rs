@@ -148,6 +148,30 @@ impl Emulator {
     pub fn run(&self, args: &[&str]) -> Output {
         self.orgwatch().args(args).output().expect("orgwatch runs")
     }
+
+    /// How many calls the fault layer's rules for `account` and `operation` matched.
+    pub fn fired(&self, account: &str, operation: &str) -> u64 {
+        let rules = self.faults();
+        rules["rules"].as_array().map_or(0, |rules| rules.iter().filter(|r| r["account"] == account && r["operation"] == operation).map(|r| r["fired"].as_u64().unwrap_or(0)).sum())
+    }
+
+    /// The latest finding of `account` (`orgwatch findings --format json`): its message and its
+    /// evidence.
+    pub fn finding(&self, config: &Path, account: &str) -> (String, Value) {
+        let output = self.run(&["findings", "--config", config.to_str().expect("a UTF-8 path"), "--account", account, "--format", "json"]);
+        assert!(output.status.success(), "{}", describe(&output));
+        let rows: Value = serde_json::from_slice(&output.stdout).expect("findings as JSON");
+        let evidence = match &rows[0]["evidence"] {
+            Value::String(text) => serde_json::from_str(text).expect("evidence as JSON"),
+            other => other.clone(),
+        };
+        (rows[0]["message"].as_str().unwrap_or_default().to_owned(), evidence)
+    }
+}
+
+/// A fault-layer rule that changes nothing and counts the calls it matches ([`Emulator::fired`]).
+pub fn counter(account: &str, service: &str, operation: &str) -> Value {
+    serde_json::json!({"account": account, "service": service, "operation": operation, "fault": "none"})
 }
 
 impl Drop for Emulator {

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alarm_rule;
+mod chain;
 pub mod controls;
 pub mod detect;
 pub mod evaluate;

@@ -7,18 +7,9 @@
 use std::collections::HashMap;
 
 use super::parse::{Node, Op, Threshold};
+use crate::chain::{Reading, groups, readings};
 use super::{Implication, Ref, State, WORK_BUDGET};
 
-/// How a chain that mixes AND and OR without parentheses groups.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Reading {
-    /// `a OR b AND c` is `a OR (b AND c)`: the usual precedence, and how the rule is shown.
-    AndFirst,
-    /// `a OR b AND c` is `(a OR b) AND c`.
-    LeftToRight,
-    /// `a AND b OR c` is `a AND (b OR c)`.
-    OrFirst,
-}
 
 /// The rule with its in-ALARM references replaced by constants and its other alarms by
 /// variables.
@@ -87,8 +78,7 @@ pub(super) fn implied_by(root: &Node, alarms: &[String], relies_on_precedence: b
             })),
         })
         .collect();
-    let readings: &[Reading] =
-        if relies_on_precedence { &[Reading::AndFirst, Reading::LeftToRight, Reading::OrFirst] } else { &[Reading::AndFirst] };
+    let readings = readings(relies_on_precedence);
     let lowering = Lowering { alarms, resolved: &resolved };
     let mut formulas = Vec::new();
     for reading in readings {
@@ -216,7 +206,7 @@ impl Lowering<'_> {
     }
 }
 
-/// A chain grouped with `loose` binding loosest: runs joined by the other operator become
+/// A chain grouped with `loose_op` binding loosest: runs joined by the other operator become
 /// `tight` groups, and those are joined by `loose`.
 fn split(
     first: Formula,
@@ -225,16 +215,8 @@ fn split(
     loose: fn(Vec<Formula>) -> Formula,
     tight: fn(Vec<Formula>) -> Formula,
 ) -> Formula {
-    let mut groups: Vec<Vec<Formula>> = vec![vec![first]];
-    for (op, operand) in rest {
-        if op == loose_op {
-            groups.push(vec![operand]);
-        } else if let Some(group) = groups.last_mut() {
-            group.push(operand);
-        }
-    }
     let mut groups: Vec<Formula> =
-        groups.into_iter().map(|mut g| if g.len() == 1 { g.remove(0) } else { tight(g) }).collect();
+        groups(first, rest, loose_op).into_iter().map(|mut g| if g.len() == 1 { g.remove(0) } else { tight(g) }).collect();
     if groups.len() == 1 { groups.remove(0) } else { loose(groups) }
 }
 

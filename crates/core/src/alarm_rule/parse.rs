@@ -7,20 +7,7 @@ use std::collections::HashMap;
 
 use super::{MAX_NESTING, MAX_RULE_LEN, ParseError, State};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Op {
-    And,
-    Or,
-}
-
-impl Op {
-    pub(super) fn spaced(self) -> &'static str {
-        match self {
-            Op::And => " AND ",
-            Op::Or => " OR ",
-        }
-    }
-}
+pub(super) use crate::chain::Op;
 
 /// The `M` of `AT_LEAST(M, …)`, already checked against the length of its list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,21 +6,10 @@
 
 use std::collections::BTreeSet;
 
-use super::parse::{Cmp, Node, Op};
+use super::parse::{Cmp, Node};
+use crate::chain::{Reading, fold, readings};
 use super::{Selected, WORK_BUDGET};
 
-/// How a chain that mixes AND and OR without parentheses groups.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Reading {
-    /// `a OR b AND c` is `a OR (b AND c)`: the usual precedence.
-    AndFirst,
-    /// `a OR b AND c` is `(a OR b) AND c`.
-    LeftToRight,
-    /// `a AND b OR c` is `a AND (b OR c)`.
-    OrFirst,
-}
-
-const READINGS: [Reading; 3] = [Reading::AndFirst, Reading::LeftToRight, Reading::OrFirst];
 
 /// A Kleene truth value whose undetermined case carries the unknown fields it reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,27 +59,6 @@ fn or3(a: Option<bool>, b: Option<bool>) -> Option<bool> {
     }
 }
 
-/// Combines the values of a chain's operands as `reading` groups them.
-fn combine<T>(first: T, rest: Vec<(Op, T)>, reading: Reading, and: fn(T, T) -> T, or: fn(T, T) -> T) -> T {
-    match reading {
-        Reading::LeftToRight => rest.into_iter().fold(first, |acc, (op, v)| if op == Op::And { and(acc, v) } else { or(acc, v) }),
-        Reading::AndFirst | Reading::OrFirst => {
-            let (tight, tight_op, loose) = if reading == Reading::AndFirst { (Op::And, and, or) } else { (Op::Or, or, and) };
-            let mut done = Vec::new();
-            let mut current = first;
-            for (op, v) in rest {
-                if op == tight {
-                    current = tight_op(current, v);
-                } else {
-                    done.push(current);
-                    current = v;
-                }
-            }
-            done.into_iter().fold(current, loose)
-        }
-    }
-}
-
 /// What an unknown field is taken to hold, for one combination.
 #[derive(Clone, Copy, Debug)]
 enum Value<'a> {
@@ -127,7 +95,7 @@ fn kleene(node: &Node, known: &[Option<String>], reading: Reading) -> Kleene {
         Node::Chain(first, rest) => {
             let first = kleene(first, known, reading);
             let rest = rest.iter().map(|(op, x)| (*op, kleene(x, known, reading))).collect();
-            combine(first, rest, reading, and_k, or_k)
+            fold(first, rest, reading, and_k, or_k)
         }
     }
 }
@@ -139,7 +107,7 @@ fn in_world(node: &Node, world: &[Value<'_>], reading: Reading) -> Option<bool> 
         Node::Chain(first, rest) => {
             let first = in_world(first, world, reading);
             let rest = rest.iter().map(|(op, x)| (*op, in_world(x, world, reading))).collect();
-            combine(first, rest, reading, and3, or3)
+            fold(first, rest, reading, and3, or3)
         }
     }
 }
@@ -190,7 +158,7 @@ pub(super) fn selects(
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Selected {
     let known: Vec<Option<String>> = fields.iter().map(|f| lookup(f)).collect();
-    let readings: &[Reading] = if relies_on_precedence { &READINGS } else { &READINGS[..1] };
+    let readings = readings(relies_on_precedence);
     let judged: Vec<Kleene> = readings.iter().map(|r| kleene(root, &known, *r)).collect();
     let mut open = BTreeSet::new();
     for k in &judged {

@@ -7,20 +7,7 @@ use std::collections::HashMap;
 
 use super::{MAX_CRITERIA_LEN, MAX_NESTING, ParseError};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Op {
-    And,
-    Or,
-}
-
-impl Op {
-    pub(super) fn spaced(self) -> &'static str {
-        match self {
-            Op::And => " AND ",
-            Op::Or => " OR ",
-        }
-    }
-}
+pub(super) use crate::chain::Op;
 
 /// A comparison operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
