@@ -18,7 +18,7 @@
 use crate::controls::Control;
 use crate::detect::{DetectionCache, Verdict};
 use crate::facts::{EventSelectors, LogGroupRef, MetricFilter, MetricRef, MetricTransformation, Topic, Trail, Unobserved, UnobservedKind};
-use crate::finding::{Evidence, EvidenceLink, Finding, LinkKind, Reason, Status, UnseenRead, WorkingTopic};
+use crate::finding::{Advice, Evidence, EvidenceLink, Finding, LinkKind, Reason, Status, UnseenRead, WorkingTopic};
 use crate::request::{Answer, Facts, Request};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -66,6 +66,8 @@ enum Link {
     TopicEncryption,
     KeyPolicy,
     AlarmHistory,
+    /// SNS recorded failed deliveries of the topic's notifications and none delivered.
+    SubscriberDelivery,
     Complete,
 }
 
@@ -79,6 +81,8 @@ struct Path {
     notes: Vec<String>,
     /// The read that could not be made, on a path ended by it.
     unseen: Option<UnseenRead>,
+    /// The passing chain's alarm, measured (on the scans that gather or carry advice).
+    advice: Option<Advice>,
 }
 
 impl Path {
@@ -115,6 +119,8 @@ pub struct Audit<'a> {
     pub now: DateTime<Utc>,
     /// Verdicts of filter patterns, shared by every account of a scan.
     pub detections: &'a DetectionCache,
+    /// Whether passing chains' alarms are measured on this scan ([`advice`]).
+    pub advice: AdviceMode<'a>,
 }
 
 /// A read the core needs.
@@ -144,8 +150,9 @@ impl Audit<'_> {
         let mut findings = Vec::with_capacity(self.controls.len());
         let mut waiting = false;
         let policies = PolicyCache::default();
+        let wants = advice::Wants::default();
         for control in self.controls {
-            match self.judge(control, facts, None, &policies) {
+            match self.judge(control, facts, None, &policies, &wants) {
                 Judged::Finding(finding) => findings.push(finding),
                 Judged::Pending(more) => {
                     waiting = true;
@@ -154,6 +161,13 @@ impl Audit<'_> {
                     }
                 }
             }
+        }
+        let window = match self.advice {
+            AdviceMode::Gather(window) => Some(window),
+            _ => None,
+        };
+        for (request, shared) in wants.requests(window) {
+            *needs.entry(request).or_insert(false) |= shared;
         }
         if !waiting {
             Step::Done(findings)
@@ -166,9 +180,10 @@ impl Audit<'_> {
     /// that ran out of time, say).
     pub fn conclude(&self, facts: &Facts, missing: &Unobserved) -> Vec<Finding> {
         let policies = PolicyCache::default();
+        let wants = advice::Wants::default();
         self.controls
             .iter()
-            .map(|control| match self.judge(control, facts, Some(missing), &policies) {
+            .map(|control| match self.judge(control, facts, Some(missing), &policies, &wants) {
                 Judged::Finding(finding) => finding,
                 // Nothing is pending when every missing fact is taken as unseen.
                 Judged::Pending(_) => self.finding(control, Reason::ApiError, "No verdict could be reached.".into(), Evidence::default()),
@@ -180,7 +195,7 @@ impl Audit<'_> {
         Finding { account_id: self.account_id.to_owned(), control_id: control.id.to_owned(), status: reason.status(), reason, message, evidence }
     }
 
-    fn judge(&self, control: &Control, facts: &Facts, missing: Option<&Unobserved>, policies: &PolicyCache) -> Judged {
+    fn judge(&self, control: &Control, facts: &Facts, missing: Option<&Unobserved>, policies: &PolicyCache, wants: &advice::Wants) -> Judged {
         let mut notes = Vec::new();
         for waiver in self.waivers.iter().filter(|w| w.account_id == self.account_id && w.control_id == control.id) {
             if waiver.is_expired(self.now) {
@@ -196,10 +211,30 @@ impl Audit<'_> {
             }
         }
 
-        let mut walk =
-            Walk { audit: self, control, facts, missing, policies, needs: BTreeMap::new(), awaiting_members: false, links: Vec::new(), notes: Vec::new(), pending: false, shared: false, out: Vec::new() };
+        let mut walk = Walk {
+            audit: self,
+            control,
+            facts,
+            missing,
+            policies,
+            wants,
+            needs: BTreeMap::new(),
+            awaiting_members: false,
+            links: Vec::new(),
+            notes: Vec::new(),
+            pending: false,
+            shared: false,
+            watching: None,
+            advised: false,
+            advice_pending: false,
+            out: Vec::new(),
+        };
         walk.account();
-        let Walk { needs, awaiting_members, out: paths, .. } = walk;
+        let Walk { needs, awaiting_members, advice_pending, out: paths, .. } = walk;
+        // The chosen passing chain's advice is still being read.
+        if advice_pending {
+            return Judged::Pending(needs);
+        }
         let has_pass = paths.iter().any(|p| p.status() == Status::Pass);
         if !has_pass && (!needs.is_empty() || awaiting_members) {
             return Judged::Pending(needs);
@@ -209,7 +244,7 @@ impl Audit<'_> {
         let chosen = choose(judged);
         notes.extend(chosen.notes);
         let working_topics = if chosen.reason.status() == Status::Fail { working_topics(facts, self) } else { Vec::new() };
-        let evidence = Evidence { links: chosen.links, chains_examined, notes, working_topics, unseen: chosen.unseen };
+        let evidence = Evidence { links: chosen.links, chains_examined, notes, working_topics, unseen: chosen.unseen, advice: chosen.advice };
         self.finding(control, chosen.reason, chosen.message, evidence).into()
     }
 }
@@ -255,6 +290,7 @@ fn choose(paths: Vec<Path>) -> Path {
         links: Vec::new(),
         notes: Vec::new(),
         unseen: None,
+        advice: None,
     })
 }
 
@@ -319,6 +355,14 @@ struct Walk<'a, 'f> {
     pending: bool,
     /// The current path runs through an organization trail, whose chain every member reads.
     shared: bool,
+    /// The metric alarm on the detecting metric the current path runs through.
+    watching: Option<&'f crate::facts::Alarm>,
+    /// A passing chain has been advised on (the first; the others pass without advice).
+    advised: bool,
+    /// The first passing chain's advice is still being read.
+    advice_pending: bool,
+    /// The metric queries of the whole step, batched per account and region.
+    wants: &'a advice::Wants,
     out: Vec<Path>,
 }
 
@@ -332,7 +376,7 @@ impl<'f> Walk<'_, 'f> {
     /// Closes the current path as [`Walk::end`] does, naming the read that could not be made.
     fn end_unseen(&mut self, reached: Link, reason: Reason, message: String, unseen: Option<UnseenRead>) {
         if !self.pending {
-            self.out.push(Path { reached, reason, message, links: self.links.clone(), notes: self.notes.clone(), unseen });
+            self.out.push(Path { reached, reason, message, links: self.links.clone(), notes: self.notes.clone(), unseen, advice: None });
         }
     }
 
@@ -737,8 +781,10 @@ pub(crate) fn is_aws_managed_sns_key(key: &str) -> bool {
     key == "alias/aws/sns" || key.ends_with(":alias/aws/sns")
 }
 
+pub mod advice;
 mod alarms;
 mod notify;
+pub use advice::{AdviceMode, AdviceWindow};
 pub use notify::CLOUDWATCH;
 use alarms::Notifier;
 use notify::TopicAt;

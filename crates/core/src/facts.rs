@@ -194,7 +194,7 @@ impl MetricTransformation {
 }
 
 /// A dimension an alarm names: its name and value.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Dimension {
     pub name: String,
     pub value: String,
@@ -352,7 +352,8 @@ impl KeyMetadata {
     }
 }
 
-/// What `cloudwatch:DescribeAlarmHistory` gave: `Action` items, newest first.
+/// What `cloudwatch:DescribeAlarmHistory` gave: `Action` items (and, when asked for, every
+/// other kind), newest first.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AlarmHistory {
     pub items: Vec<AlarmHistoryItem>,
@@ -360,16 +361,66 @@ pub struct AlarmHistory {
     pub complete: bool,
 }
 
-/// One `Action` item of an alarm's history (`cloudwatch:DescribeAlarmHistory`).
+/// One item of an alarm's history (`cloudwatch:DescribeAlarmHistory`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AlarmHistoryItem {
     pub alarm_name: String,
+    /// `HistoryItemType`: `Action` unless said otherwise.
+    #[serde(default, skip_serializing_if = "HistoryKind::is_action")]
+    pub kind: HistoryKind,
     pub timestamp: chrono::DateTime<chrono::Utc>,
     /// `HistorySummary`, e.g. "Failed to execute action arn:aws:sns:…".
     pub summary: String,
     /// `HistoryData`: JSON text as AWS wrote it (`actionState`, `notificationResource`,
     /// `error`, …); the core reads it.
     pub data: String,
+}
+
+/// `HistoryItemType` of an alarm history item.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HistoryKind {
+    /// An action run (a notification), `HistoryData` with `actionState`.
+    #[default]
+    Action,
+    /// A change of state, `HistoryData` with `oldState` and `newState` and their `stateValue`.
+    StateUpdate,
+    /// `ConfigurationUpdate`, `AlarmContributorStateUpdate`, …: not read.
+    Other,
+}
+
+impl HistoryKind {
+    pub fn is_action(&self) -> bool {
+        *self == HistoryKind::Action
+    }
+
+    /// From AWS's `HistoryItemType`.
+    pub fn from_aws(text: &str) -> HistoryKind {
+        match text {
+            "Action" => HistoryKind::Action,
+            "StateUpdate" => HistoryKind::StateUpdate,
+            _ => HistoryKind::Other,
+        }
+    }
+}
+
+/// One metric and statistic asked of `cloudwatch:GetMetricData`, per `period_seconds`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct MetricDataQuery {
+    pub namespace: String,
+    pub metric_name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dimensions: Vec<Dimension>,
+    /// `Sum`, `Average`, `SampleCount`, `Minimum`, `Maximum`, or a percentile such as `p99`.
+    pub stat: String,
+    pub period_seconds: i32,
+}
+
+/// What `cloudwatch:GetMetricData` gave for one [`MetricDataQuery`]: its value in every period
+/// that had data, oldest first.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetricValues {
+    pub timestamps: Vec<chrono::DateTime<chrono::Utc>>,
+    pub values: Vec<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

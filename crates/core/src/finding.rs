@@ -80,6 +80,7 @@ reasons! {
     SnsTopicUnpublishable => "SNS_TOPIC_UNPUBLISHABLE", Fail;
     SnsTopicPolicyDeniesPublish => "SNS_TOPIC_POLICY_DENIES_PUBLISH", Fail;
     AlarmActionFailed => "ALARM_ACTION_FAILED", Fail;
+    SubscriberDeliveryFailing => "SUBSCRIBER_DELIVERY_FAILING", Fail;
     RoleAssumptionFailed => "ROLE_ASSUMPTION_FAILED", Error;
     AccessDenied => "ACCESS_DENIED", Error;
     ApiError => "API_ERROR", Error;
@@ -127,6 +128,82 @@ pub struct Evidence {
     /// On an ERROR: the read that could not be made, and in which account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unseen: Option<UnseenRead>,
+    /// On a PASS, on the scans that gather it: the passing chain's alarm, measured (noise,
+    /// baseline, a threshold to suggest) and its topic's delivery record. It never changes the
+    /// status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advice: Option<Advice>,
+}
+
+/// What was measured of a passing chain's alarm over the advice window, and what it suggests.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Advice {
+    /// The metric alarm on the detecting metric (the one whose threshold is tuned).
+    pub alarm_arn: String,
+    pub alarm_name: String,
+    /// The account and region the alarm lives in.
+    pub account_id: String,
+    pub region: String,
+    /// The alarm that notifies (the metric alarm itself, or a composite above it): whose
+    /// state changes are counted.
+    pub notifier_arn: String,
+    /// The topic the notifier notifies, whose delivery record is read.
+    pub topic_arn: String,
+    /// The end of the window measured (its start is `window_days` earlier). A scan that does
+    /// not gather advice carries the last one measured on the same chain.
+    pub measured_at: chrono::DateTime<chrono::Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statistic: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period_seconds: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation_periods: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datapoints_to_alarm: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison_operator: Option<String>,
+    pub window_days: u32,
+    /// Transitions of the notifying alarm to ALARM in the window; none when not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times_in_alarm: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hours_in_alarm: Option<f64>,
+    /// The metric's values per alarm period; none when not measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Baseline>,
+    /// In ALARM more often than `[advice] noisy_per_day` a day on average.
+    pub noisy: bool,
+    /// The smallest round threshold above the window's normal periods and below its largest
+    /// burst; none when the current threshold already is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suggested_threshold: Option<f64>,
+    /// The topic's delivery record (`AWS/SNS`), when read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
+    /// Remarks: several datapoints needed, a failed read, a metric-math alarm not measured, …
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// The per-period values of the alarm's metric over the window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    /// Periods with data.
+    pub periods: u32,
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// `AWS/SNS` `NumberOfNotificationsDelivered` and `NumberOfNotificationsFailed` of the topic over
+/// the window.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub topic_arn: String,
+    pub delivered: f64,
+    pub failed: f64,
 }
 
 /// A topic that works: it exists, has a confirmed subscription and is not encrypted with the
@@ -192,6 +269,8 @@ pub enum LinkKind {
     KeyPolicy,
     /// What CloudWatch recorded of the alarm's latest notification.
     AlarmHistory,
+    /// What SNS recorded of the topic's deliveries to its subscribers (`AWS/SNS` metrics).
+    TopicDelivery,
     Waiver,
 }
 
@@ -212,6 +291,7 @@ impl LinkKind {
             LinkKind::KmsKey => "kms-key",
             LinkKind::KeyPolicy => "key-policy",
             LinkKind::AlarmHistory => "alarm-history",
+            LinkKind::TopicDelivery => "topic-delivery",
             LinkKind::Waiver => "waiver",
         }
     }
@@ -274,6 +354,7 @@ mod tests {
             LinkKind::KmsKey,
             LinkKind::KeyPolicy,
             LinkKind::AlarmHistory,
+            LinkKind::TopicDelivery,
             LinkKind::Waiver,
         ] {
             assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{}\"", kind.as_str()));

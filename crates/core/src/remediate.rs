@@ -182,6 +182,8 @@ pub enum Action {
     TestNotification { alarm_name: String },
     /// What CloudWatch recorded of the alarm's notifications, to look into a failure.
     ShowAlarmHistory { alarm_name: String },
+    /// The topic's subscribers, to find the one that fails (it changes nothing).
+    ShowSubscriptions { topic_arn: String },
 }
 
 /// An existing KMS key: its ARN and its id (the last part of the ARN).
@@ -573,6 +575,21 @@ fn fix(finding: &Finding, settings: &Settings<'_>) -> Fix {
         Reason::AlarmActionFailed => match action_failed_fix(&links, &at) {
             Ok(fixed) => fixed,
             Err(what) => return missing(finding, settings, what),
+        },
+        // The subscribers are outside what orgwatch reads: say where to look, change nothing.
+        Reason::SubscriberDeliveryFailing => match links.last(LinkKind::Topic) {
+            Some(topic) => {
+                let mut target = at(topic);
+                target.notes.push(format!(
+                    "SNS delivered none of topic {}'s notifications in the window measured: every subscriber failed (an HTTPS endpoint that is gone, a forwarding Lambda function that fails, a deleted queue).",
+                    topic.id
+                ));
+                target.notes.push(format!(
+                    "Mend or replace the failing endpoint among its subscribers below, and turn on the topic's delivery status logging to see why deliveries fail; then send a test notification (aws cloudwatch set-alarm-state … --state-value ALARM) and watch NumberOfNotificationsDelivered."
+                ));
+                (target, vec![Action::ShowSubscriptions { topic_arn: topic.id.clone() }])
+            }
+            None => return missing(finding, settings, "topic"),
         },
         // Not FAIL reasons; a FAIL finding never has them.
         Reason::Compliant

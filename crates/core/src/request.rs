@@ -6,7 +6,8 @@
 //! topic to the security account), so the carrier reads it with that account's audit role and
 //! can share one answer between every account that asks.
 
-use crate::facts::{AccountId, AlarmHistory, Alarms, EventSelectors, Key, LogGroupRef, MetricFilter, Observed, Subscription, Topic, Trail, TrailStatus};
+use crate::facts::{AccountId, AlarmHistory, Alarms, EventSelectors, Key, LogGroupRef, MetricDataQuery, MetricFilter, MetricValues, Observed, Subscription, Topic, Trail, TrailStatus};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -38,7 +39,16 @@ pub enum Request {
     /// `cloudwatch:DescribeAlarmHistory`, `Action` items of metric and composite alarms, newest
     /// first: of one alarm, its newest pages; of every alarm of the account and region
     /// (`alarm_name` `None`), the newest page, which holds the latest notification of most.
-    AlarmHistory { account_id: AccountId, region: String, alarm_name: Option<String> },
+    /// `every_kind`: items of every kind, not only `Action` (on the scans that gather advice, so
+    /// the same page shows the alarms' state changes).
+    AlarmHistory { account_id: AccountId, region: String, alarm_name: Option<String>, every_kind: bool },
+    /// `cloudwatch:DescribeAlarmHistory`, `StateUpdate` items of one alarm from `start` to `end`,
+    /// every page: how often it went to ALARM, for advice.
+    AlarmStates { account_id: AccountId, region: String, alarm_name: String, start: DateTime<Utc>, end: DateTime<Utc> },
+    /// `cloudwatch:GetMetricData` of every query, from `start` to `end`, batched (up to 500
+    /// queries a call): every alarmed metric of an account and region, and the `AWS/SNS`
+    /// delivery metrics of its topics there, for advice.
+    MetricData { account_id: AccountId, region: String, start: DateTime<Utc>, end: DateTime<Utc>, queries: Vec<MetricDataQuery> },
     /// `organizations:ListParents` from the account up to the root: its path in the
     /// organization (`o-…/r-…/ou-…/`), for `aws:SourceOrgPaths`. Read with orgwatch's own
     /// identity, not an audit role, and only when a policy names that key.
@@ -57,6 +67,8 @@ impl Request {
             | Request::Key { account_id, .. }
             | Request::KeyPolicy { account_id, .. }
             | Request::AlarmHistory { account_id, .. }
+            | Request::AlarmStates { account_id, .. }
+            | Request::MetricData { account_id, .. }
             | Request::Alarms { account_id, .. }
             | Request::OrgPath { account_id } => account_id,
             Request::MetricFilters(group) => &group.account_id,
@@ -74,6 +86,8 @@ impl Request {
             | Request::Key { region, .. }
             | Request::KeyPolicy { region, .. }
             | Request::AlarmHistory { region, .. }
+            | Request::AlarmStates { region, .. }
+            | Request::MetricData { region, .. }
             | Request::Alarms { region, .. } => region,
             Request::OrgPath { .. } => "us-east-1",
             Request::MetricFilters(group) => &group.region,
@@ -92,7 +106,8 @@ impl Request {
             Request::Subscriptions { .. } => "sns:ListSubscriptionsByTopic",
             Request::Key { .. } => "kms:DescribeKey",
             Request::KeyPolicy { .. } => "kms:GetKeyPolicy",
-            Request::AlarmHistory { .. } => "cloudwatch:DescribeAlarmHistory",
+            Request::AlarmHistory { .. } | Request::AlarmStates { .. } => "cloudwatch:DescribeAlarmHistory",
+            Request::MetricData { .. } => "cloudwatch:GetMetricData",
             Request::OrgPath { .. } => "organizations:ListParents",
         }
     }
@@ -105,7 +120,7 @@ impl Request {
 
 /// Every operation a [`Request`] read with an audit role is answered by, as IAM names them: the
 /// audit role's actions.
-pub const CHAIN_READS: [&str; 10] = [
+pub const CHAIN_READS: [&str; 11] = [
     "cloudtrail:DescribeTrails",
     "cloudtrail:GetTrailStatus",
     "cloudtrail:GetEventSelectors",
@@ -116,6 +131,7 @@ pub const CHAIN_READS: [&str; 10] = [
     "kms:DescribeKey",
     "kms:GetKeyPolicy",
     "cloudwatch:DescribeAlarmHistory",
+    "cloudwatch:GetMetricData",
 ];
 
 /// The operation a [`Request`] read with orgwatch's own identity is answered by
@@ -136,6 +152,8 @@ pub enum Answer {
     /// The key policy's JSON text.
     KeyPolicy(String),
     AlarmHistory(AlarmHistory),
+    /// One [`MetricValues`] per query of [`Request::MetricData`], in its order.
+    MetricData(Vec<MetricValues>),
     /// The account's path in the organization, `o-…/r-…/ou-…/…/`.
     OrgPath(String),
 }

@@ -81,7 +81,9 @@ impl<'f> Walk<'_, 'f> {
         }
         for (alarm, firing) in watching {
             let link = alarm_link(alarm, &metric.account_id, &metric.region);
+            let before = self.watching.replace(alarm);
             self.with(link, |walk| walk.alarm(metric, alarm, firing, alarms));
+            self.watching = before;
         }
     }
 

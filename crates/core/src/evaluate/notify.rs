@@ -86,7 +86,7 @@ fn key_name<'k>(named: &'k str, topic: TopicAt<'_>) -> KeyName<'k> {
     }
 }
 
-impl Walk<'_, '_> {
+impl<'f> Walk<'_, 'f> {
     /// After a confirmed subscription: the topic's policy, its key, the alarm's record.
     pub(super) fn publish(&mut self, alarm: Notifier<'_>, alarm_account: &str, topic: TopicAt<'_>, kms_key: Option<&str>, policy: Option<&str>, delivered: String) {
         let who = format!("{} {:?} of account {alarm_account}", alarm.title().to_ascii_lowercase(), alarm.name);
@@ -220,7 +220,10 @@ impl Walk<'_, '_> {
     fn history(&mut self, alarm: Notifier<'_>, alarm_account: &str, topic: TopicAt<'_>, delivered: String) {
         let region = arn_region(alarm.arn).unwrap_or(topic.region).to_owned();
         // The newest page of every alarm's history holds the latest notification of most.
-        let request = Request::AlarmHistory { account_id: alarm_account.to_owned(), region: region.clone(), alarm_name: None };
+        // On the scans that gather advice, with every kind of item: the same page shows the
+        // alarms' state changes.
+        let every_kind = self.audit.advice.gathers();
+        let request = Request::AlarmHistory { account_id: alarm_account.to_owned(), region: region.clone(), alarm_name: None, every_kind };
         let what = format!("the alarm history of account {alarm_account} in {region}");
         let history = match self.look(Link::AlarmHistory, request, &what, |a| as_variant!(a, Answer::AlarmHistory)) {
             Look::Known(history) => history,
@@ -229,7 +232,7 @@ impl Walk<'_, '_> {
         let mut latest = latest_notification(history.items.iter().filter(|i| i.alarm_name == alarm.name), topic.arn);
         if latest.is_none() && !history.complete {
             // Older than that page, or never: the alarm's own history says which.
-            let request = Request::AlarmHistory { account_id: alarm_account.to_owned(), region: region.clone(), alarm_name: Some(alarm.name.to_owned()) };
+            let request = Request::AlarmHistory { account_id: alarm_account.to_owned(), region: region.clone(), alarm_name: Some(alarm.name.to_owned()), every_kind: false };
             let what = format!("the history of {} {:?}", alarm.title().to_ascii_lowercase(), alarm.name);
             let own = match self.look(Link::AlarmHistory, request, &what, |a| as_variant!(a, Answer::AlarmHistory)) {
                 Look::Known(own) => own,
@@ -239,7 +242,7 @@ impl Walk<'_, '_> {
         }
         let Some(latest) = latest else {
             // Never fired, or not to this topic within what CloudWatch keeps: nothing to say.
-            return self.end(Link::Complete, Reason::Compliant, delivered);
+            return self.advise(alarm, alarm_account, &region, topic, history, delivered);
         };
         let when = latest.item.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let link = EvidenceLink::with_detail(LinkKind::AlarmHistory, alarm.arn, format!("latest notification to the topic {} at {when}", latest.state.to_ascii_lowercase()))
@@ -259,7 +262,7 @@ impl Walk<'_, '_> {
                     format!("{} {:?}'s latest notification to topic {} failed at {when}, and none has succeeded since: {error}", alarm.title(), alarm.name, topic.arn),
                 );
             }
-            walk.end(Link::Complete, Reason::Compliant, delivered);
+            walk.advise(alarm, alarm_account, &region, topic, history, delivered);
         });
     }
 
@@ -414,7 +417,7 @@ pub(crate) struct Notification<'i> {
 /// read are passed over; their summary still names the topic when AWS wrote one.
 pub(crate) fn latest_notification<'i>(items: impl IntoIterator<Item = &'i AlarmHistoryItem>, topic_arn: &str) -> Option<Notification<'i>> {
     let mut newest: Option<Notification<'i>> = None;
-    for item in items {
+    for item in items.into_iter().filter(|i| i.kind.is_action()) {
         let data: Option<serde_json::Value> = serde_json::from_str(&item.data).ok();
         let field = |name: &str| data.as_ref().and_then(|d| d.get(name)).and_then(serde_json::Value::as_str).map(str::to_owned);
         let resource = field("notificationResource");

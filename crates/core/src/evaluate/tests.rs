@@ -42,6 +42,8 @@ struct AccountFacts {
     /// The account's history page is full and holds none of these: each alarm's own is read.
     history_truncated: bool,
     org_path: Option<Observed<String>>,
+    /// GetMetricData, by query: a query not here has no data; an `Err` fails the whole call.
+    metric_data: BTreeMap<MetricDataQuery, Observed<MetricValues>>,
 }
 
 impl AccountFacts {
@@ -61,6 +63,7 @@ impl AccountFacts {
             histories: BTreeMap::new(),
             history_truncated: false,
             org_path: None,
+            metric_data: BTreeMap::new(),
         }
     }
 
@@ -112,18 +115,36 @@ impl AccountFacts {
             },
             Request::Key { key_id, .. } => self.keys.get(key_id)?.clone().map(Answer::Key),
             Request::KeyPolicy { key_id, .. } => self.key_policies.get(key_id)?.clone().map(Answer::KeyPolicy),
-            Request::AlarmHistory { alarm_name: Some(name), .. } => self.histories.get(name)?.clone().map(|items| Answer::AlarmHistory(AlarmHistory { items, complete: true })),
+            Request::AlarmHistory { alarm_name: Some(name), .. } => {
+                self.histories.get(name)?.clone().map(|items| Answer::AlarmHistory(AlarmHistory { items: items.into_iter().filter(|i| i.kind.is_action()).collect(), complete: true }))
+            }
             Request::AlarmHistory { alarm_name: None, .. } if self.history_truncated => Ok(Answer::AlarmHistory(AlarmHistory { items: Vec::new(), complete: false })),
-            Request::AlarmHistory { alarm_name: None, .. } => {
+            Request::AlarmHistory { alarm_name: None, every_kind, .. } => {
                 let mut items = Vec::new();
                 for entry in self.histories.values() {
                     match entry {
-                        Ok(more) => items.extend(more.iter().cloned()),
+                        Ok(more) => items.extend(more.iter().filter(|i| *every_kind || i.kind.is_action()).cloned()),
                         Err(u) => return Some(Err(u.clone())),
                     }
                 }
                 items.sort_by_key(|i| std::cmp::Reverse(i.timestamp));
                 Ok(Answer::AlarmHistory(AlarmHistory { items, complete: true }))
+            }
+            Request::AlarmStates { alarm_name, start, end, .. } => self.histories.get(alarm_name)?.clone().map(|items| {
+                let mut items: Vec<AlarmHistoryItem> = items.into_iter().filter(|i| i.kind == HistoryKind::StateUpdate && i.timestamp >= *start && i.timestamp <= *end).collect();
+                items.sort_by_key(|i| std::cmp::Reverse(i.timestamp));
+                Answer::AlarmHistory(AlarmHistory { items, complete: true })
+            }),
+            Request::MetricData { queries, .. } => {
+                let mut all = Vec::new();
+                for query in queries {
+                    match self.metric_data.get(query) {
+                        Some(Ok(values)) => all.push(values.clone()),
+                        Some(Err(u)) => return Some(Err(u.clone())),
+                        None => all.push(MetricValues::default()),
+                    }
+                }
+                Ok(Answer::MetricData(all))
             }
             Request::OrgPath { .. } => self.org_path.clone()?.map(Answer::OrgPath),
         })
@@ -216,8 +237,21 @@ struct Driven {
 /// Drives the core as a scan does: asks, answers every request from the accounts' facts, asks
 /// again; facts an account does not hold are never collected, and the core then concludes.
 fn drive(accounts: &[AccountFacts], subject: &str, controls: &[&Control], waivers: &[Waiver]) -> Driven {
+    drive_advised(accounts, subject, controls, waivers, AdviceMode::Off)
+}
+
+/// [`drive`] on a scan that gathers or carries advice.
+fn drive_advised(accounts: &[AccountFacts], subject: &str, controls: &[&Control], waivers: &[Waiver], advice: AdviceMode<'_>) -> Driven {
     let members: BTreeSet<String> = accounts.iter().map(|a| a.account_id.clone()).collect();
-    let audit = Audit { account_id: subject, controls, scope: Scope { region: REGION, members: &members, members_complete: true, organization_id: Some(ORGANIZATION) }, waivers, now: now(), detections: &DetectionCache::new() };
+    let audit = Audit {
+        account_id: subject,
+        controls,
+        scope: Scope { region: REGION, members: &members, members_complete: true, organization_id: Some(ORGANIZATION) },
+        waivers,
+        now: now(),
+        detections: &DetectionCache::new(),
+        advice,
+    };
     let mut facts = Facts::new();
     let mut rounds = Vec::new();
     loop {
@@ -400,6 +434,7 @@ fn notification(hours: u32, state: &str, topic: &str) -> AlarmHistoryItem {
     };
     AlarmHistoryItem {
         alarm_name: alarm(ACCOUNT).name,
+        kind: HistoryKind::Action,
         timestamp: Utc.with_ymd_and_hms(2026, 11, 20, hours, 0, 0).unwrap(),
         summary,
         data: serde_json::json!({"actionState": state, "stateUpdateTimestamp": 1_763_596_800_000_u64, "notificationResource": topic, "publishedMessage": null, "error": error}).to_string(),
@@ -940,7 +975,7 @@ fn an_organization_trail_chain_is_asked_of_its_owner_and_marked_shared() {
 fn a_scan_out_of_time_concludes_with_what_it_has() {
     let members: BTreeSet<String> = [ACCOUNT.to_owned()].into();
     let control = controls::find(UNAUTHORIZED_API_CALLS).unwrap();
-    let audit = Audit { account_id: ACCOUNT, controls: &[control], scope: Scope { region: REGION, members: &members, members_complete: true, organization_id: Some(ORGANIZATION) }, waivers: &[], now: now(), detections: &DetectionCache::new() };
+    let audit = Audit { account_id: ACCOUNT, controls: &[control], scope: Scope { region: REGION, members: &members, members_complete: true, organization_id: Some(ORGANIZATION) }, waivers: &[], now: now(), detections: &DetectionCache::new(), advice: AdviceMode::Off };
     let timed_out = Unobserved::api_error("collection", "timed out after 60 s");
     let finding = audit.conclude(&Facts::new(), &timed_out).remove(0);
     assert_eq!(finding.reason, Reason::ApiError);
@@ -975,7 +1010,7 @@ fn an_owner_not_listed_yet_is_waited_for_not_judged_outside_the_organization() {
     let control = controls::find(UNAUTHORIZED_API_CALLS).unwrap();
     let detections = DetectionCache::new();
     let audit_with = |members: &BTreeSet<String>, complete: bool, facts: &Facts| {
-        let audit = Audit { account_id: ACCOUNT, controls: &[control], scope: Scope { region: REGION, members, members_complete: complete, organization_id: Some(ORGANIZATION) }, waivers: &[], now: now(), detections: &detections };
+        let audit = Audit { account_id: ACCOUNT, controls: &[control], scope: Scope { region: REGION, members, members_complete: complete, organization_id: Some(ORGANIZATION) }, waivers: &[], now: now(), detections: &detections, advice: AdviceMode::Off };
         (audit.step(facts), audit.conclude(facts, &Unobserved::api_error("collection", "timed out after 60 s")))
     };
     let listed_so_far: BTreeSet<String> = [ACCOUNT.to_owned()].into();
@@ -1131,7 +1166,7 @@ fn a_policy_naming_the_organization_is_undecidable_where_its_id_is_not_known() {
     let accounts = member_and_central(Some(org_topic_policy(&topic_arn(SECURITY), SECURITY)));
     let members: BTreeSet<String> = accounts.iter().map(|a| a.account_id.clone()).collect();
     let control = controls::find(UNAUTHORIZED_API_CALLS).unwrap();
-    let audit = Audit { account_id: ACCOUNT, controls: &[control], scope: Scope { region: REGION, members: &members, members_complete: true, organization_id: None }, waivers: &[], now: now(), detections: &DetectionCache::new() };
+    let audit = Audit { account_id: ACCOUNT, controls: &[control], scope: Scope { region: REGION, members: &members, members_complete: true, organization_id: None }, waivers: &[], now: now(), detections: &DetectionCache::new(), advice: AdviceMode::Off };
     let mut facts = Facts::new();
     let findings = loop {
         match audit.step(&facts) {
@@ -1178,4 +1213,5 @@ fn a_central_topics_key_is_read_in_the_keys_own_account_and_shared() {
     assert_eq!(kinds[kinds.len() - 3..], [LinkKind::TopicPolicy, LinkKind::KmsKey, LinkKind::KeyPolicy]);
 }
 
+mod advice;
 mod alarms;

@@ -173,6 +173,11 @@ pub(crate) fn history_command(region: &str, alarm: &str) -> String {
     format!("aws cloudwatch describe-alarm-history --region {} --alarm-name {} --history-item-type Action --max-records 10", quote(region), quote(alarm))
 }
 
+/// The command that lists a topic's subscribers.
+pub(crate) fn subscriptions_command(region: &str, topic_arn: &str) -> String {
+    format!("aws sns list-subscriptions-by-topic --region {} --topic-arn {}", quote(region), quote(topic_arn))
+}
+
 /// The command that sets an alarm to ALARM, so that it notifies.
 pub(crate) fn test_notification_command(region: &str, alarm: &str) -> String {
     format!("aws cloudwatch set-alarm-state --region {} --alarm-name {} --state-value ALARM --state-reason {}", quote(region), quote(alarm), quote(TEST_REASON))
@@ -350,6 +355,10 @@ fn render_action(out: &mut String, fix: &Fix, action: &Action) {
         Action::ShowAlarmHistory { alarm_name } => {
             comment(out, &format!("What CloudWatch recorded of alarm {alarm_name}'s latest notifications (it changes nothing)."));
             let _ = writeln!(out, "{}", history_command(&fix.region, alarm_name));
+        }
+        Action::ShowSubscriptions { topic_arn } => {
+            comment(out, &format!("Topic {topic_arn}'s subscribers, one of which fails every delivery (it changes nothing)."));
+            let _ = writeln!(out, "{}", subscriptions_command(&fix.region, topic_arn));
         }
     }
 }

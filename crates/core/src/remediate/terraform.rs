@@ -333,6 +333,10 @@ fn module(audited: &str, account: &str, region: &str, fixes: &[(&Remedy, &Fix)])
                 line_comments(&mut w.out, &format!("What CloudWatch recorded of alarm {alarm_name}'s latest notifications: {}", history_command(region, alarm_name)));
                 w.out.push('\n');
             }
+            Action::ShowSubscriptions { topic_arn } => {
+                line_comments(&mut w.out, &format!("No Terraform resource mends a subscriber's endpoint: find the failing one with {}", super::cli::subscriptions_command(region, topic_arn)));
+                w.out.push('\n');
+            }
         }
     }
     for (arn, change) in trails {

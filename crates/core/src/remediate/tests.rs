@@ -115,6 +115,10 @@ fn history(account: &str, error: &str) -> EvidenceLink {
         .with("error", error)
 }
 
+fn delivery(account: &str, topic: &str) -> EvidenceLink {
+    EvidenceLink::with_detail(LinkKind::TopicDelivery, topic_arn(account, topic), "3 failed, none delivered").in_account(account).in_region(REGION).with("delivered", 0.0).with("failed", 3.0)
+}
+
 /// An own topic's policy that admits only a role of the account, not CloudWatch.
 fn ops_only_policy() -> serde_json::Value {
     json!({"Version": "2012-10-17", "Id": "ops", "Statement": [{"Sid": "OperationsOnly", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:role/ops")}, "Action": "SNS:Publish", "Resource": topic_arn(ACCOUNT, "alerts")}]})
@@ -440,6 +444,12 @@ fn cases() -> Vec<Case> {
             finding: finding(Reason::AlarmActionFailed, [to_subscription(), vec![topic_policy_allowed(ACCOUNT, "alerts"), history(ACCOUNT, "Throttling: Rate exceeded")]].concat()),
             commands: &[("aws cloudwatch describe-alarm-history --region us-east-1 --alarm-name denied-calls", "--history-item-type Action")],
             terraform: &["CloudWatch recorded at 2026-11-02T09:00:00Z that the notification of alarm \"denied-calls\" to topic arn:aws:sns:us-east-1:111122223333:alerts failed: Throttling: Rate exceeded", "aws cloudwatch describe-alarm-history"],
+        },
+        Case {
+            name: "a topic whose every delivery failed: its subscribers, to find the failing one",
+            finding: finding(Reason::SubscriberDeliveryFailing, [to_subscription(), vec![topic_policy_allowed(ACCOUNT, "alerts"), delivery(ACCOUNT, "alerts")]].concat()),
+            commands: &[("aws sns list-subscriptions-by-topic --region us-east-1 --topic-arn arn:aws:sns:us-east-1:111122223333:alerts", "")],
+            terraform: &["No Terraform resource mends a subscriber's endpoint", "aws sns list-subscriptions-by-topic --region us-east-1"],
         },
     ]
 }

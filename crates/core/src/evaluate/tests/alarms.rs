@@ -253,7 +253,7 @@ fn the_accounts_history_page_is_read_once_and_an_alarms_own_only_when_that_page_
     let family: Vec<&Control> = controls::all().iter().collect();
     let driven = drive(&[compliant_family(ACCOUNT)], ACCOUNT, &family, &[]);
     let histories: Vec<&Request> = driven.rounds.iter().flatten().map(|n| &n.request).filter(|r| matches!(r, Request::AlarmHistory { .. })).collect();
-    assert_eq!(histories, vec![&Request::AlarmHistory { account_id: ACCOUNT.into(), region: REGION.into(), alarm_name: None }]);
+    assert_eq!(histories, vec![&Request::AlarmHistory { account_id: ACCOUNT.into(), region: REGION.into(), alarm_name: None, every_kind: false }]);
 
     // A full page without the alarm's notification: its own history is read, and judged.
     let mut facts = compliant(ACCOUNT);
