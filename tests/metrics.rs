@@ -158,6 +158,8 @@ async fn metrics_parse_with_prometheus_and_count_what_the_scan_did() {
     assert_eq!(value("orgwatch_accounts", &[("control", control), ("status", "ERROR")]), 2.0, "throttled, denied");
     assert_eq!(value("orgwatch_accounts", &[("control", control), ("status", "NOT_APPLICABLE")]), 0.0);
     assert_eq!(value("orgwatch_accounts", &[("control", ODD_CONTROL), ("status", "FAIL")]), 1.0);
+    // Noisy alarms: none of the emulated organization's alarms went to ALARM in the window.
+    assert_eq!(value("orgwatch_noisy_alarms", &[("control", control)]), 0.0);
     // API calls, errors and throttles by service and operation; each call once, after retries.
     let api = |family: &str, service: &str, operation: &str| value(&format!("orgwatch_aws_api_{family}_total"), &[("service", service), ("operation", operation)]);
     assert_eq!(api("calls", "organizations", "DescribeOrganization"), 1.0);
@@ -189,7 +191,7 @@ async fn metrics_parse_with_prometheus_and_count_what_the_scan_did() {
     let doc = orgwatch_tests::repo_root().join("docs/METRICS.md");
     let reference = std::fs::read_to_string(&doc).unwrap();
     let families: std::collections::BTreeSet<&str> = text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split(' ').next()).collect();
-    assert_eq!(families.len(), 11, "{families:?}");
+    assert_eq!(families.len(), 12, "{families:?}");
     for family in &families {
         assert!(reference.contains(&format!("`{family}`")), "docs/METRICS.md does not describe {family}");
     }

@@ -84,6 +84,18 @@ fn judged(account: &str, reason: Reason) -> Finding {
         ],
         chains_examined: 1,
         notes: vec!["metric filter \"cis\" is over-broad".into()],
+        // A passing chain carries what was measured of its alarm: here, a noisy one.
+        advice: (reason == Reason::Compliant).then(|| orgwatch_core::finding::Advice {
+            alarm_arn: format!("arn:aws:cloudwatch:us-east-1:{account}:alarm:unauthorized"),
+            alarm_name: "unauthorized".into(),
+            times_in_alarm: Some(412),
+            threshold: Some(1.0),
+            baseline: Some(orgwatch_core::finding::Baseline { periods: 2016, p50: 6.0, p99: 8.0, max: 200.0 }),
+            noisy: true,
+            suggested_threshold: Some(10.0),
+            window_days: 7,
+            ..Default::default()
+        }),
         ..Evidence::default()
     };
     Finding { account_id: account.into(), control_id: "unauthorized-api-calls".into(), status: reason.status(), reason, message: format!("{reason}"), evidence }

@@ -135,7 +135,9 @@ impl<'r, R: AwsReads> Carrier<'r, R> {
             Request::Subscriptions { region, topic_arn, .. } => reads.list_subscriptions_by_topic(&session, region, topic_arn).await.map(Answer::Subscriptions),
             Request::Key { region, key_id, .. } => reads.describe_key(&session, region, key_id).await.map(Answer::Key),
             Request::KeyPolicy { region, key_id, .. } => reads.get_key_policy(&session, region, key_id).await.map(Answer::KeyPolicy),
-            Request::AlarmHistory { region, alarm_name, .. } => reads.describe_alarm_history(&session, region, alarm_name.as_deref()).await.map(Answer::AlarmHistory),
+            Request::AlarmHistory { region, alarm_name, every_kind, .. } => reads.describe_alarm_history(&session, region, alarm_name.as_deref(), *every_kind).await.map(Answer::AlarmHistory),
+            Request::AlarmStates { region, alarm_name, start, end, .. } => reads.describe_alarm_states(&session, region, alarm_name, *start, *end).await.map(Answer::AlarmHistory),
+            Request::MetricData { region, start, end, queries, .. } => reads.get_metric_data(&session, region, *start, *end, queries).await.map(Answer::MetricData),
             // Carried out above, before any role; listed for the match to be whole.
             Request::OrgPath { account_id } => reads.org_path(account_id).await.map(Answer::OrgPath),
         }
@@ -219,7 +221,7 @@ mod tests {
         assert!(matches!(&described, Ok(Answer::Key(orgwatch_core::facts::Key::Found(m))) if m.arn == key), "{described:?}");
         let policy = carrier.fetch(MEMBER, &need(Request::KeyPolicy { account_id: account_id.clone(), region: region.clone(), key_id: key.clone() })).await;
         assert_eq!(policy, Ok(Answer::KeyPolicy(crate::memory::default_key_policy(SECURITY))));
-        let history = carrier.fetch(MEMBER, &need(Request::AlarmHistory { account_id, region, alarm_name: Some("root-usage".into()) })).await;
+        let history = carrier.fetch(MEMBER, &need(Request::AlarmHistory { account_id, region, alarm_name: Some("root-usage".into()), every_kind: false })).await;
         assert!(matches!(&history, Ok(Answer::AlarmHistory(h)) if h.items.len() == 1 && h.items[0].timestamp == at && h.complete), "{history:?}");
         for operation in ["sts:AssumeRole", "kms:DescribeKey", "kms:GetKeyPolicy", "cloudwatch:DescribeAlarmHistory"] {
             assert_eq!(org.call_count(SECURITY, operation), 1, "{operation} with the owner's identity");

@@ -18,7 +18,8 @@
 
 use crate::errors::AwsError;
 use crate::reads::{AccountsPage, AwsReads, Organization};
-use orgwatch_core::facts::{AlarmHistory, Alarms, EventSelectors, Key, LogGroupRef, MetricFilter, Observed, Subscription, Topic, Trail, TrailStatus};
+use chrono::{DateTime, Utc};
+use orgwatch_core::facts::{AlarmHistory, Alarms, EventSelectors, Key, LogGroupRef, MetricDataQuery, MetricFilter, MetricValues, Observed, Subscription, Topic, Trail, TrailStatus};
 use orgwatch_core::Unobserved;
 use std::sync::Mutex;
 
@@ -172,8 +173,16 @@ impl<R: AwsReads> AwsReads for Faulty<R> {
         self.chain_read(&session.0, "kms:GetKeyPolicy", self.inner.get_key_policy(&session.1, region, key_id)).await
     }
 
-    async fn describe_alarm_history(&self, session: &Self::Session, region: &str, alarm_name: Option<&str>) -> Observed<AlarmHistory> {
-        self.chain_read(&session.0, "cloudwatch:DescribeAlarmHistory", self.inner.describe_alarm_history(&session.1, region, alarm_name)).await
+    async fn describe_alarm_history(&self, session: &Self::Session, region: &str, alarm_name: Option<&str>, every_kind: bool) -> Observed<AlarmHistory> {
+        self.chain_read(&session.0, "cloudwatch:DescribeAlarmHistory", self.inner.describe_alarm_history(&session.1, region, alarm_name, every_kind)).await
+    }
+
+    async fn describe_alarm_states(&self, session: &Self::Session, region: &str, alarm_name: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> Observed<AlarmHistory> {
+        self.chain_read(&session.0, "cloudwatch:DescribeAlarmHistory", self.inner.describe_alarm_states(&session.1, region, alarm_name, start, end)).await
+    }
+
+    async fn get_metric_data(&self, session: &Self::Session, region: &str, start: DateTime<Utc>, end: DateTime<Utc>, queries: &[MetricDataQuery]) -> Observed<Vec<MetricValues>> {
+        self.chain_read(&session.0, "cloudwatch:GetMetricData", self.inner.get_metric_data(&session.1, region, start, end, queries)).await
     }
 
     async fn org_path(&self, account_id: &str) -> Observed<String> {

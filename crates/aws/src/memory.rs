@@ -36,10 +36,10 @@
 //! tokio's paused clock, and is recorded as a [`Call`].
 
 use crate::errors::AwsError;
-use crate::reads::{ALARM_HISTORY_PAGE, ALARM_HISTORY_PAGES, ALARMS_PAGE, AccountsPage, AwsReads, ORG_PATH_DEPTH, OrgAccount, Organization};
+use crate::reads::{ALARM_HISTORY_PAGE, ALARM_HISTORY_PAGES, ALARM_STATES_PAGES, ALARMS_PAGE, AccountsPage, AwsReads, METRIC_DATA_QUERIES, ORG_PATH_DEPTH, OrgAccount, Organization};
 use orgwatch_core::controls;
 use orgwatch_core::facts::{
-    Alarm, AlarmHistory, AlarmHistoryItem, Alarms, BasicEventSelector, CompositeAlarm, EventSelectors, Key, KeyMetadata, LogGroupRef, MetricFilter, MetricTransformation, Observed,
+    Alarm, AlarmHistory, AlarmHistoryItem, Alarms, BasicEventSelector, HistoryKind, MetricDataQuery, MetricValues, CompositeAlarm, EventSelectors, Key, KeyMetadata, LogGroupRef, MetricFilter, MetricTransformation, Observed,
     Subscription, Topic, Trail, TrailStatus, arn_account, default_topic_policy,
 };
 use orgwatch_core::Unobserved;
@@ -157,8 +157,11 @@ pub struct MemoryAccount {
     pub topics: BTreeMap<String, MemoryTopic>,
     /// By key ARN.
     pub keys: BTreeMap<String, MemoryKey>,
-    /// The `Action` items of each alarm's history, by (region, alarm name), in any order.
+    /// The items of each alarm's history (`Action`, `StateUpdate`), by (region, alarm name), in
+    /// any order.
     pub alarm_history: BTreeMap<(String, String), Vec<AlarmHistoryItem>>,
+    /// What GetMetricData answers, by (region, query); a query not here has no data.
+    pub metric_data: BTreeMap<(String, MetricDataQuery), MetricValues>,
     /// The OU the account is in ([`MemoryOrg::add_ou`]); `None` is the root.
     pub parent: Option<String>,
 }
@@ -179,6 +182,7 @@ impl MemoryAccount {
             topics: BTreeMap::new(),
             keys: BTreeMap::new(),
             alarm_history: BTreeMap::new(),
+            metric_data: BTreeMap::new(),
             parent: None,
         }
     }
@@ -294,8 +298,23 @@ impl MemoryAccount {
         };
         data["stateUpdateTimestamp"] = serde_json::json!(at.timestamp_millis());
         data["notificationResource"] = serde_json::json!(topic_arn);
-        let item = AlarmHistoryItem { alarm_name: alarm_name.to_owned(), timestamp: at, summary, data: data.to_string() };
+        let item = AlarmHistoryItem { alarm_name: alarm_name.to_owned(), kind: HistoryKind::Action, timestamp: at, summary, data: data.to_string() };
         self.alarm_history.entry((region.to_owned(), alarm_name.to_owned())).or_default().push(item);
+        self
+    }
+
+    /// Adds a `StateUpdate` item to the history of alarm `alarm_name` in `region`: its state
+    /// went from `from` to `to` at `at`, as CloudWatch writes it.
+    pub fn record_state_change(&mut self, region: &str, alarm_name: &str, from: &str, to: &str, at: chrono::DateTime<chrono::Utc>) -> &mut Self {
+        let data = serde_json::json!({"version": "1.0", "oldState": {"stateValue": from}, "newState": {"stateValue": to}});
+        let item = AlarmHistoryItem { alarm_name: alarm_name.to_owned(), kind: HistoryKind::StateUpdate, timestamp: at, summary: format!("Alarm updated from {from} to {to}"), data: data.to_string() };
+        self.alarm_history.entry((region.to_owned(), alarm_name.to_owned())).or_default().push(item);
+        self
+    }
+
+    /// What GetMetricData answers for `query` in `region`.
+    pub fn put_metric_values(&mut self, region: &str, query: MetricDataQuery, values: MetricValues) -> &mut Self {
+        self.metric_data.insert((region.to_owned(), query), values);
         self
     }
 }
@@ -662,9 +681,14 @@ impl AwsReads for MemoryOrg {
         }
     }
 
-    async fn describe_alarm_history(&self, session: &String, region: &str, alarm_name: Option<&str>) -> Observed<AlarmHistory> {
+    async fn describe_alarm_history(&self, session: &String, region: &str, alarm_name: Option<&str>, every_kind: bool) -> Observed<AlarmHistory> {
         let mut items = self.session_account(session, "cloudwatch:DescribeAlarmHistory").map(|account| {
-            account.alarm_history.iter().filter(|((r, name), _)| r == region && alarm_name.is_none_or(|n| n == name)).flat_map(|(_, items)| items.clone()).collect::<Vec<_>>()
+            account
+                .alarm_history
+                .iter()
+                .filter(|((r, name), _)| r == region && alarm_name.is_none_or(|n| n == name))
+                .flat_map(|(_, items)| items.iter().filter(|i| every_kind || i.kind.is_action()).cloned())
+                .collect::<Vec<_>>()
         });
         if let Ok(items) = &mut items {
             items.sort_by_key(|item| std::cmp::Reverse(item.timestamp));
@@ -679,6 +703,45 @@ impl AwsReads for MemoryOrg {
         let complete = items.len() <= ALARM_HISTORY_PAGE * most;
         items.truncate(ALARM_HISTORY_PAGE * most);
         Ok(AlarmHistory { items, complete })
+    }
+
+    async fn describe_alarm_states(&self, session: &String, region: &str, alarm_name: &str, start: chrono::DateTime<chrono::Utc>, end: chrono::DateTime<chrono::Utc>) -> Observed<AlarmHistory> {
+        let mut items = self.session_account(session, "cloudwatch:DescribeAlarmHistory").map(|account| {
+            account
+                .alarm_history
+                .get(&(region.to_owned(), alarm_name.to_owned()))
+                .map(|items| items.iter().filter(|i| i.kind == HistoryKind::StateUpdate && i.timestamp >= start && i.timestamp <= end).cloned().collect::<Vec<_>>())
+                .unwrap_or_default()
+        });
+        if let Ok(items) = &mut items {
+            items.sort_by_key(|item| std::cmp::Reverse(item.timestamp));
+        }
+        let pages = items.as_ref().map_or(1, |items| items.len().div_ceil(ALARM_HISTORY_PAGE).clamp(1, ALARM_STATES_PAGES));
+        for _ in 0..pages {
+            self.call(session, "cloudwatch:DescribeAlarmHistory", alarm_name, true).await;
+        }
+        let mut items = items?;
+        let complete = items.len() <= ALARM_HISTORY_PAGE * ALARM_STATES_PAGES;
+        items.truncate(ALARM_HISTORY_PAGE * ALARM_STATES_PAGES);
+        Ok(AlarmHistory { items, complete })
+    }
+
+    async fn get_metric_data(&self, session: &String, region: &str, start: chrono::DateTime<chrono::Utc>, end: chrono::DateTime<chrono::Utc>, queries: &[MetricDataQuery]) -> Observed<Vec<MetricValues>> {
+        let values = self.session_account(session, "cloudwatch:GetMetricData").map(|account| {
+            queries
+                .iter()
+                .map(|query| {
+                    let stored = account.metric_data.get(&(region.to_owned(), query.clone())).cloned().unwrap_or_default();
+                    let (timestamps, values) = stored.timestamps.into_iter().zip(stored.values).filter(|(t, _)| *t >= start && *t < end).unzip();
+                    MetricValues { timestamps, values }
+                })
+                .collect::<Vec<_>>()
+        });
+        // One call per 500 queries, the first even for none.
+        for _ in 0..queries.len().div_ceil(METRIC_DATA_QUERIES).max(1) {
+            self.call(session, "cloudwatch:GetMetricData", "*", true).await;
+        }
+        values
     }
 
     async fn org_path(&self, account_id: &str) -> Observed<String> {

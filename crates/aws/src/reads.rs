@@ -3,7 +3,8 @@
 //! failure-injecting wrapper ([`crate::faults::Faulty`]). The scan is generic over it.
 
 use crate::errors::AwsError;
-use orgwatch_core::facts::{AlarmHistory, Alarms, EventSelectors, Key, LogGroupRef, MetricFilter, Observed, Subscription, Topic, Trail, TrailStatus};
+use chrono::{DateTime, Utc};
+use orgwatch_core::facts::{AlarmHistory, Alarms, EventSelectors, Key, LogGroupRef, MetricDataQuery, MetricFilter, MetricValues, Observed, Subscription, Topic, Trail, TrailStatus};
 use orgwatch_core::request::{CHAIN_READS, ORGANIZATION_CHAIN_READS};
 use std::future::Future;
 
@@ -37,6 +38,18 @@ pub const ALARM_HISTORY_PAGE: usize = 100;
 /// newest first, so what is left unread is older than the latest notification it holds. The
 /// history of every alarm of an account and region is read one page deep.
 pub const ALARM_HISTORY_PAGES: usize = 10;
+
+/// Pages of one alarm's `StateUpdate` history read at most over an advice window: five thousand
+/// state changes, far more than a noisy alarm makes in a month. What is left is said
+/// (`complete` false), never hidden.
+pub const ALARM_STATES_PAGES: usize = 50;
+
+/// Queries of one `cloudwatch:GetMetricData` call, its largest.
+pub const METRIC_DATA_QUERIES: usize = 500;
+
+/// Pages of one `cloudwatch:GetMetricData` call followed at most (each page holds up to 100,800
+/// datapoints); more is an error, never a partial answer.
+pub const METRIC_DATA_PAGES: usize = 100;
 
 /// Alarms of one page of `cloudwatch:DescribeAlarms` (`MaxRecords`, its largest).
 pub const ALARMS_PAGE: usize = 100;
@@ -148,11 +161,21 @@ pub trait AwsReads: Send + Sync {
     /// policy's JSON text. Only the key's own account can read it.
     fn get_key_policy(&self, session: &Self::Session, region: &str, key_id: &str) -> impl Future<Output = Observed<String>> + Send;
 
-    /// `cloudwatch:DescribeAlarmHistory`, `Action` items of metric and composite alarms, newest
-    /// first (`ScanBy=TimestampDescending`), [`ALARM_HISTORY_PAGE`] a page: of one alarm, at most
+    /// `cloudwatch:DescribeAlarmHistory`, `Action` items of metric and composite alarms (items
+    /// of every kind with `every_kind`: no `HistoryItemType`), newest first
+    /// (`ScanBy=TimestampDescending`), [`ALARM_HISTORY_PAGE`] a page: of one alarm, at most
     /// [`ALARM_HISTORY_PAGES`] pages; of every alarm in `region` (`alarm_name` `None`), one page.
     /// `complete` says whether nothing older is left.
-    fn describe_alarm_history(&self, session: &Self::Session, region: &str, alarm_name: Option<&str>) -> impl Future<Output = Observed<AlarmHistory>> + Send;
+    fn describe_alarm_history(&self, session: &Self::Session, region: &str, alarm_name: Option<&str>, every_kind: bool) -> impl Future<Output = Observed<AlarmHistory>> + Send;
+
+    /// `cloudwatch:DescribeAlarmHistory` of one alarm (metric or composite), `StateUpdate` items
+    /// from `start` to `end`, newest first, at most [`ALARM_STATES_PAGES`] pages; `complete`
+    /// says whether nothing older within the window is left.
+    fn describe_alarm_states(&self, session: &Self::Session, region: &str, alarm_name: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> impl Future<Output = Observed<AlarmHistory>> + Send;
+
+    /// `cloudwatch:GetMetricData` of every query from `start` to `end`, [`METRIC_DATA_QUERIES`] a
+    /// call, every page: one [`MetricValues`] per query, in their order, oldest first.
+    fn get_metric_data(&self, session: &Self::Session, region: &str, start: DateTime<Utc>, end: DateTime<Utc>, queries: &[MetricDataQuery]) -> impl Future<Output = Observed<Vec<MetricValues>>> + Send;
 
     /// `organizations:ListParents` from the account up to the root, with orgwatch's own
     /// identity (no audit role): the account's path as `aws:SourceOrgPaths` spells it,

@@ -7,7 +7,10 @@
 //! throttling in one account cannot spend the others' retry budget.
 
 use crate::errors::{AwsError, CallError, is_throttling};
-use crate::reads::{ALARM_HISTORY_PAGE, ALARM_HISTORY_PAGES, ALARMS_PAGE, ALARMS_PAGES, AccountsPage, AwsReads, ORG_PATH_DEPTH, OrgAccount, Organization};
+use crate::reads::{
+    ALARM_HISTORY_PAGE, ALARM_HISTORY_PAGES, ALARM_STATES_PAGES, ALARMS_PAGE, ALARMS_PAGES, AccountsPage, AwsReads, METRIC_DATA_PAGES, METRIC_DATA_QUERIES, ORG_PATH_DEPTH, OrgAccount,
+    Organization,
+};
 use crate::stats::ApiStats;
 use aws_config::identity::IdentityCache;
 use aws_config::retry::RetryConfig;
@@ -21,7 +24,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use orgwatch_core::Unobserved;
 use orgwatch_core::facts::{
     AdvancedEventSelector, AdvancedFieldSelector, Alarm, AlarmHistory, AlarmHistoryItem, Alarms, BasicEventSelector, CompositeAlarm, Dimension, EventSelectors, Key,
-    KeyMetadata, LogGroupRef, MetricFilter, MetricQuery, MetricStat, MetricTransformation, Observed, Subscription, Topic, Trail, TrailStatus, arn_region,
+    HistoryKind, KeyMetadata, LogGroupRef, MetricDataQuery, MetricFilter, MetricQuery, MetricValues, MetricStat, MetricTransformation, Observed, Subscription, Topic, Trail, TrailStatus, arn_region,
 };
 use crate::pace::Pacer;
 use std::collections::HashMap;
@@ -95,9 +98,10 @@ const DESCRIBE_KEY: Op = Op { service: "kms", name: "DescribeKey", iam: "kms:Des
 const GET_KEY_POLICY: Op = Op { service: "kms", name: "GetKeyPolicy", iam: "kms:GetKeyPolicy" };
 const DESCRIBE_ALARM_HISTORY: Op = Op { service: "monitoring", name: "DescribeAlarmHistory", iam: "cloudwatch:DescribeAlarmHistory" };
 const LIST_PARENTS: Op = Op { service: "organizations", name: "ListParents", iam: "organizations:ListParents" };
+const GET_METRIC_DATA: Op = Op { service: "monitoring", name: "GetMetricData", iam: "cloudwatch:GetMetricData" };
 
 /// Every operation [`SdkReads`] calls.
-const OPERATIONS: [Op; 14] = [
+const OPERATIONS: [Op; 15] = [
     DESCRIBE_ORGANIZATION,
     LIST_ACCOUNTS,
     ASSUME_ROLE,
@@ -112,6 +116,7 @@ const OPERATIONS: [Op; 14] = [
     GET_KEY_POLICY,
     DESCRIBE_ALARM_HISTORY,
     LIST_PARENTS,
+    GET_METRIC_DATA,
 ];
 
 /// Counts one call's final answer.
@@ -289,6 +294,109 @@ fn timestamp(time: &aws_smithy_types::DateTime) -> Option<chrono::DateTime<chron
 /// The STS session duration in seconds: what STS accepts, 15 minutes to 12 hours.
 fn session_seconds(duration: Duration) -> i32 {
     i32::try_from(duration.as_secs()).unwrap_or(i32::MAX).clamp(900, 43_200)
+}
+
+impl SdkReads {
+    /// Pages of `DescribeAlarmHistory`, metric and composite alarms, newest first: of one alarm
+    /// or every alarm, of one kind or every kind, over a window or all that is kept.
+    async fn alarm_history_pages(
+        &self,
+        session: &SdkSession,
+        region: &str,
+        alarm_name: Option<&str>,
+        kind: Option<aws_sdk_cloudwatch::types::HistoryItemType>,
+        window: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
+        pages: usize,
+    ) -> Observed<AlarmHistory> {
+        use aws_sdk_cloudwatch::types::{AlarmType, ScanBy};
+        let client = session.cloudwatch(region);
+        let mut history = AlarmHistory::default();
+        let mut token: Option<String> = None;
+        for _ in 0..pages {
+            self.cloudwatch_pace.admit(&session.account_id, region).await;
+            let result = client
+                .describe_alarm_history()
+                .set_alarm_name(alarm_name.map(str::to_owned))
+                .alarm_types(AlarmType::MetricAlarm)
+                .alarm_types(AlarmType::CompositeAlarm)
+                .set_history_item_type(kind.clone())
+                .set_start_date(window.map(|(start, _)| smithy_time(start)))
+                .set_end_date(window.map(|(_, end)| smithy_time(end)))
+                .scan_by(ScanBy::TimestampDescending)
+                .max_records(ALARM_HISTORY_PAGE as i32)
+                .set_next_token(token.take())
+                .send()
+                .await;
+            self.record(DESCRIBE_ALARM_HISTORY, &result);
+            let page = result.map_err(|e| CallError::from_sdk(&e).into_unobserved(DESCRIBE_ALARM_HISTORY.iam))?;
+            // An item without a time cannot be ordered against the others: AWS always gives one.
+            history.items.extend(page.alarm_history_items().iter().filter_map(|item| {
+                Some(AlarmHistoryItem {
+                    alarm_name: item.alarm_name().or(alarm_name)?.to_owned(),
+                    kind: item.history_item_type().map_or(HistoryKind::Action, |k| HistoryKind::from_aws(k.as_str())),
+                    timestamp: timestamp(item.timestamp()?)?,
+                    summary: item.history_summary().unwrap_or_default().to_owned(),
+                    data: item.history_data().unwrap_or_default().to_owned(),
+                })
+            }));
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => {
+                    history.complete = true;
+                    break;
+                }
+            }
+        }
+        Ok(history)
+    }
+}
+
+fn smithy_time(time: chrono::DateTime<chrono::Utc>) -> aws_smithy_types::DateTime {
+    aws_smithy_types::DateTime::from_secs(time.timestamp())
+}
+
+/// The `MetricDataQueries` of a batch: ids `q0`, `q1`, … in its order.
+fn metric_data_queries(batch: &[MetricDataQuery]) -> Vec<aws_sdk_cloudwatch::types::MetricDataQuery> {
+    use aws_sdk_cloudwatch::types as cw;
+    batch
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            let dimensions = q.dimensions.iter().map(|d| cw::Dimension::builder().name(&d.name).value(&d.value).build()).collect::<Vec<_>>();
+            let metric = cw::Metric::builder().namespace(&q.namespace).metric_name(&q.metric_name).set_dimensions(Some(dimensions)).build();
+            let stat = cw::MetricStat::builder().metric(metric).period(q.period_seconds).stat(&q.stat).build();
+            cw::MetricDataQuery::builder().id(format!("q{i}")).metric_stat(stat).return_data(true).build()
+        })
+        .collect()
+}
+
+/// Adds one page's results to the batch's values, by id (`q<index>`). A result that says it
+/// failed (`StatusCode` `Forbidden` or `InternalError`) is an error naming it.
+fn merge_metric_page(merged: &mut [MetricValues], results: &[aws_sdk_cloudwatch::types::MetricDataResult]) -> Result<(), String> {
+    use aws_sdk_cloudwatch::types::StatusCode;
+    for result in results {
+        let id = result.id().unwrap_or_default();
+        let Some(slot) = id.strip_prefix('q').and_then(|n| n.parse::<usize>().ok()).and_then(|i| merged.get_mut(i)) else {
+            return Err(format!("a result with id {id:?}, which no query has"));
+        };
+        if matches!(result.status_code(), Some(StatusCode::Forbidden | StatusCode::InternalError)) {
+            let messages: Vec<&str> = result.messages().iter().filter_map(|m| m.value()).collect();
+            return Err(format!("query {id} was answered {}: {}", result.status_code().map_or("", |c| c.as_str()), messages.join("; ")));
+        }
+        for (time, value) in result.timestamps().iter().zip(result.values()) {
+            if let Some(time) = timestamp(time) {
+                slot.timestamps.push(time);
+                slot.values.push(*value);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn sort_oldest_first(values: &mut MetricValues) {
+    let mut pairs: Vec<(chrono::DateTime<chrono::Utc>, f64)> = values.timestamps.drain(..).zip(values.values.drain(..)).collect();
+    pairs.sort_by_key(|(t, _)| *t);
+    (values.timestamps, values.values) = pairs.into_iter().unzip();
 }
 
 impl AwsReads for SdkReads {
@@ -554,46 +662,59 @@ impl AwsReads for SdkReads {
         output.policy().map(str::to_owned).ok_or_else(|| Unobserved::api_error(GET_KEY_POLICY.iam, format!("GetKeyPolicy of {key_id} returned no policy")))
     }
 
-    async fn describe_alarm_history(&self, session: &SdkSession, region: &str, alarm_name: Option<&str>) -> Observed<AlarmHistory> {
-        use aws_sdk_cloudwatch::types::{AlarmType, HistoryItemType, ScanBy};
-        let client = session.cloudwatch(region);
+    async fn describe_alarm_history(&self, session: &SdkSession, region: &str, alarm_name: Option<&str>, every_kind: bool) -> Observed<AlarmHistory> {
+        use aws_sdk_cloudwatch::types::HistoryItemType;
         // Every alarm's newest page, or one alarm's newest pages.
         let pages = if alarm_name.is_some() { ALARM_HISTORY_PAGES } else { 1 };
-        let mut history = AlarmHistory::default();
-        let mut token: Option<String> = None;
-        for _ in 0..pages {
-            self.cloudwatch_pace.admit(&session.account_id, region).await;
-            let result = client
-                .describe_alarm_history()
-                .set_alarm_name(alarm_name.map(str::to_owned))
-                .alarm_types(AlarmType::MetricAlarm)
-                .alarm_types(AlarmType::CompositeAlarm)
-                .history_item_type(HistoryItemType::Action)
-                .scan_by(ScanBy::TimestampDescending)
-                .max_records(ALARM_HISTORY_PAGE as i32)
-                .set_next_token(token.take())
-                .send()
-                .await;
-            self.record(DESCRIBE_ALARM_HISTORY, &result);
-            let page = result.map_err(|e| CallError::from_sdk(&e).into_unobserved(DESCRIBE_ALARM_HISTORY.iam))?;
-            // An item without a time cannot be ordered against the others: AWS always gives one.
-            history.items.extend(page.alarm_history_items().iter().filter_map(|item| {
-                Some(AlarmHistoryItem {
-                    alarm_name: item.alarm_name().or(alarm_name)?.to_owned(),
-                    timestamp: timestamp(item.timestamp()?)?,
-                    summary: item.history_summary().unwrap_or_default().to_owned(),
-                    data: item.history_data().unwrap_or_default().to_owned(),
-                })
-            }));
-            match page.next_token() {
-                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
-                _ => {
-                    history.complete = true;
-                    break;
+        let kind = (!every_kind).then_some(HistoryItemType::Action);
+        self.alarm_history_pages(session, region, alarm_name, kind, None, pages).await
+    }
+
+    async fn describe_alarm_states(&self, session: &SdkSession, region: &str, alarm_name: &str, start: chrono::DateTime<chrono::Utc>, end: chrono::DateTime<chrono::Utc>) -> Observed<AlarmHistory> {
+        use aws_sdk_cloudwatch::types::HistoryItemType;
+        self.alarm_history_pages(session, region, Some(alarm_name), Some(HistoryItemType::StateUpdate), Some((start, end)), ALARM_STATES_PAGES).await
+    }
+
+    async fn get_metric_data(&self, session: &SdkSession, region: &str, start: chrono::DateTime<chrono::Utc>, end: chrono::DateTime<chrono::Utc>, queries: &[MetricDataQuery]) -> Observed<Vec<MetricValues>> {
+        use aws_sdk_cloudwatch::types::ScanBy;
+        let client = session.cloudwatch(region);
+        let mut all = Vec::with_capacity(queries.len());
+        for batch in queries.chunks(METRIC_DATA_QUERIES) {
+            let built = metric_data_queries(batch);
+            let mut merged = vec![MetricValues::default(); batch.len()];
+            let mut token: Option<String> = None;
+            let mut complete = false;
+            for _ in 0..METRIC_DATA_PAGES {
+                self.cloudwatch_pace.admit(&session.account_id, region).await;
+                let result = client
+                    .get_metric_data()
+                    .set_metric_data_queries(Some(built.clone()))
+                    .start_time(smithy_time(start))
+                    .end_time(smithy_time(end))
+                    .scan_by(ScanBy::TimestampAscending)
+                    .set_next_token(token.take())
+                    .send()
+                    .await;
+                self.record(GET_METRIC_DATA, &result);
+                let page = result.map_err(|e| CallError::from_sdk(&e).into_unobserved(GET_METRIC_DATA.iam))?;
+                merge_metric_page(&mut merged, page.metric_data_results()).map_err(|why| Unobserved::api_error(GET_METRIC_DATA.iam, why))?;
+                match page.next_token() {
+                    Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                    _ => {
+                        complete = true;
+                        break;
+                    }
                 }
             }
+            if !complete {
+                return Err(Unobserved::api_error(GET_METRIC_DATA.iam, format!("more than {METRIC_DATA_PAGES} pages of values")));
+            }
+            for values in &mut merged {
+                sort_oldest_first(values);
+            }
+            all.extend(merged);
         }
-        Ok(history)
+        Ok(all)
     }
 
     async fn org_path(&self, account_id: &str) -> Observed<String> {

@@ -164,6 +164,17 @@ pub struct Advice {
     pub threshold: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comparison_operator: Option<String>,
+    /// The rest of the alarm's definition, kept by a command that applies a new threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dimensions: Vec<crate::facts::Dimension>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alarm_actions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub treat_missing_data: Option<String>,
     pub window_days: u32,
     /// Transitions of the notifying alarm to ALARM in the window; none when not read.
     #[serde(default, skip_serializing_if = "Option::is_none")]

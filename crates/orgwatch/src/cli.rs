@@ -122,6 +122,22 @@ enum Command {
         #[arg(long, value_enum, default_value = "cli")]
         format: crate::fix::FixFormat,
     },
+    /// What was measured of each alarm of the latest passing chains (how often it went to
+    /// ALARM, its metric's baseline), and the command that applies a suggested threshold. Exit
+    /// 1: nothing measured yet; 2: bad input.
+    Tune {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Only this account.
+        #[arg(long)]
+        account: Option<String>,
+        /// Only this control.
+        #[arg(long)]
+        control: Option<String>,
+        /// `table`, or `json` (the contract of docs/FORMATS.md).
+        #[arg(long, value_enum, default_value = "table")]
+        format: crate::tune::TuneFormat,
+    },
     /// Ask a running daemon's /healthz; exit 0 when healthy, 1 otherwise.
     Healthcheck {
         #[command(flatten)]
@@ -241,6 +257,9 @@ pub fn run() -> ExitCode {
         }),
         Command::Fix { config, account, control, format } => {
             with_config(&config, |config| Ok(runtime()?.block_on(crate::fix::run(&config, &account, control.as_deref(), format))))
+        }
+        Command::Tune { config, account, control, format } => {
+            with_config(&config, |config| Ok(runtime()?.block_on(crate::tune::run(&config, account.as_deref(), control.as_deref(), format))))
         }
         Command::Healthcheck { config } => with_config(&config, |config| {
             let Some(addr) = config.http_probe_address() else {

@@ -25,6 +25,17 @@ struct RawConfig {
     http: RawHttp,
     #[serde(default)]
     log: RawLog,
+    #[serde(default)]
+    advice: RawAdvice,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdvice {
+    enabled: Option<bool>,
+    every: Option<String>,
+    window_days: Option<u32>,
+    noisy_per_day: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -108,6 +119,40 @@ pub struct Config {
     /// Where `/healthz` and `/metrics` listen; `None` when `[http] listen` is unset.
     pub http_listen: Option<SocketAddr>,
     pub log: LogConfig,
+    pub advice: AdviceConfig,
+}
+
+/// `[advice]`: measuring passing chains' alarms (noise, baseline, a threshold to suggest) and
+/// their topics' delivery record.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdviceConfig {
+    pub enabled: bool,
+    /// At most one scan gathers advice per this long, whatever the schedule.
+    pub every: Duration,
+    /// The window measured, in days (1 to 30).
+    pub window_days: u32,
+    /// Transitions to ALARM a day, on average, above which an alarm is noisy.
+    pub noisy_per_day: f64,
+}
+
+impl Default for AdviceConfig {
+    fn default() -> Self {
+        AdviceConfig { enabled: true, every: Duration::from_secs(24 * 3600), window_days: 7, noisy_per_day: 1.0 }
+    }
+}
+
+impl AdviceConfig {
+    /// Whether a scan starting at `now` gathers advice, the last one that did having started at
+    /// `last`. A scan a little early (up to a tenth of `every`, at most an hour) still does, so
+    /// a daily schedule does not slip a day for a few seconds.
+    pub fn due(&self, last: Option<chrono::DateTime<chrono::Utc>>, now: chrono::DateTime<chrono::Utc>) -> bool {
+        if !self.enabled {
+            return false;
+        }
+        let slack = (self.every / 10).min(Duration::from_secs(3600));
+        let every = chrono::Duration::from_std(self.every.saturating_sub(slack)).unwrap_or(chrono::Duration::MAX);
+        last.is_none_or(|last| now - last >= every)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -308,6 +353,7 @@ fn validate(raw: RawConfig) -> anyhow::Result<Config> {
         None | Some("") => None,
         Some(addr) => Some(addr.parse().map_err(|_| anyhow::anyhow!("[http] listen: {addr:?} is not an address like 127.0.0.1:9417"))?),
     };
+    let advice = validate_advice(raw.advice)?;
     let json = match raw.log.format.as_deref() {
         None | Some("text") => false,
         Some("json") => true,
@@ -337,7 +383,43 @@ fn validate(raw: RawConfig) -> anyhow::Result<Config> {
         notify: NotifyConfig { sns_topic_arn: raw.notify.sns_topic_arn, webhook_url: raw.notify.webhook_url },
         http_listen,
         log: LogConfig { json, level: raw.log.level },
+        advice,
     })
+}
+
+fn validate_advice(raw: RawAdvice) -> anyhow::Result<AdviceConfig> {
+    let defaults = AdviceConfig::default();
+    let every = match raw.every.as_deref() {
+        None => defaults.every,
+        Some(text) => parse_interval(text).ok_or_else(|| anyhow::anyhow!("[advice] every: {text:?} is not a duration like 12h, 1d or 7d"))?,
+    };
+    if every < Duration::from_secs(60) {
+        bail!("[advice] every must be at least 1m");
+    }
+    let window_days = raw.window_days.unwrap_or(defaults.window_days);
+    if !(1..=orgwatch_core::evaluate::advice::MAX_WINDOW_DAYS).contains(&window_days) {
+        bail!("[advice] window_days must be between 1 and {} (CloudWatch keeps an alarm's history 30 days), not {window_days}", orgwatch_core::evaluate::advice::MAX_WINDOW_DAYS);
+    }
+    let noisy_per_day = raw.noisy_per_day.unwrap_or(defaults.noisy_per_day);
+    if !(noisy_per_day.is_finite() && noisy_per_day >= 0.0) {
+        bail!("[advice] noisy_per_day must be a number of at least 0");
+    }
+    Ok(AdviceConfig { enabled: raw.enabled.unwrap_or(defaults.enabled), every, window_days, noisy_per_day })
+}
+
+/// `30m`, `12h`, `1d`, `2w`.
+fn parse_interval(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let unit = text.chars().last()?;
+    let n: u64 = text[..text.len() - unit.len_utf8()].parse().ok()?;
+    let seconds = match unit {
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        'w' => 7 * 86_400,
+        _ => return None,
+    };
+    n.checked_mul(seconds).map(Duration::from_secs)
 }
 
 /// Parses a cron expression: five fields, or six with seconds first.
@@ -379,6 +461,28 @@ path = "orgwatch.db"
         assert_eq!(config.aws.max_attempts, 8);
         assert!(config.http_listen.is_none());
         assert!(config.scan.schedule.is_none());
+        assert_eq!(config.advice, AdviceConfig { enabled: true, every: Duration::from_secs(86_400), window_days: 7, noisy_per_day: 1.0 });
+    }
+
+    #[test]
+    fn advice_is_gathered_once_per_every_with_a_little_slack() {
+        let config = Config::parse(&format!("{MINIMAL}\n[advice]\nevery = \"1d\"\nwindow_days = 14\nnoisy_per_day = 2.5\n")).unwrap();
+        assert_eq!((config.advice.window_days, config.advice.noisy_per_day), (14, 2.5));
+        let advice = config.advice;
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-03T06:00:00Z").unwrap().to_utc();
+        let ago = |minutes: i64| Some(now - chrono::Duration::minutes(minutes));
+        assert!(advice.due(None, now), "never gathered");
+        assert!(advice.due(ago(24 * 60), now));
+        assert!(advice.due(ago(24 * 60 - 30), now), "half an hour early still counts");
+        assert!(!advice.due(ago(23 * 60 - 1), now), "more than an hour early does not");
+        assert!(!advice.due(ago(5), now));
+        let off = AdviceConfig { enabled: false, ..advice };
+        assert!(!off.due(None, now));
+        assert_eq!(parse_interval("12h"), Some(Duration::from_secs(12 * 3600)));
+        assert_eq!(parse_interval("2w"), Some(Duration::from_secs(14 * 86_400)));
+        assert_eq!(parse_interval("99999999999999999w"), None);
+        assert_eq!(parse_interval("h"), None);
+        assert_eq!(parse_interval("é"), None);
     }
 
     #[test]
@@ -407,6 +511,14 @@ path = "orgwatch.db"
             ("[http]\nlisten = \"localhost\"", "[http] listen"),
             ("[log]\nformat = \"xml\"", "[log] format"),
             ("[extra]\nkey = 1", "extra"),
+            ("[advice]\nevery = \"daily\"", "[advice] every"),
+            ("[advice]\nevery = \"30s\"", "[advice] every"),
+            ("[advice]\nevery = \"0m\"", "at least 1m"),
+            ("[advice]\nwindow_days = 0", "[advice] window_days"),
+            ("[advice]\nwindow_days = 31", "between 1 and 30"),
+            ("[advice]\nnoisy_per_day = -1", "[advice] noisy_per_day"),
+            ("[advice]\nnoisy_per_day = nan", "[advice] noisy_per_day"),
+            ("[advice]\nwindow = 7", "window"),
         ];
         for (extra, expected) in cases {
             let text = format!("{MINIMAL}\n{extra}\n");

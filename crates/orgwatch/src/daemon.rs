@@ -94,6 +94,10 @@ async fn refresh_accounts(store: &Store, config: &Config, metrics: &Metrics) {
         Ok(counts) => metrics.set_accounts(&config.scan.controls, &counts),
         Err(e) => warn!(error = %orgwatch_core::error_chain(&e), "The account counts for /metrics could not be read"),
     }
+    match store.noisy_alarms_by_control().await {
+        Ok(counts) => metrics.set_noisy_alarms(&config.scan.controls, &counts),
+        Err(e) => warn!(error = %orgwatch_core::error_chain(&e), "The noisy alarms for /metrics could not be read"),
+    }
 }
 
 /// Runs the daemon until a signal; returns once everything is closed.

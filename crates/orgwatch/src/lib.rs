@@ -45,3 +45,4 @@ pub mod scan;
 pub mod schedule;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tune;

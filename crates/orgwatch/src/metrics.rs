@@ -12,6 +12,9 @@
 //!   latest completed scan, per control, as of the end of the last scan (read from the database
 //!   at start and after each scan); every status of every configured control is present, at 0
 //!   where none.
+//! - `orgwatch_noisy_alarms{control}`: passing chains whose alarm went to ALARM more than
+//!   `[advice] noisy_per_day` times a day over the window last measured, per control, among
+//!   the same accounts; every configured control is present, at 0 where none.
 //! - `orgwatch_aws_api_calls_total`, `orgwatch_aws_api_errors_total`,
 //!   `orgwatch_aws_api_throttles_total` `{service,operation}`: read at each scrape from the AWS
 //!   crate's counters; a call counts once, with its final answer after the SDK's retries.
@@ -187,6 +190,14 @@ impl Metrics {
         *self.accounts.rows.lock().unwrap_or_else(|p| p.into_inner()) = rows.into_iter().map(|((control, status), n)| (AccountLabels { control, status }, n)).collect();
     }
 
+    /// Replaces the noisy alarms' counts with `(control, alarms)`; each of `controls` is shown,
+    /// at 0 where none.
+    pub fn set_noisy_alarms(&self, controls: &[String], counts: &[(String, i64)]) {
+        let mut rows: std::collections::BTreeMap<String, i64> = controls.iter().map(|c| (c.clone(), 0)).collect();
+        rows.extend(counts.iter().cloned());
+        *self.accounts.noisy.lock().unwrap_or_else(|p| p.into_inner()) = rows.into_iter().map(|(control, n)| (ControlLabels { control }, n)).collect();
+    }
+
     /// The exposition of every metric in `format`.
     pub fn render(&self, format: Format) -> String {
         let mut text = String::new();
@@ -207,6 +218,12 @@ impl Metrics {
 #[derive(Debug, Default)]
 struct AccountsCollector {
     rows: Mutex<Vec<(AccountLabels, i64)>>,
+    noisy: Mutex<Vec<(ControlLabels, i64)>>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ControlLabels {
+    control: String,
 }
 
 impl Collector for AccountsCollector {
@@ -214,6 +231,16 @@ impl Collector for AccountsCollector {
         let rows = self.rows.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let mut metric = encoder.encode_descriptor("accounts", "Accounts by the status of their latest finding, per control, as of the last scan", None, prometheus_client::metrics::MetricType::Gauge)?;
         for (labels, n) in &rows {
+            ConstGauge::new(*n).encode(metric.encode_family(labels)?)?;
+        }
+        let noisy = self.noisy.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut metric = encoder.encode_descriptor(
+            "noisy_alarms",
+            "Passing chains whose alarm went to ALARM more often than [advice] noisy_per_day over the window last measured, per control",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        for (labels, n) in &noisy {
             ConstGauge::new(*n).encode(metric.encode_family(labels)?)?;
         }
         Ok(())
@@ -301,8 +328,11 @@ mod tests {
         };
         metrics.record_drift(&[event("REGRESSION"), event("REGRESSION"), event("NEW")]);
         metrics.set_accounts(&["unauthorized-api-calls".into()], &[("unauthorized-api-calls".into(), "FAIL".into(), 3), ("odd \"id\" \\ with\nnewline".into(), "PASS".into(), 1)]);
+        metrics.set_noisy_alarms(&["unauthorized-api-calls".into(), "root-account-usage".into()], &[("unauthorized-api-calls".into(), 2)]);
         let text = metrics.render(Format::Prometheus);
         assert_lines(&text, &[
+            "orgwatch_noisy_alarms{control=\"unauthorized-api-calls\"} 2",
+            "orgwatch_noisy_alarms{control=\"root-account-usage\"} 0",
             "orgwatch_scans_total{outcome=\"abandoned\"} 2",
             "orgwatch_scans_total{outcome=\"completed\"} 1",
             "orgwatch_scans_total{outcome=\"interrupted\"} 1",

@@ -15,9 +15,11 @@ use orgwatch_aws::carrier::Carrier;
 use orgwatch_aws::{AccountsPage, AwsReads, OrgAccount, SdkSettings};
 use orgwatch_core::controls::{self, Control};
 use orgwatch_core::detect::DetectionCache;
+use orgwatch_core::evaluate::{AdviceMode, AdviceWindow};
+use orgwatch_core::finding::Advice;
 use orgwatch_core::{Audit, Facts, Finding, Scope, Step, Unobserved, Waiver};
 use orgwatch_store::{AccountRecord, DriftEvent, ScanStatus, StatusCounts, Store};
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -159,6 +161,15 @@ pub async fn run_scan<R: AwsReads>(reads: &R, store: &Store, config: &Config, cl
             }
         };
         let selected: Vec<&'static Control> = config.scan.controls.iter().filter_map(|id| controls::find(id)).collect();
+        // Advice is measured at most once per `[advice] every`; the scans between carry it.
+        let advice = if config.advice.due(store.last_advice_scan().await?, clock.now()) {
+            store.mark_advice_scan(scan_id, config.advice.window_days).await?;
+            info!(window_days = config.advice.window_days, "This scan measures the passing chains' alarms and their topics' deliveries");
+            Some(AdviceWindow::ending(clock.now(), config.advice.window_days, config.advice.noisy_per_day))
+        } else {
+            None
+        };
+        let carry = config.advice.enabled && advice.is_none();
 
         // One writer, off the judging path: accounts and findings are written in the order
         // they come, whatever has arrived meanwhile in one transaction.
@@ -197,8 +208,21 @@ pub async fn run_scan<R: AwsReads>(reads: &R, store: &Store, config: &Config, cl
                     waivers: &config.waivers,
                     now: clock.now(),
                     detections: &detections,
+                    advice,
+                    carried: None,
                 };
-                in_flight.push(judge_account(&carrier, judge, listing.members.subscribe(), config.scan.account_timeout));
+                let members = listing.members.subscribe();
+                let carrier = &carrier;
+                in_flight.push(async move {
+                    let mut judge = judge;
+                    if carry {
+                        match store.latest_advice(&judge.account_id).await {
+                            Ok(carried) => judge.carried = Some(carried),
+                            Err(e) => warn!(account_id = %judge.account_id, error = %orgwatch_core::error_chain(&e), "The account's last advice could not be read; it is judged without it"),
+                        }
+                    }
+                    judge_account(carrier, judge, members, config.scan.account_timeout).await
+                });
             }
             if in_flight.is_empty() && (listing.done || stopping) {
                 break;
@@ -344,6 +368,10 @@ struct Judge<'a> {
     waivers: &'a [Waiver],
     now: chrono::DateTime<chrono::Utc>,
     detections: &'a DetectionCache,
+    /// The window measured, on the scan that gathers advice.
+    advice: Option<AdviceWindow>,
+    /// On the other scans, the account's last advice, carried on.
+    carried: Option<BTreeMap<String, Advice>>,
 }
 
 impl Judge<'_> {
@@ -355,6 +383,11 @@ impl Judge<'_> {
             waivers: self.waivers,
             now: self.now,
             detections: self.detections,
+            advice: match (&self.advice, &self.carried) {
+                (Some(window), _) => AdviceMode::Gather(*window),
+                (None, Some(carried)) => AdviceMode::Carry(carried),
+                (None, None) => AdviceMode::Off,
+            },
         }
     }
 }

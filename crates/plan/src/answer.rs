@@ -524,6 +524,8 @@ impl PlanFacts {
                 true => Ok(Answer::AlarmHistory(AlarmHistory { items: Vec::new(), complete: true })),
                 false => Err(Unobserved::not_in_plan(op, format!("alarm {alarm_name:?} is no alarm of the plan, so what CloudWatch recorded of its notifications cannot be seen"))),
             },
+            // A plan is judged without advice (AdviceMode::Off): these are never asked.
+            Request::AlarmStates { .. } | Request::MetricData { .. } => Err(Unobserved::not_in_plan(op, "what an alarm measured is not in a plan")),
             Request::OrgPath { account_id } => Err(Unobserved::not_in_plan(
                 op,
                 format!("the path of account {account_id} in the organization (aws:SourceOrgPaths) is not in a plan"),

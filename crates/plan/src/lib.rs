@@ -135,7 +135,7 @@ fn drive(facts: &PlanFacts, controls: &[&Control], assume_trail: bool, options: 
     let members = facts.accounts();
     let detections = DetectionCache::new();
     let scope = Scope { region: &facts.region, members: &members, members_complete: true, organization_id: options.organization_id };
-    let audit = Audit { account_id: &facts.account, controls, scope, waivers: &[], now: chrono::DateTime::UNIX_EPOCH, detections: &detections };
+    let audit = Audit { account_id: &facts.account, controls, scope, waivers: &[], now: chrono::DateTime::UNIX_EPOCH, detections: &detections, advice: orgwatch_core::evaluate::AdviceMode::Off };
     let mut known = Facts::new();
     let mut not_in_plan = Vec::new();
     for _ in 0..MAX_ROUNDS {

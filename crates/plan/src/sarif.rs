@@ -29,6 +29,7 @@ fn describe(reason: Reason) -> &'static str {
         Reason::SnsTopicUnpublishable => "The SNS topic is encrypted with a key CloudWatch cannot use: AWS-managed, missing, not enabled, or its key policy does not let cloudwatch.amazonaws.com use it.",
         Reason::SnsTopicPolicyDeniesPublish => "The SNS topic's access policy does not let CloudWatch publish for the alarm.",
         Reason::AlarmActionFailed => "CloudWatch recorded that the alarm's latest notification to the topic failed.",
+        Reason::SubscriberDeliveryFailing => "SNS recorded that every delivery of the topic's notifications to its subscribers failed, and none was delivered.",
         Reason::PolicyUndecidable => "A topic or key policy uses an operator, condition key or variable orgwatch does not judge.",
         Reason::MetricMathUndecidable => "A metric-math alarm's expression or statistic is one orgwatch does not judge.",
         Reason::AlarmRuleUndecidable => "A composite alarm's rule over the alarm could not be decided.",

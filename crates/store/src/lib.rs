@@ -9,7 +9,9 @@
 mod readonly;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use orgwatch_core::finding::Advice;
 use orgwatch_core::{Finding, Status};
+use std::collections::BTreeMap;
 use serde::Serialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, Row, TypeInfo, ValueRef};
@@ -346,6 +348,77 @@ impl Store {
     pub async fn integrity_check(&self) -> Result<String, StoreError> {
         let row = sqlx::query("PRAGMA integrity_check").fetch_one(&mut *self.connection().await?).await?;
         Ok(row.try_get(0)?)
+    }
+
+    /// Records that a scan measures passing chains' alarms over `window_days`.
+    pub async fn mark_advice_scan(&self, scan_id: i64, window_days: u32) -> Result<(), StoreError> {
+        sqlx::query("UPDATE scans SET advice_window_days = ?2 WHERE id = ?1").bind(scan_id).bind(i64::from(window_days)).execute(&mut *self.connection().await?).await?;
+        Ok(())
+    }
+
+    /// When the latest completed scan that measured advice started.
+    pub async fn last_advice_scan(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row = sqlx::query("SELECT MAX(started_at) FROM scans WHERE status = 'completed' AND advice_window_days IS NOT NULL").fetch_one(&mut *self.connection().await?).await?;
+        let started: Option<String> = row.try_get(0)?;
+        Ok(started.and_then(|s| DateTime::parse_from_rfc3339(&s).ok()).map(|t| t.to_utc()))
+    }
+
+    /// The advice of an account's latest findings, by control: what a scan that does not
+    /// measure carries on. Advice that cannot be read (from another version) is left out.
+    pub async fn latest_advice(&self, account_id: &str) -> Result<BTreeMap<String, Advice>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT control_id, json_extract(evidence, '$.advice') FROM findings
+             WHERE account_id = ?1 AND scan_id = (SELECT MAX(scan_id) FROM findings WHERE account_id = ?1)
+               AND json_extract(evidence, '$.advice') IS NOT NULL",
+        )
+        .bind(account_id)
+        .fetch_all(&mut *self.connection().await?)
+        .await?;
+        let mut advice = BTreeMap::new();
+        for row in rows {
+            let control: String = row.try_get(0)?;
+            let text: String = row.try_get(1)?;
+            if let Ok(parsed) = serde_json::from_str::<Advice>(&text) {
+                advice.insert(control, parsed);
+            }
+        }
+        Ok(advice)
+    }
+
+    /// The advice of the latest passing findings, for `orgwatch tune`: (account, control,
+    /// advice), by account and control, optionally of one account or control.
+    pub async fn passing_advice(&self, account_id: Option<&str>, control_id: Option<&str>) -> Result<Vec<(String, String, Advice)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT account_id, control_id, json_extract(evidence, '$.advice') FROM latest_findings
+             WHERE status = 'PASS' AND json_extract(evidence, '$.advice') IS NOT NULL
+               AND (?1 IS NULL OR account_id = ?1) AND (?2 IS NULL OR control_id = ?2)
+             ORDER BY account_id, control_id",
+        )
+        .bind(account_id)
+        .bind(control_id)
+        .fetch_all(&mut *self.connection().await?)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let text: String = row.try_get(2)?;
+            let advice = serde_json::from_str::<Advice>(&text).map_err(|e| StoreError::Invalid(format!("the advice of a finding cannot be read: {e}")))?;
+            out.push((row.try_get(0)?, row.try_get(1)?, advice));
+        }
+        Ok(out)
+    }
+
+    /// Noisy alarms per control among the latest findings, for metrics (the accounts of the
+    /// latest completed scan, as [`Store::latest_counts_by_control`] counts them).
+    pub async fn noisy_alarms_by_control(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT control_id, COALESCE(SUM(noisy), 0) FROM alarm_noise
+             WHERE NOT EXISTS (SELECT 1 FROM scans WHERE status = 'completed')
+                OR account_id IN (SELECT account_id FROM scan_accounts WHERE scan_id = (SELECT MAX(id) FROM scans WHERE status = 'completed'))
+             GROUP BY control_id ORDER BY control_id",
+        )
+        .fetch_all(&mut *self.connection().await?)
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
     }
 
     /// Latest status counts per control, for metrics: the accounts of the latest completed scan

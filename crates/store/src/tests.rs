@@ -1,5 +1,6 @@
 use super::*;
 use chrono::TimeZone;
+use orgwatch_core::finding::Advice;
 use orgwatch_core::{Evidence, Reason};
 
 fn at(hour: u32) -> DateTime<Utc> {
@@ -280,4 +281,58 @@ async fn counts_by_control_are_of_the_accounts_still_in_the_organization() {
     assert_eq!(store.latest_counts_by_control().await.unwrap(), vec![("unauthorized-api-calls".into(), "FAIL".into(), 1)]);
     let reasons = store.query("SELECT reason FROM latest_findings WHERE account_id = '111'").await.unwrap();
     assert_eq!(reasons.rows, vec![vec![serde_json::json!("TRAIL_NOT_LOGGING")]]);
+}
+
+fn advised(account: &str, noisy: bool, suggested: Option<f64>) -> Finding {
+    let mut f = finding(account, Reason::Compliant);
+    f.evidence.advice = Some(Advice {
+        alarm_arn: format!("arn:aws:cloudwatch:us-east-1:{account}:alarm:denied"),
+        alarm_name: "denied".into(),
+        times_in_alarm: Some(if noisy { 400 } else { 2 }),
+        baseline: Some(orgwatch_core::finding::Baseline { periods: 2016, p50: 5.0, p99: 8.0, max: 200.0 }),
+        threshold: Some(1.0),
+        suggested_threshold: suggested,
+        noisy,
+        window_days: 7,
+        ..Advice::default()
+    });
+    f
+}
+
+#[tokio::test]
+async fn advice_is_kept_per_finding_and_read_back_through_alarm_noise() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).await.unwrap();
+    assert_eq!(store.last_advice_scan().await.unwrap(), None);
+    let first = store.begin_scan(at(1)).await.unwrap();
+    store.mark_advice_scan(first, 7).await.unwrap();
+    let findings = [advised("111111111111", true, Some(10.0)), advised("222222222222", false, None), finding("333333333333", Reason::NoAlarmOnMetric)];
+    store.record_accounts(first, &accounts(&["111111111111", "222222222222", "333333333333"])).await.unwrap();
+    store.record_findings(first, &findings, at(1)).await.unwrap();
+    store.finish_scan(first, ScanStatus::Completed, None, at(1)).await.unwrap();
+    // A later scan that measured nothing does not move the advice day.
+    scan(&store, 2, &[finding("333333333333", Reason::NoAlarmOnMetric)], ScanStatus::Completed).await;
+    assert_eq!(store.last_advice_scan().await.unwrap(), Some(at(1)));
+
+    let noise = store.query("SELECT account_id, control_id, alarm_arn, times_in_alarm, baseline_p99, threshold, suggested_threshold, noisy FROM alarm_noise ORDER BY account_id").await.unwrap();
+    assert_eq!(noise.rows.len(), 2, "{noise:?}");
+    assert_eq!(noise.rows[0][3], serde_json::json!(400));
+    assert_eq!(noise.rows[0][4], serde_json::json!(8.0));
+    assert_eq!(noise.rows[0][6], serde_json::json!(10.0));
+    assert_eq!(noise.rows[0][7], serde_json::json!(1));
+    assert_eq!((noise.rows[1][6].clone(), noise.rows[1][7].clone()), (serde_json::Value::Null, serde_json::json!(0)));
+
+    let carried = store.latest_advice("111111111111").await.unwrap();
+    assert_eq!(carried.get("unauthorized-api-calls"), findings[0].evidence.advice.as_ref());
+    assert!(store.latest_advice("333333333333").await.unwrap().is_empty());
+    let passing = store.passing_advice(None, None).await.unwrap();
+    assert_eq!(passing.iter().map(|(a, _, _)| a.as_str()).collect::<Vec<_>>(), ["111111111111", "222222222222"]);
+    assert_eq!(store.passing_advice(Some("222222222222"), Some("unauthorized-api-calls")).await.unwrap().len(), 1);
+    assert!(store.passing_advice(None, Some("root-account-usage")).await.unwrap().is_empty());
+    // The latest completed scan audited only 333…: the metric counts its accounts only.
+    assert_eq!(store.noisy_alarms_by_control().await.unwrap(), Vec::<(String, i64)>::new());
+    let third = store.begin_scan(at(3)).await.unwrap();
+    store.record_accounts(third, &accounts(&["111111111111", "222222222222"])).await.unwrap();
+    store.finish_scan(third, ScanStatus::Completed, None, at(3)).await.unwrap();
+    assert_eq!(store.noisy_alarms_by_control().await.unwrap(), vec![("unauthorized-api-calls".to_owned(), 1)]);
 }

@@ -225,8 +225,8 @@ fn report_mismatches(figures: &Figures) -> bool {
 fn repeated(args: &Args, orgwatch: &Path, runtime: &tokio::runtime::Runtime) -> ExitCode {
     let latency = Duration::from_millis(args.latency_ms);
     println!(
-        "{:>8} {:>6} {:>6} {:>9} {:>9} {:>8} {:>8} {:>7} {:>8} {:>9} {:>12}",
-        "accounts", "conc", "scan", "wall_s", "scan_s", "write_s", "rss_MiB", "drift", "db_MiB", "cw_max_1s", "verdicts"
+        "{:>8} {:>6} {:>6} {:>9} {:>9} {:>8} {:>8} {:>7} {:>8} {:>9} {:>9} {:>12}",
+        "accounts", "conc", "scan", "wall_s", "scan_s", "write_s", "rss_MiB", "drift", "db_MiB", "cw_max_1s", "compliant", "verdicts"
     );
     let mut all_matched = true;
     for &accounts in &args.accounts {
@@ -255,7 +255,7 @@ fn repeated(args: &Args, orgwatch: &Path, runtime: &tokio::runtime::Runtime) -> 
                     let db_bytes = std::fs::metadata(dir.path().join("orgwatch.db")).map(|m| m.len()).unwrap_or(0)
                         + std::fs::metadata(dir.path().join("orgwatch.db-wal")).map(|m| m.len()).unwrap_or(0);
                     println!(
-                        "{:>8} {:>6} {:>6} {:>9.2} {:>9.2} {:>8.2} {:>8.1} {:>7} {:>8.1} {:>9} {:>12}",
+                        "{:>8} {:>6} {:>6} {:>9.2} {:>9.2} {:>8.2} {:>8.1} {:>7} {:>8.1} {:>9} {:>9.1} {:>12}",
                         accounts,
                         concurrency,
                         scan,
@@ -266,6 +266,7 @@ fn repeated(args: &Args, orgwatch: &Path, runtime: &tokio::runtime::Runtime) -> 
                         figures.drift_events,
                         db_bytes as f64 / (1024.0 * 1024.0),
                         figures.cw_max_1s(),
+                        figures.compliant_calls,
                         format!("{}/{}", figures.matched, figures.expected),
                     );
                 }

@@ -136,7 +136,7 @@ async fn each_new_read_can_be_faulted_and_org_paths_are_matched_by_the_account_r
         let failed = [
             reads.describe_key(&member, REGION, "alias/alerts").await.map(|_| ()).unwrap_err(),
             reads.get_key_policy(&member, REGION, &key).await.map(|_| ()).unwrap_err(),
-            reads.describe_alarm_history(&member, REGION, Some(alarm)).await.map(|_| ()).unwrap_err(),
+            reads.describe_alarm_history(&member, REGION, Some(alarm), false).await.map(|_| ()).unwrap_err(),
             reads.org_path(MEMBER).await.map(|_| ()).unwrap_err(),
         ];
         for (failure, operation) in failed.iter().zip(operations) {
@@ -145,7 +145,7 @@ async fn each_new_read_can_be_faulted_and_org_paths_are_matched_by_the_account_r
         assert_eq!(reads.fired(), vec![1; 4]);
         // Another account's reads, and its path, go through.
         assert_eq!(reads.describe_key(&other, REGION, "alias/alerts").await, Ok(Key::NotFound));
-        assert!(reads.describe_alarm_history(&other, REGION, Some(alarm)).await.unwrap().items.is_empty());
+        assert!(reads.describe_alarm_history(&other, REGION, Some(alarm), false).await.unwrap().items.is_empty());
         assert_eq!(reads.org_path(OTHER).await.as_deref(), Ok("o-a1b2c3d4e5/r-a1b2/"));
         // The calls were still made, the path with orgwatch's own identity.
         assert_eq!(reads.inner().call_count(MEMBER, "kms:GetKeyPolicy"), 1);

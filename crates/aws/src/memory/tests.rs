@@ -392,7 +392,7 @@ async fn alarm_history_is_answered_newest_first_a_hundred_a_page_ten_pages_at_mo
     let management = session(&org, MANAGEMENT).await;
 
     let start = Instant::now();
-    let history = org.describe_alarm_history(&management, REGION, Some(alarm)).await.unwrap();
+    let history = org.describe_alarm_history(&management, REGION, Some(alarm), false).await.unwrap();
     assert!(history.complete);
     let items = history.items;
     assert_eq!(items.len(), 250);
@@ -407,27 +407,27 @@ async fn alarm_history_is_answered_newest_first_a_hundred_a_page_ten_pages_at_mo
     assert!(items.iter().all(|i| i.alarm_name == alarm));
 
     // No history: one call, nothing. A long one: ten pages, the newest thousand items.
-    assert_eq!(org.describe_alarm_history(&management, REGION, Some("never-fired")).await.unwrap(), AlarmHistory { items: vec![], complete: true });
+    assert_eq!(org.describe_alarm_history(&management, REGION, Some("never-fired"), false).await.unwrap(), AlarmHistory { items: vec![], complete: true });
     assert_eq!(org.call_count(MANAGEMENT, "cloudwatch:DescribeAlarmHistory"), 4);
     let mut org = org;
     for minute in 250..1500 {
         org.account_mut(MANAGEMENT).record_notification(REGION, alarm, &topic, at(minute), None);
     }
-    let history = org.describe_alarm_history(&management, REGION, Some(alarm)).await.unwrap();
+    let history = org.describe_alarm_history(&management, REGION, Some(alarm), false).await.unwrap();
     assert!(!history.complete, "older items are left");
     let items = history.items;
     assert_eq!(items.len(), ALARM_HISTORY_PAGE * ALARM_HISTORY_PAGES);
     assert_eq!((items[0].timestamp, items[999].timestamp), (at(1499), at(500)));
     assert_eq!(org.call_count(MANAGEMENT, "cloudwatch:DescribeAlarmHistory"), 4 + 10);
     // Every alarm of the region: one page, the newest; the other alarm's older item is not on it.
-    let every = org.describe_alarm_history(&management, REGION, None).await.unwrap();
+    let every = org.describe_alarm_history(&management, REGION, None, false).await.unwrap();
     assert_eq!((every.items.len(), every.complete), (ALARM_HISTORY_PAGE, false));
     assert_eq!((every.items[0].timestamp, every.items[99].timestamp), (at(1499), at(1400)));
     assert!(every.items.iter().all(|i| i.alarm_name == alarm));
     assert_eq!(org.call_count(MANAGEMENT, "cloudwatch:DescribeAlarmHistory"), 4 + 10 + 1);
     // Only the caller's own alarms.
     let member = session(&org, MEMBER).await;
-    assert!(org.describe_alarm_history(&member, REGION, Some(alarm)).await.unwrap().items.is_empty());
+    assert!(org.describe_alarm_history(&member, REGION, Some(alarm), false).await.unwrap().items.is_empty());
 }
 
 #[tokio::test]

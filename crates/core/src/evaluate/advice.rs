@@ -347,6 +347,11 @@ impl<'f> Walk<'_, 'f> {
             datapoints_to_alarm: watching.datapoints_to_alarm,
             threshold: watching.threshold,
             comparison_operator: watching.comparison_operator.clone(),
+            namespace: watching.namespace.clone(),
+            metric_name: watching.metric_name.clone(),
+            dimensions: watching.dimensions.clone(),
+            alarm_actions: watching.alarm_actions.clone(),
+            treat_missing_data: watching.treat_missing_data.clone(),
             window_days: window.days,
             ..Advice::default()
         };

@@ -101,6 +101,65 @@ pub fn quote(text: &str) -> String {
     if safe { text.to_owned() } else { format!("'{}'", text.replace('\'', r"'\''")) }
 }
 
+/// The `aws cloudwatch put-metric-alarm` that gives a measured alarm a new threshold and keeps
+/// every setting orgwatch read of it; none for an alarm not on one metric (metric math) or
+/// whose definition was not read whole. put-metric-alarm replaces the whole alarm: its
+/// description and its OK and INSUFFICIENT_DATA actions, which orgwatch does not read, are to
+/// be added by hand when it has them ([`TUNE_NOTE`]).
+pub fn tune_command(advice: &crate::finding::Advice, threshold_value: f64) -> Option<String> {
+    let (namespace, metric, statistic, period, evaluation, operator) = (
+        advice.namespace.as_deref()?,
+        advice.metric_name.as_deref()?,
+        advice.statistic.as_deref()?,
+        advice.period_seconds?,
+        advice.evaluation_periods?,
+        advice.comparison_operator.as_deref()?,
+    );
+    let region = advice.region.as_str();
+    let statistic_flag = if statistic.starts_with('p') || statistic.starts_with("tm") || statistic.starts_with("wm") || statistic.starts_with("tc") || statistic.starts_with("ts") { "--extended-statistic" } else { "--statistic" };
+    let mut words = vec![
+        "aws".to_owned(),
+        "cloudwatch".into(),
+        "put-metric-alarm".into(),
+        "--region".into(),
+        w(region),
+        "--alarm-name".into(),
+        w(&advice.alarm_name),
+        "--namespace".into(),
+        w(namespace),
+        "--metric-name".into(),
+        w(metric),
+        statistic_flag.into(),
+        w(statistic),
+        "--period".into(),
+        period.to_string(),
+        "--evaluation-periods".into(),
+        evaluation.to_string(),
+        "--threshold".into(),
+        threshold(threshold_value),
+        "--comparison-operator".into(),
+        w(operator),
+    ];
+    if let Some(datapoints) = advice.datapoints_to_alarm {
+        words.extend(["--datapoints-to-alarm".into(), datapoints.to_string()]);
+    }
+    if let Some(missing) = &advice.treat_missing_data {
+        words.extend(["--treat-missing-data".into(), w(missing)]);
+    }
+    if !advice.dimensions.is_empty() {
+        words.push("--dimensions".into());
+        words.extend(advice.dimensions.iter().map(|d| w(&format!("Name={},Value={}", d.name, d.value))));
+    }
+    if !advice.alarm_actions.is_empty() {
+        words.push("--alarm-actions".into());
+        words.extend(advice.alarm_actions.iter().map(|a| w(a)));
+    }
+    Some(words.join(" "))
+}
+
+/// What a [`tune_command`] does not keep.
+pub const TUNE_NOTE: &str = "put-metric-alarm replaces the whole alarm: add --alarm-description, --ok-actions and --insufficient-data-actions if the alarm has them (orgwatch does not read them), or change only `threshold` in the alarm's Terraform or CloudFormation";
+
 /// A command: `aws <words>`, continued over lines per option.
 fn command(out: &mut String, words: &[String]) {
     let mut line = String::from("aws");

@@ -781,3 +781,31 @@ fn a_rewritten_alarm_keeps_its_own_period_evaluation_periods_datapoints_and_miss
     let (_, script, _) = rendered(&finding(Reason::AlarmCannotFire, to_alarm(ACCOUNT, old)));
     assert!(script.contains("--period 300") && script.contains("were not read"), "{script}");
 }
+
+#[test]
+fn a_tuned_threshold_keeps_every_setting_read_of_the_alarm() {
+    let advice = crate::finding::Advice {
+        alarm_name: "it's denied".into(),
+        region: "eu-west-1".into(),
+        namespace: Some("CISBenchmark".into()),
+        metric_name: Some("UnauthorizedAPICalls".into()),
+        statistic: Some("Sum".into()),
+        period_seconds: Some(60),
+        evaluation_periods: Some(5),
+        datapoints_to_alarm: Some(3),
+        comparison_operator: Some("GreaterThanOrEqualToThreshold".into()),
+        treat_missing_data: Some("notBreaching".into()),
+        dimensions: vec![crate::facts::Dimension { name: "Account".into(), value: "111122223333".into() }],
+        alarm_actions: vec!["arn:aws:sns:eu-west-1:111122223333:alerts".into()],
+        ..Default::default()
+    };
+    let command = cli::tune_command(&advice, 10.0).unwrap();
+    assert_eq!(
+        command,
+        "aws cloudwatch put-metric-alarm --region eu-west-1 --alarm-name 'it'\\''s denied' --namespace CISBenchmark --metric-name UnauthorizedAPICalls --statistic Sum --period 60 --evaluation-periods 5 --threshold 10 --comparison-operator GreaterThanOrEqualToThreshold --datapoints-to-alarm 3 --treat-missing-data notBreaching --dimensions Name=Account,Value=111122223333 --alarm-actions arn:aws:sns:eu-west-1:111122223333:alerts"
+    );
+    let percentile = crate::finding::Advice { statistic: Some("p99".into()), ..advice.clone() };
+    assert!(cli::tune_command(&percentile, 2.5).unwrap().contains("--extended-statistic p99 --period 60 --evaluation-periods 5 --threshold 2.5"));
+    // A metric-math alarm has no metric of its own to name.
+    assert_eq!(cli::tune_command(&crate::finding::Advice { namespace: None, metric_name: None, ..advice }, 10.0), None);
+}

@@ -46,7 +46,8 @@ pub fn resource_type(kind: LinkKind) -> &'static str {
         LinkKind::Account | LinkKind::Waiver => "AwsAccount",
         LinkKind::Trail => "AwsCloudTrailTrail",
         LinkKind::Alarm | LinkKind::CompositeAlarm => "AwsCloudWatchAlarm",
-        LinkKind::Topic => "AwsSnsTopic",
+        // The delivery record is the topic's own.
+        LinkKind::Topic | LinkKind::TopicDelivery => "AwsSnsTopic",
         LinkKind::KmsKey => "AwsKmsKey",
         LinkKind::LogGroup | LinkKind::MetricFilter | LinkKind::Metric | LinkKind::Subscription | LinkKind::TopicPolicy | LinkKind::KeyPolicy | LinkKind::AlarmHistory => "Other",
     }

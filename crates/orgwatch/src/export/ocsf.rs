@@ -64,7 +64,8 @@ pub fn resource_type(kind: LinkKind) -> &'static str {
         LinkKind::Metric => "AWS::CloudWatch::Metric",
         LinkKind::Alarm => "AWS::CloudWatch::Alarm",
         LinkKind::CompositeAlarm => "AWS::CloudWatch::CompositeAlarm",
-        LinkKind::Topic => "AWS::SNS::Topic",
+        // The delivery record is the topic's own.
+        LinkKind::Topic | LinkKind::TopicDelivery => "AWS::SNS::Topic",
         LinkKind::Subscription => "AWS::SNS::Subscription",
         LinkKind::TopicPolicy => "AWS::SNS::TopicPolicy",
         // A key policy is a property of its key, and an alarm's history of its alarm.

@@ -27,8 +27,10 @@ fn config(db: &std::path::Path, scan: &str, organization: &str) -> Config {
             table.push_str(&format!("\n{key} = {default}"));
         }
     }
+    // The call counts pinned below are those of the scans between two measurements of advice;
+    // the scan that measures is tested on its own.
     Config::parse(&format!(
-        "[aws]\nregion = \"{REGION}\"\n[organization]\naudit_role_name = \"OrgwatchAudit\"\n{organization}\n[scan]\n{table}\n[store]\npath = \"{}\"\n",
+        "[aws]\nregion = \"{REGION}\"\n[organization]\naudit_role_name = \"OrgwatchAudit\"\n{organization}\n[scan]\n{table}\n[store]\npath = \"{}\"\n[advice]\nenabled = false\n",
         db.display()
     ))
     .expect("test configuration")
@@ -109,6 +111,47 @@ async fn a_compliant_account_takes_five_dependent_round_trips_and_nine_calls_wit
         assert_eq!(report.duration, LATENCY * 6, "{controls:?}");
         store.close().await;
     }
+}
+
+/// The evidence of an account's latest findings.
+async fn latest_evidence(store: &Store, account: &str) -> Vec<serde_json::Value> {
+    let table = store.latest_findings(None, Some(account)).await.expect("findings");
+    let column = table.columns.iter().position(|c| c == "evidence").expect("evidence column");
+    table.rows.iter().map(|row| serde_json::from_str(row[column].as_str().unwrap_or("{}")).unwrap_or_default()).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn advice_costs_one_get_metric_data_a_compliant_account_on_the_scan_that_measures_it_and_none_on_the_next() {
+    let family: Vec<&str> = controls::all().iter().map(|c| c.id).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let org = organization(3, &family);
+    let list = family.iter().map(|c| format!("{c:?}")).collect::<Vec<_>>().join(", ");
+    let mut config = config(&dir.path().join("orgwatch.db"), &format!("controls = [{list}]"), "");
+    config.advice = crate::config::AdviceConfig::default();
+    let calls_of = |account: &str, operation: Option<&str>| org.calls().into_iter().filter(|c| c.account_id == account && !c.operation.starts_with("organizations:") && operation.is_none_or(|o| c.operation == o)).count();
+
+    let (store, report) = scan(&org, &config, never()).await;
+    assert_eq!((report.status, report.counts.pass as usize), (ScanStatus::Completed, 4 * family.len()));
+    for account in [member(0), member(2), MANAGEMENT.to_owned()] {
+        // The nine calls of every scan, and one GetMetricData for all fifteen alarms and the topic.
+        assert_eq!(calls_of(&account, None), 10, "{account}");
+        assert_eq!(calls_of(&account, Some("cloudwatch:GetMetricData")), 1, "{account}");
+    }
+    // One dependent round trip more: the metrics after the history page.
+    assert_eq!(report.duration, LATENCY * 7);
+    store.close().await;
+
+    // The next scan (the same day) measures nothing.
+    let (store, report) = scan(&org, &config, never()).await;
+    assert_eq!(report.counts.pass as usize, 4 * family.len());
+    for account in [member(0), member(2), MANAGEMENT.to_owned()] {
+        assert_eq!(calls_of(&account, None), 10 + 9, "{account}");
+        assert_eq!(calls_of(&account, Some("cloudwatch:GetMetricData")), 1, "{account}");
+    }
+    // The advice it carries was read from the database, each account's before its judgement.
+    let carried = latest_evidence(&store, &member(0)).await;
+    assert!(carried.iter().all(|e| e["advice"]["window_days"] == 7), "{carried:?}");
+    store.close().await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -387,8 +430,14 @@ impl AwsReads for ListingFailsAfterFirstPage {
     async fn get_key_policy(&self, s: &String, region: &str, key_id: &str) -> orgwatch_core::Observed<String> {
         self.0.get_key_policy(s, region, key_id).await
     }
-    async fn describe_alarm_history(&self, s: &String, region: &str, alarm_name: Option<&str>) -> orgwatch_core::Observed<orgwatch_core::facts::AlarmHistory> {
-        self.0.describe_alarm_history(s, region, alarm_name).await
+    async fn describe_alarm_history(&self, s: &String, region: &str, alarm_name: Option<&str>, every_kind: bool) -> orgwatch_core::Observed<orgwatch_core::facts::AlarmHistory> {
+        self.0.describe_alarm_history(s, region, alarm_name, every_kind).await
+    }
+    async fn describe_alarm_states(&self, s: &String, region: &str, alarm_name: &str, start: chrono::DateTime<chrono::Utc>, end: chrono::DateTime<chrono::Utc>) -> orgwatch_core::Observed<orgwatch_core::facts::AlarmHistory> {
+        self.0.describe_alarm_states(s, region, alarm_name, start, end).await
+    }
+    async fn get_metric_data(&self, s: &String, region: &str, start: chrono::DateTime<chrono::Utc>, end: chrono::DateTime<chrono::Utc>, queries: &[orgwatch_core::facts::MetricDataQuery]) -> orgwatch_core::Observed<Vec<orgwatch_core::facts::MetricValues>> {
+        self.0.get_metric_data(s, region, start, end, queries).await
     }
     async fn org_path(&self, account_id: &str) -> orgwatch_core::Observed<String> {
         self.0.org_path(account_id).await
