@@ -126,6 +126,18 @@ other alarm "other-signal" on CISBenchmark/OtherSignal (Sum, 300 s, >= 1, no act
     "undecidable"   e1 = RATE(m1).
     "scaled"        m2 as above; e1 = SUM([m1, m2]) * 2.
   "composite" and "math" do not go together.
+- "noise": what the chain's metric (CISBenchmark/<metric>, no dimensions) and its alarm's
+  history held over the last week, put with past timestamps (PutMetricData) and as StateUpdate
+  items (server.py's /_orgwatch/alarm-history), single chain only:
+    "noisy"  every 5-minute period at 3 to 8 (pseudo-random, seeded by the account id) but one
+             thirty hours ago at 200; 400 transitions OK -> ALARM spread over the week, each back
+             to OK ten minutes later.
+    "quiet"  three periods at 1, nothing else; three transitions to ALARM.
+  moto keeps metric data for good: applying it twice to an account adds the points again.
+- "delivery": SNS's record of the topic's deliveries (AWS/SNS NumberOfNotificationsDelivered and
+  NumberOfNotificationsFailed, dimension TopicName), one point a day over the last six days, in
+  the account's own topic: "failing" (2 failed a day, none delivered: SUBSCRIBER_DELIVERY_FAILING),
+  "delivered" (3 delivered a day), "partial" (3 delivered and 1 failed a day).
 - "filter_fields": {"fieldSelectionCriteria": "...", "emitSystemFieldDimensions": [...],
   "applyOnTransformedLogs": true}: given to PutMetricFilter with the chain's filters ("{account}"
   in a string stands for the account's id); server.py keeps them, as moto drops them.
@@ -145,6 +157,7 @@ not named yet). "central-topic-*" need "topic_account".
 import argparse
 import datetime
 import json
+import random
 import re
 import sys
 import urllib.request
@@ -194,6 +207,11 @@ SETUPS = {
     "compliant-cmk-by-alias": "the topic's customer-managed key, named by alias, grants CloudWatch kms:Decrypt and kms:GenerateDataKey*",
     "cmk-disabled": "the topic's key grants CloudWatch what it needs but is disabled",
     "cmk-pending-deletion": "the topic's key grants CloudWatch what it needs but is pending deletion",
+    "compliant-noisy": "the whole chain holds; a week of 3 to 8 denied calls every five minutes and one burst of 200, and the alarm at threshold 1 went to ALARM 400 times",
+    "compliant-quiet": "the whole chain holds; three denied calls in the week and three alarms",
+    "delivery-failing": "the whole chain holds but SNS failed every delivery of the topic in the last week and delivered none",
+    "compliant-delivered": "the whole chain holds and SNS delivered the topic's notifications in the last week",
+    "compliant-delivery-partial": "the whole chain holds; SNS delivered most of the topic's notifications and failed some",
     "alarm-action-failed": "the whole chain holds but the alarm's latest notification to its topic failed",
     "compliant-action-recovered": "the alarm's notification failed once, then a later one succeeded",
     "compliant-other-topic-failed": "the alarm's latest failure was to a topic it no longer notifies",
@@ -226,6 +244,11 @@ PRESETS = {
     "compliant-cmk-by-alias": ("compliant", {"kms": "cmk-ok", "kms_ref": "alias"}),
     "cmk-disabled": ("compliant", {"kms": "cmk-disabled"}),
     "cmk-pending-deletion": ("compliant", {"kms": "cmk-pending-deletion"}),
+    "compliant-noisy": ("compliant", {"noise": "noisy"}),
+    "compliant-quiet": ("compliant", {"noise": "quiet"}),
+    "delivery-failing": ("compliant", {"delivery": "failing"}),
+    "compliant-delivered": ("compliant", {"delivery": "delivered"}),
+    "compliant-delivery-partial": ("compliant", {"delivery": "partial"}),
     "alarm-action-failed": ("compliant", {"history": "failed"}),
     "compliant-action-recovered": ("compliant", {"history": "recovered"}),
     "compliant-other-topic-failed": ("compliant", {"history": "other-topic-failed"}),
@@ -249,6 +272,11 @@ UNPUBLISHABLE = ("FAIL", "SNS_TOPIC_UNPUBLISHABLE")
 PASS = ("PASS", "COMPLIANT")
 EXPECTED = {
     "compliant": PASS,
+    "compliant-noisy": PASS,
+    "compliant-quiet": PASS,
+    "delivery-failing": ("FAIL", "SUBSCRIBER_DELIVERY_FAILING"),
+    "compliant-delivered": PASS,
+    "compliant-delivery-partial": PASS,
     "compliant-reordered": PASS,
     "no-trail": ("FAIL", "NO_MULTI_REGION_TRAIL"),
     "single-region-trail": ("FAIL", "NO_MULTI_REGION_TRAIL"),
@@ -305,7 +333,9 @@ COMPOSITES = {"or", "nested", "and", "actions-disabled", "suppressed"}
 MATHS = {"fill", "other-metric", "undecidable", "scaled"}
 MAX_EXTRA_ALARMS = 1000
 # The options an entry may carry besides its name or account id and its setup.
-OPTIONS = {"topic_account", "family", "org_trail", "topic_policy", "ou", "policy_ou", "kms", "kms_ref", "history", "history_error", "composite", "math", "extra_alarms", "filter_fields"}
+OPTIONS = {"topic_account", "family", "org_trail", "topic_policy", "ou", "policy_ou", "kms", "kms_ref", "history", "history_error", "composite", "math", "extra_alarms", "filter_fields", "noise", "delivery"}
+NOISES = {"noisy", "quiet"}
+DELIVERIES = {"failing", "delivered", "partial"}
 # Setups that shape the alarm themselves (or have none): no "composite" or "math" with them.
 ALARM_SETUPS = {"no-trail", "no-alarm", "alarm-actions-disabled", "alarm-less-than", "alarm-no-sns"}
 COMPOSITE_ALARM = "cis-unauthorized-composite"
@@ -737,6 +767,69 @@ def configure(endpoint, region, account_id, setup, credentials, topic_account=No
         if options.get("history"):
             items = history_items(options["history"], topic_arn, region, account_id, options.get("history_error") or KMS_ERROR)
             control(endpoint, "POST", "/_orgwatch/alarm-history", {"account": account_id, "region": region, "alarm": alarm_name, "items": items})
+        if options.get("noise"):
+            put_noise(cloudwatch, endpoint, region, account_id, metric, alarm_name, options["noise"])
+    if options.get("delivery"):
+        if topic_account:
+            raise SystemExit('"delivery" is recorded in the account of the topic: give it to that account')
+        put_delivery(cloudwatch, topic_arn, options["delivery"])
+
+
+def put_points(cloudwatch, namespace, metric, dimensions, points):
+    """PutMetricData of (datetime, value) points, a thousand a call (AWS's most)."""
+    for i in range(0, len(points), 1000):
+        data = [{"MetricName": metric, "Dimensions": dimensions, "Timestamp": t, "Value": v} for t, v in points[i : i + 1000]]
+        cloudwatch.put_metric_data(Namespace=namespace, MetricData=data)
+
+
+def state_changes(times, days=7):
+    """`times` transitions OK -> ALARM spread over the last `days` days, each back to OK ten
+    minutes later, as StateUpdate items in AWS's shape."""
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    step = datetime.timedelta(days=days) / (times + 1)
+    iso = lambda t: t.isoformat().replace("+00:00", "Z")  # noqa: E731
+    item = lambda t, old, new: {  # noqa: E731
+        "timestamp": iso(t),
+        "type": "StateUpdate",
+        "summary": f"Alarm updated from {old} to {new}",
+        "data": {"version": "1.0", "oldState": {"stateValue": old}, "newState": {"stateValue": new, "stateReason": "Threshold Crossed"}},
+    }
+    start = now - datetime.timedelta(days=days)
+    items = []
+    for k in range(1, times + 1):
+        at = start + step * k
+        items += [item(at, "OK", "ALARM"), item(at + datetime.timedelta(minutes=10), "ALARM", "OK")]
+    return items
+
+
+def put_noise(cloudwatch, endpoint, region, account_id, metric, alarm_name, kind):
+    """A week of the chain's metric and its alarm's state changes (see "noise")."""
+    now = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0)
+    now -= datetime.timedelta(minutes=now.minute % 5)
+    periods = 7 * 24 * 12
+    at = lambda i: now - datetime.timedelta(minutes=5 * i)  # noqa: E731
+    if kind == "noisy":
+        rng = random.Random(account_id)
+        points = [(at(i), 200.0 if i == 30 * 12 else float(rng.randint(3, 8))) for i in range(1, periods)]
+        times = 400
+    else:
+        points = [(at(i), 1.0) for i in (100, 900, 1700)]
+        times = 3
+    put_points(cloudwatch, NAMESPACE, metric, [], points)
+    control(endpoint, "POST", "/_orgwatch/alarm-history", {"account": account_id, "region": region, "alarm": alarm_name, "items": state_changes(times)})
+
+
+def put_delivery(cloudwatch, topic_arn, kind):
+    """A week of SNS's daily delivery record of the topic (see "delivery")."""
+    now = datetime.datetime.now(datetime.timezone.utc).replace(minute=0, second=0, microsecond=0)
+    days = [now - datetime.timedelta(days=d, hours=1) for d in range(0, 6)]
+    dimensions = [{"Name": "TopicName", "Value": topic_arn.rsplit(":", 1)[-1]}]
+    delivered = {"failing": 0.0, "delivered": 3.0, "partial": 3.0}[kind]
+    failed = {"failing": 2.0, "delivered": 0.0, "partial": 1.0}[kind]
+    if delivered:
+        put_points(cloudwatch, "AWS/SNS", "NumberOfNotificationsDelivered", dimensions, [(d, delivered) for d in days])
+    if failed:
+        put_points(cloudwatch, "AWS/SNS", "NumberOfNotificationsFailed", dimensions, [(d, failed) for d in days])
 
 
 def rule_alarm_names(rule):
@@ -877,7 +970,7 @@ def validate_options(name, setup, entry):
         raise SystemExit(f"{name}: unknown options {sorted(unknown)}; known: {', '.join(sorted(OPTIONS))}")
     base, options = resolve(setup, {k: entry.get(k) for k in OPTIONS if k in entry})
     central = entry.get("topic_account") not in (None, name)
-    for option, allowed in (("topic_policy", TOPIC_POLICIES), ("kms", KMS_KINDS), ("kms_ref", KMS_REFS), ("history", HISTORIES)):
+    for option, allowed in (("topic_policy", TOPIC_POLICIES), ("kms", KMS_KINDS), ("kms_ref", KMS_REFS), ("history", HISTORIES), ("noise", NOISES), ("delivery", DELIVERIES)):
         if options.get(option) is not None and options[option] not in allowed:
             raise SystemExit(f"{name}: {option} {options[option]!r} is not one of {', '.join(sorted(allowed))}")
     if setup in CENTRAL_TOPIC_PRESETS and not central:

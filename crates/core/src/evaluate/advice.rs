@@ -404,7 +404,7 @@ impl<'f> Walk<'_, 'f> {
         // The topic's delivery record, in its owner's account and region.
         let [delivered_query, failed_query] = delivery_queries(topic.arn);
         let sums = [delivered_query, failed_query].map(|query| match self.metric_values(topic.owner, topic.region, &window, query) {
-            Read::Known(values) => Ok(values.values.iter().filter(|v| v.is_finite()).sum::<f64>()),
+            Read::Known(values) => Ok(values.values.iter().filter(|v| v.is_finite()).fold(0.0, |sum, v| sum + v)),
             Read::Waiting => Err(None),
             Read::Missing(why) => Err(Some(why)),
         });
