@@ -126,3 +126,34 @@ async fn tune_says_why_it_has_nothing_to_show() {
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("no passing chain has been measured yet"), "{text}");
 }
+
+#[tokio::test]
+async fn investigate_prints_the_queries_of_every_control_of_a_passing_family() {
+    let emulator = Emulator::start();
+    let listed = emulator.run(&["controls", "--format", "json"]);
+    let controls: Value = serde_json::from_slice(&listed.stdout).unwrap_or_else(|_| panic!("{}", describe(&listed)));
+    let ids: Vec<String> = controls.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_owned()).collect();
+    let org = emulator.build(json!({"controls": controls, "management": {"setup": "compliant", "family": true}, "accounts": []}));
+    let dir = tempfile::tempdir().unwrap();
+    let config = emulator.write_config(dir.path(), "", "");
+    // Every control, not the template's one.
+    let text = std::fs::read_to_string(&config).unwrap().replace("controls = [\"unauthorized-api-calls\"]\n", "");
+    std::fs::write(&config, text).unwrap();
+    let output = emulator.run(&["scan", "--config", config.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let found = latest(&dir.path().join("orgwatch.db")).await;
+    assert_eq!(found.get(&org.management).map(|f| f.0.as_str()), Some("PASS"), "{found:?}");
+
+    let output = emulator.run(&["investigate", "--config", config.to_str().unwrap(), "--account", &org.management, "--since", "12h"]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    for id in &ids {
+        assert!(text.contains(&format!("# ==== {id} ====")), "{id} missing:\n{text}");
+    }
+    assert_eq!(text.matches("aws logs start-query --region us-east-1 --log-group-name ").count(), 2 * ids.len(), "{text}");
+    assert!(!text.contains("# No query"), "every published pattern renders:\n{text}");
+
+    let output = emulator.run(&["investigate", "--config", config.to_str().unwrap(), "--account", "999999999999"]);
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no passing chain"), "{}", describe(&output));
+}

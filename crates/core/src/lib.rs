@@ -14,6 +14,7 @@ pub mod detect;
 pub mod evaluate;
 pub mod facts;
 pub mod finding;
+pub mod insights;
 pub mod pattern;
 pub mod metric_math;
 pub mod policy;

@@ -122,6 +122,22 @@ enum Command {
         #[arg(long, value_enum, default_value = "cli")]
         format: crate::fix::FixFormat,
     },
+    /// The CloudWatch Logs Insights queries (and the `aws logs start-query` that runs them) that
+    /// list what an account's alarm counts: each denied call, and the calls by principal. Exit
+    /// 1: no passing chain to query by; 2: bad input.
+    Investigate {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The account whose alarm fired.
+        #[arg(long)]
+        account: String,
+        /// Only this control.
+        #[arg(long)]
+        control: Option<String>,
+        /// How far back the queries look: a duration (30m, 12h, 7d, 2w) or a date (2026-11-01).
+        #[arg(long, default_value = "24h")]
+        since: String,
+    },
     /// What was measured of each alarm of the latest passing chains (how often it went to
     /// ALARM, its metric's baseline), and the command that applies a suggested threshold. Exit
     /// 1: nothing measured yet; 2: bad input.
@@ -258,6 +274,11 @@ pub fn run() -> ExitCode {
         Command::Fix { config, account, control, format } => {
             with_config(&config, |config| Ok(runtime()?.block_on(crate::fix::run(&config, &account, control.as_deref(), format))))
         }
+        Command::Investigate { config, account, control, since } => with_config(&config, |config| {
+            let now = chrono::Utc::now();
+            let since = parse_since(&since, now).map_err(usage)?;
+            Ok(runtime()?.block_on(crate::investigate::run(&config, &account, control.as_deref(), since, now)))
+        }),
         Command::Tune { config, account, control, format } => {
             with_config(&config, |config| Ok(runtime()?.block_on(crate::tune::run(&config, account.as_deref(), control.as_deref(), format))))
         }

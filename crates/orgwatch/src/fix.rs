@@ -101,7 +101,7 @@ pub async fn render(config: &Config, account: &str, control: Option<&str>, forma
 }
 
 /// The findings of `latest_findings` rows.
-fn findings(table: &Table) -> Result<Vec<Finding>, String> {
+pub(crate) fn findings(table: &Table) -> Result<Vec<Finding>, String> {
     let column = |name: &str| table.columns.iter().position(|c| c == name).ok_or_else(|| format!("no column {name}"));
     let (account, control, status, reason, message, evidence) = (column("account_id")?, column("control_id")?, column("status")?, column("reason")?, column("message")?, column("evidence")?);
     table

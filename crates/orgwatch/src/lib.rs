@@ -37,6 +37,7 @@ pub mod config;
 pub mod daemon;
 pub mod export;
 pub mod filter_check;
+pub mod investigate;
 pub mod fix;
 pub mod metrics;
 pub mod output;

@@ -145,6 +145,14 @@ impl FilterPattern {
         }
     }
 
+    /// The expression of a JSON pattern; none for the other forms.
+    pub fn json(&self) -> Option<&Expr> {
+        match &self.kind {
+            PatternKind::Json(expr) => Some(expr),
+            _ => None,
+        }
+    }
+
     /// Whether the pattern matches the event.
     pub fn matches(&self, event: &LogEvent) -> bool {
         match &self.kind {

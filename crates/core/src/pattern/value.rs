@@ -47,6 +47,11 @@ impl Glob {
     }
 
     /// The literal pieces joined back with `sep` in place of each wildcard.
+    /// The literal parts between the `*`s (one part: no wildcard).
+    pub fn segments(&self) -> &[String] {
+        &self.segments
+    }
+
     pub fn segments_joined(&self, sep: &str) -> String {
         self.segments.join(sep)
     }
