@@ -2,7 +2,7 @@
 //! `READY <port>` once it listens, then serves until killed.
 
 use clap::Parser;
-use orgwatch_synthetic::{OrgSpec, Organization, Server, ServerSettings};
+use orgwatch_synthetic::{AdviceScan, OrgSpec, Organization, Server, ServerSettings};
 use std::io::Write;
 use std::time::Duration;
 
@@ -24,7 +24,8 @@ struct Args {
     throttle_every: Option<u32>,
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Also print every account's kind and expected finding, one per line, before READY.
+    /// Also print every account's kind and expected finding (on a scan with advice, as
+    /// orgwatch's default configuration scans), one per line, before READY.
     #[arg(long)]
     list: bool,
 }
@@ -38,7 +39,7 @@ async fn main() -> std::io::Result<()> {
         let control = org.controls()[0];
         for id in org.account_ids() {
             let kind = org.kind(&id).map(|k| k.label()).unwrap_or_default();
-            let (status, reason) = org.expected(&id, control).unwrap_or(("", ""));
+            let (status, reason) = org.expected(&id, control, AdviceScan::Gathers).unwrap_or(("", ""));
             writeln!(out, "{id} {kind} {status} {reason}")?;
         }
     }

@@ -26,6 +26,9 @@ pub const KEY_ALIAS: &str = "alias/security-alerts";
 pub const HISTORY_PAGE: usize = 100;
 /// Action items in the history of a [`History::Recovered`] alarm: more than a page.
 pub const RECOVERED_ITEMS: usize = 130;
+/// The days the advice scans of the benchmark measure over (`[advice] window_days`, orgwatch's
+/// default); what [`Kind::advice_reads`] counts against.
+pub const ADVICE_WINDOW_DAYS: u32 = 7;
 /// Organizations smaller than this have no broken or refused accounts.
 pub const MIN_ACCOUNTS_WITH_BREAKS: usize = 100;
 /// Alarms DescribeAlarms answers a page at most, as orgwatch asks (`MaxRecords`).
@@ -101,10 +104,15 @@ pub enum Break {
     KeyPolicyDeniesCloudwatchByArn,
     /// The latest notification to the topic in the alarms' history failed.
     AlarmActionFailed,
+    /// The chain holds, and the topic's `AWS/SNS` delivery record shows only failed deliveries
+    /// to its subscribers (`NumberOfNotificationsFailed` > 0, `NumberOfNotificationsDelivered`
+    /// 0): `SUBSCRIBER_DELIVERY_FAILING` on a scan with advice (gathered, or carried from the
+    /// scan that gathered it), `PASS` without.
+    SubscriberDeliveryFailing,
 }
 
 impl Break {
-    pub const ALL: [Break; 18] = [
+    pub const ALL: [Break; 19] = [
         Break::NoMultiRegionTrail,
         Break::TrailNotLogging,
         Break::ManagementEventsNotCaptured,
@@ -123,6 +131,7 @@ impl Break {
         Break::KeyPolicyDeniesCloudwatchByAlias,
         Break::KeyPolicyDeniesCloudwatchByArn,
         Break::AlarmActionFailed,
+        Break::SubscriberDeliveryFailing,
     ];
 
     /// The reason code orgwatch must report, as the contract spells it.
@@ -144,6 +153,7 @@ impl Break {
             Break::SnsTopicUnpublishable | Break::KeyPolicyDeniesCloudwatchByAlias | Break::KeyPolicyDeniesCloudwatchByArn => "SNS_TOPIC_UNPUBLISHABLE",
             Break::TopicPolicyDeniesPublish => "SNS_TOPIC_POLICY_DENIES_PUBLISH",
             Break::AlarmActionFailed => "ALARM_ACTION_FAILED",
+            Break::SubscriberDeliveryFailing => "SUBSCRIBER_DELIVERY_FAILING",
         }
     }
 
@@ -154,6 +164,32 @@ impl Break {
             Break::KeyPolicyDeniesCloudwatchByAlias => format!("{}:key-policy-by-alias", self.reason()),
             Break::KeyPolicyDeniesCloudwatchByArn => format!("{}:key-policy-by-arn", self.reason()),
             b => b.reason().to_owned(),
+        }
+    }
+}
+
+/// What a scan does with advice (`[advice]`), which decides what it reads and one verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AdviceScan {
+    /// `[advice] enabled = false`: no advice read or carried.
+    Off,
+    /// The scan gathers advice (due: none gathered within `[advice] every`): the account-wide
+    /// history page of every kind, one `GetMetricData` per account and region, and the
+    /// notifying alarm's own state changes when that page does not reach back to the window's
+    /// start.
+    Gathers,
+    /// A scan after one that gathered, within `every`: it reads what [`AdviceScan::Off`] reads
+    /// and carries the advice last measured, the delivery verdict with it.
+    Carries,
+}
+
+impl AdviceScan {
+    /// A short label, for reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            AdviceScan::Off => "off",
+            AdviceScan::Gathers => "advice",
+            AdviceScan::Carries => "next",
         }
     }
 }
@@ -267,9 +303,12 @@ impl Kind {
         }
     }
 
-    /// The (status, reason) orgwatch must reach for every deployed control.
-    pub fn expected(self) -> (&'static str, &'static str) {
+    /// The (status, reason) orgwatch must reach for every deployed control on a scan that does
+    /// `scan` with advice: the one verdict advice changes is
+    /// [`Break::SubscriberDeliveryFailing`]'s, which passes without it.
+    pub fn expected(self, scan: AdviceScan) -> (&'static str, &'static str) {
         match self {
+            Kind::Broken(Break::SubscriberDeliveryFailing) if scan == AdviceScan::Off => ("PASS", "COMPLIANT"),
             Kind::Management
             | Kind::Security
             | Kind::Compliant
@@ -331,28 +370,74 @@ impl Kind {
 
     /// The DescribeAlarmHistory reads of a chain that otherwise holds, as (dependent rounds,
     /// calls): the account-wide page ([`HISTORY_PAGE`] items, every alarm's merged newest
-    /// first), then, only when that page was truncated and holds no item of an alarm's
-    /// notification to its topic, that alarm's own history (every page, at most
-    /// [`HISTORY_OWN_PAGES`]), the alarms' own reads side by side.
+    /// first; `Action` items only, or every kind on a scan that gathers advice), then, only when
+    /// that page was truncated and holds no item of an alarm's notification to its topic, that
+    /// alarm's own `Action` history (every page, at most [`HISTORY_OWN_PAGES`]), the alarms' own
+    /// reads side by side.
     ///
-    /// Every alarm of an account has the same history (`Record`), so the merged history is
+    /// Every alarm of an account has the same history (`timeline`), so the merged history is
     /// item rank by item rank, the alarms of one rank in control order (the server breaks the
     /// ties of equal timestamps so): alarm `c`'s newest notification to the topic, at rank `k`
     /// of its own history, is item `k × controls + c` of the merged one.
-    pub fn history_reads(self, controls: usize) -> (u32, u64) {
-        let (items, first_to_topic) = match profile(self).history {
-            Record::None => (0, None),
-            Record::Succeeded => (HISTORY_ITEMS_SUCCEEDED, Some(1)),
-            Record::Recovered => (RECOVERED_ITEMS, Some(0)),
-            Record::Failed => (HISTORY_ITEMS_FAILED, Some(0)),
-        };
-        let alarms = if profile(self).alarm == AlarmShape::Absent { 0 } else { controls };
-        if alarms * items <= HISTORY_PAGE {
+    pub fn history_reads(self, controls: usize, scan: AdviceScan) -> (u32, u64) {
+        let p = profile(self);
+        let alarms = if p.alarm == AlarmShape::Absent { 0 } else { controls };
+        let every = timeline(p.history);
+        let actions = every.iter().filter(|e| e.what.is_action()).count();
+        let items: Vec<&Entry> = every.iter().filter(|e| scan == AdviceScan::Gathers || e.what.is_action()).collect();
+        if alarms * items.len() <= HISTORY_PAGE {
             return (1, 1);
         }
+        let first_to_topic = items.iter().position(|e| matches!(e.what, What::Notified(_)));
         let lacking = (0..alarms).filter(|c| first_to_topic.is_none_or(|k| k * alarms + c >= HISTORY_PAGE)).count() as u64;
-        let own_pages = items.div_ceil(HISTORY_PAGE).clamp(1, HISTORY_OWN_PAGES) as u64;
+        let own_pages = actions.div_ceil(HISTORY_PAGE).clamp(1, HISTORY_OWN_PAGES) as u64;
         if lacking == 0 { (1, 1) } else { (1 + own_pages as u32, 1 + lacking * own_pages) }
+    }
+
+    /// Whether the chain holds up to the advice: the passing kinds, and
+    /// [`Break::SubscriberDeliveryFailing`], whose verdict the advice makes.
+    fn advised(self) -> bool {
+        matches!(
+            self,
+            Kind::Management
+                | Kind::Security
+                | Kind::Compliant
+                | Kind::Encrypted(_)
+                | Kind::Notified(_)
+                | Kind::Composite(CompositeShape::Or | CompositeShape::Nested)
+                | Kind::MetricMath(MathShape::Fill)
+                | Kind::ManyAlarms
+                | Kind::CentralTopic
+                | Kind::Covered
+                | Kind::Broken(Break::SubscriberDeliveryFailing)
+        )
+    }
+
+    /// The reads of advice the account makes with its own role, as (dependent rounds, calls),
+    /// on a scan that gathers it (none on the others): for a chain that holds, one round after
+    /// the history page with one `GetMetricData` (every alarmed metric of the account and
+    /// region, and its own topic's `AWS/SNS` delivery metrics; a central topic's ride in the
+    /// security account's, shared) and, side by side, when the every-kind page is truncated and
+    /// does not reach back [`ADVICE_WINDOW_DAYS`], each notifying alarm's own `StateUpdate`
+    /// history over the window ([`HISTORY_PAGE`] a page, the pages one after the other). A
+    /// covered member's chain is the management account's, read once for all.
+    pub fn advice_reads(self, controls: usize, scan: AdviceScan) -> (u32, u64) {
+        if scan != AdviceScan::Gathers || !self.advised() || self == Kind::Covered {
+            return (0, 0);
+        }
+        let p = profile(self);
+        let alarms = if p.alarm == AlarmShape::Absent { 0 } else { controls };
+        let every = timeline(p.history);
+        let window = i64::from(ADVICE_WINDOW_DAYS) * 86_400;
+        let total = alarms * every.len();
+        // The page's oldest items are those of rank (HISTORY_PAGE - 1) / alarms.
+        let reaches_back = total <= HISTORY_PAGE || every.get((HISTORY_PAGE - 1) / alarms.max(1)).is_some_and(|e| e.ago >= window);
+        if reaches_back {
+            return (1, 1);
+        }
+        let changes = every.iter().filter(|e| matches!(e.what, What::State { .. }) && e.ago <= window).count();
+        let pages = changes.div_ceil(HISTORY_PAGE).clamp(1, HISTORY_STATES_PAGES) as u64;
+        (pages as u32, 1 + alarms as u64 * pages)
     }
 
     /// The dependent rounds of calls, each waiting one latency, that judging such an account
@@ -369,11 +454,15 @@ impl Kind {
     /// central topics and their key) is waited for once in a scan, so it costs the accounts
     /// that share it no round of their own. The controls share every read: the whole family
     /// takes the rounds of one control.
-    pub fn dependent_waves(self, controls: usize) -> u32 {
+    ///
+    /// On a scan that gathers advice, a chain that holds takes the rounds of
+    /// [`Kind::advice_reads`] more, the history page read with every kind of item.
+    pub fn dependent_waves(self, controls: usize, scan: AdviceScan) -> u32 {
         let to_alarms = 3 + (self.alarm_pages(controls) as u32 - 1);
         let to_topic = to_alarms + 1;
-        let history = self.history_reads(controls).0;
-        match self {
+        let history = self.history_reads(controls, scan).0;
+        self.advice_reads(controls, scan).0
+            + match self {
             Kind::Refused => 1,
             Kind::Covered => 2,
             Kind::Management
@@ -398,7 +487,7 @@ impl Kind {
                 Break::SnsTopicNotFound | Break::NoConfirmedSubscription | Break::SnsTopicUnpublishable => to_topic,
                 Break::KeyPolicyDeniesCloudwatchByArn => to_topic + 1,
                 Break::KeyPolicyDeniesCloudwatchByAlias => to_topic + 2,
-                Break::AlarmActionFailed => to_topic + history,
+                Break::AlarmActionFailed | Break::SubscriberDeliveryFailing => to_topic + history,
             },
         }
     }
@@ -407,15 +496,18 @@ impl Kind {
     /// controls, in the rounds of [`Kind::dependent_waves`]: one DescribeAlarms per page, the
     /// topic read once for every control, the history as [`Kind::history_reads`] says. `None`
     /// for the management and the security accounts, whose counts also hold the reads other
-    /// accounts share (the organization trail's chain, the central topics).
-    pub fn expected_calls(self, controls: usize) -> Option<u64> {
+    /// accounts share (the organization trail's chain, the central topics). On a scan that
+    /// gathers advice, the calls of [`Kind::advice_reads`] more.
+    pub fn expected_calls(self, controls: usize, scan: AdviceScan) -> Option<u64> {
         // AssumeRole, DescribeTrails, GetTrailStatus, GetEventSelectors, DescribeMetricFilters.
         let to_filters = 5;
         let to_alarms = to_filters + self.alarm_pages(controls) as u64;
         // GetTopicAttributes, ListSubscriptionsByTopic.
         let to_topic = to_alarms + 2;
-        let history = self.history_reads(controls).1;
-        Some(match self {
+        let history = self.history_reads(controls, scan).1;
+        let advice = self.advice_reads(controls, scan).1;
+        Some(advice
+            + match self {
             Kind::Management | Kind::Security => return None,
             Kind::Refused => 1,
             Kind::Covered => 2,
@@ -437,7 +529,7 @@ impl Kind {
                 Break::TopicPolicyDeniesPublish => to_alarms,
                 Break::SnsTopicNotFound | Break::NoConfirmedSubscription | Break::SnsTopicUnpublishable => to_topic,
                 Break::KeyPolicyDeniesCloudwatchByAlias | Break::KeyPolicyDeniesCloudwatchByArn => to_topic + 2,
-                Break::AlarmActionFailed => to_topic + history,
+                Break::AlarmActionFailed | Break::SubscriberDeliveryFailing => to_topic + history,
             },
         })
     }
@@ -449,6 +541,79 @@ pub(crate) const HISTORY_ITEMS_SUCCEEDED: usize = 4;
 pub(crate) const HISTORY_ITEMS_FAILED: usize = 3;
 /// Pages of one alarm's own history orgwatch reads at most.
 pub const HISTORY_OWN_PAGES: usize = 10;
+/// Pages of one alarm's own state changes over the advice window orgwatch reads at most.
+pub const HISTORY_STATES_PAGES: usize = 50;
+/// How long after a notification its alarm went back to OK, in seconds.
+const BACK_TO_OK: i64 = 900;
+
+/// The error CloudWatch records of a notification to a topic removed since.
+pub(crate) const RETIRED_ERROR: &str = "Resource not found: the SNS topic does not exist";
+/// Of a notification SNS throttled.
+pub(crate) const THROTTLED_ERROR: &str = "Failed to publish to SNS topic: Throttling: Rate exceeded";
+/// Of a notification the topic's policy refused.
+pub(crate) const DENIED_ERROR: &str = "Failed to publish to SNS topic: AuthorizationError: CloudWatch Alarms is not authorized to perform SNS:Publish on the topic";
+
+/// What one item of an alarm's history records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum What {
+    /// An `Action`: a notification to the alarm's topic, failed with this error or succeeded.
+    Notified(Option<&'static str>),
+    /// An `Action`: a notification to a topic since removed from the alarm, which failed
+    /// ([`RETIRED_ERROR`]).
+    Retired,
+    /// A `StateUpdate` from one state to another.
+    State { from: &'static str, to: &'static str },
+}
+
+impl What {
+    pub(crate) fn is_action(self) -> bool {
+        !matches!(self, What::State { .. })
+    }
+}
+
+/// One item of an alarm's history, `ago` seconds before the server's anchor (when it started).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub ago: i64,
+    pub what: What,
+}
+
+/// The history of every control's alarm of an account with `record`, newest first, every
+/// timestamp distinct. Each notification is an `Action` at the time of a `StateUpdate` from
+/// OK to ALARM (one second before it), and the alarm went back to OK [`BACK_TO_OK`] seconds
+/// after: [`Record::Succeeded`], notifications 2, 9 and 12 days ago, the newest one also to a
+/// retired topic (failed); [`Record::Recovered`], the latest an hour ago succeeded, after
+/// [`RECOVERED_ITEMS`] − 1 that failed (throttled) every two hours before it, back ~11 days,
+/// so that an account-wide page holds a few hours of it; [`Record::Failed`], the latest six
+/// hours ago failed (refused), after two that succeeded 3 and 10 days ago.
+pub(crate) fn timeline(record: Record) -> Vec<Entry> {
+    let (hour, day) = (3_600, 86_400);
+    let notifications: Vec<(i64, Option<&'static str>)> = match record {
+        Record::None => Vec::new(),
+        Record::Succeeded => vec![(2 * day, None), (9 * day, None), (12 * day, None)],
+        Record::Recovered => std::iter::once((hour, None)).chain((1..RECOVERED_ITEMS as i64).map(|k| (hour + k * 2 * hour, Some(THROTTLED_ERROR)))).collect(),
+        Record::Failed => vec![(6 * hour, Some(DENIED_ERROR)), (3 * day, None), (10 * day, None)],
+    };
+    let mut entries = Vec::with_capacity(notifications.len() * 3 + 1);
+    for (n, (ago, error)) in notifications.into_iter().enumerate() {
+        entries.push(Entry { ago: ago - BACK_TO_OK, what: What::State { from: "ALARM", to: "OK" } });
+        if record == Record::Succeeded && n == 0 {
+            entries.push(Entry { ago: ago - 1, what: What::Retired });
+        }
+        entries.push(Entry { ago, what: What::Notified(error) });
+        entries.push(Entry { ago: ago + 1, what: What::State { from: "OK", to: "ALARM" } });
+    }
+    debug_assert_eq!(
+        entries.iter().filter(|e| e.what.is_action()).count(),
+        match record {
+            Record::None => 0,
+            Record::Succeeded => HISTORY_ITEMS_SUCCEEDED,
+            Record::Recovered => RECOVERED_ITEMS,
+            Record::Failed => HISTORY_ITEMS_FAILED,
+        }
+    );
+    entries
+}
 
 
 /// One deployed control: its id, metric name and first published pattern.
@@ -622,14 +787,14 @@ impl Organization {
         counts
     }
 
-    /// The finding orgwatch must reach for (account, control id): (status, reason) as the
-    /// contract spells them. `None` for an account outside the organization or a control
-    /// that is not deployed.
-    pub fn expected(&self, account_id: &str, control_id: &str) -> Option<(&'static str, &'static str)> {
+    /// The finding orgwatch must reach for (account, control id) on a scan that does `scan`
+    /// with advice: (status, reason) as the contract spells them. `None` for an account outside
+    /// the organization or a control that is not deployed.
+    pub fn expected(&self, account_id: &str, control_id: &str, scan: AdviceScan) -> Option<(&'static str, &'static str)> {
         if !self.deployed.iter().any(|d| d.id == control_id) {
             return None;
         }
-        self.kind(account_id).map(Kind::expected)
+        self.kind(account_id).map(|k| k.expected(scan))
     }
 
     /// The account's name as ListAccounts shows it.
@@ -665,7 +830,9 @@ impl Organization {
     /// The same organization at drift epoch `epoch`, for repeated scans with a changing
     /// history: epoch 0 is the organization itself; at epoch `e > 0`, a window of ~1% of the
     /// compliant members (at least one), moving by its own width each epoch, is broken with
-    /// `Break::ALL[e % 18]`. Between consecutive epochs the accounts of the old window
+    /// the `e % 18`th of [`Break::ALL`] but [`Break::SubscriberDeliveryFailing`] (whose FAIL
+    /// comes from advice, which the scans after the first carry from the first, where those
+    /// accounts were compliant). Between consecutive epochs the accounts of the old window
     /// recover and those of the new one regress, so every scan after the first has drift.
     pub fn at_epoch(&self, epoch: u64) -> Organization {
         let mut org = self.clone();
@@ -678,7 +845,8 @@ impl Organization {
         }
         let width = (compliant.len() / 100).max(1);
         let start = (epoch as usize).wrapping_mul(width) % compliant.len();
-        let broken = Kind::Broken(Break::ALL[(epoch % Break::ALL.len() as u64) as usize]);
+        let drifts: Vec<Break> = Break::ALL.into_iter().filter(|b| *b != Break::SubscriberDeliveryFailing).collect();
+        let broken = Kind::Broken(drifts[(epoch % drifts.len() as u64) as usize]);
         for k in 0..width {
             org.kinds[compliant[(start + k) % compliant.len()]] = broken;
         }
@@ -807,6 +975,9 @@ pub(crate) struct Profile {
     pub history: Record,
     /// Unrelated metric alarms ([`FILLER_ALARMS`]).
     pub fillers: u16,
+    /// Every delivery of the account's own topic to its subscribers fails
+    /// ([`Break::SubscriberDeliveryFailing`]).
+    pub delivery_failing: bool,
 }
 
 const COMPLIANT: Profile = Profile {
@@ -825,6 +996,7 @@ const COMPLIANT: Profile = Profile {
     policy: TopicPolicy::Default,
     history: Record::None,
     fillers: 0,
+    delivery_failing: false,
 };
 
 const NOTHING: Profile = Profile {
@@ -843,6 +1015,7 @@ const NOTHING: Profile = Profile {
     policy: TopicPolicy::Default,
     history: Record::None,
     fillers: 0,
+    delivery_failing: false,
 };
 
 const fn customer_key(named: KeyNaming, alias_arn: bool, grants_cloudwatch: bool) -> Encryption {
@@ -889,6 +1062,7 @@ pub(crate) fn profile(kind: Kind) -> Profile {
             Break::KeyPolicyDeniesCloudwatchByAlias => Profile { encryption: customer_key(KeyNaming::Alias, true, false), ..COMPLIANT },
             Break::KeyPolicyDeniesCloudwatchByArn => Profile { encryption: customer_key(KeyNaming::KeyArn, false, false), ..COMPLIANT },
             Break::AlarmActionFailed => Profile { history: Record::Failed, ..COMPLIANT },
+            Break::SubscriberDeliveryFailing => Profile { delivery_failing: true, ..COMPLIANT },
         },
     }
 }
@@ -928,7 +1102,7 @@ mod tests {
         for id in a.account_ids() {
             assert_eq!(a.kind(&id), b.kind(&id));
             assert_eq!(a.account_name(&id), b.account_name(&id));
-            assert_eq!(a.expected(&id, "unauthorized-api-calls"), b.expected(&id, "unauthorized-api-calls"));
+            assert_eq!(a.expected(&id, "unauthorized-api-calls", AdviceScan::Gathers), b.expected(&id, "unauthorized-api-calls", AdviceScan::Gathers));
         }
         let ids = a.account_ids();
         assert_eq!(ids.len(), 1_000);
@@ -969,9 +1143,11 @@ mod tests {
             assert_eq!(counts["covered"], accounts / 10);
             assert_eq!(counts["central-topic"], accounts * 15 / 100);
             let on_their_own = org.account_ids().iter().filter(|id| org.kind(id).is_some_and(Kind::is_compliant_on_its_own)).count() as f64 / accounts as f64;
-            assert!((0.51..0.57).contains(&on_their_own), "{accounts}: {on_their_own}");
-            let passing = org.account_ids().iter().filter(|id| org.expected(id, "unauthorized-api-calls") == Some(("PASS", "COMPLIANT"))).count() as f64 / accounts as f64;
-            assert!((0.77..0.81).contains(&passing), "{accounts}: {passing}");
+            assert!((0.50..0.56).contains(&on_their_own), "{accounts}: {on_their_own}");
+            let passing = org.account_ids().iter().filter(|id| org.expected(id, "unauthorized-api-calls", AdviceScan::Gathers) == Some(("PASS", "COMPLIANT"))).count();
+            assert!((0.76..0.80).contains(&(passing as f64 / accounts as f64)), "{accounts}: {passing}");
+            let without_advice = org.account_ids().iter().filter(|id| org.expected(id, "unauthorized-api-calls", AdviceScan::Off) == Some(("PASS", "COMPLIANT"))).count();
+            assert_eq!(without_advice - passing, each, "{accounts}: the delivery failures pass without advice");
         }
     }
 
@@ -989,14 +1165,20 @@ mod tests {
         assert!(a.iter().all(|&i| org.kinds[i] == Kind::Compliant && one.kinds[i] == Kind::Broken(Break::ALL[1])));
         assert!(b.iter().all(|&i| two.kinds[i] == Kind::Broken(Break::ALL[2])));
         assert_eq!(one.account_ids(), org.account_ids(), "the same accounts");
+        for epoch in 1..=40 {
+            let drifted = org.at_epoch(epoch);
+            let moved = (0..org.len()).filter(|&i| drifted.kinds[i] != org.kinds[i]);
+            assert!(moved.clone().all(|i| drifted.kinds[i] != Kind::Broken(Break::SubscriberDeliveryFailing)), "epoch {epoch}: its FAIL comes from advice the next scans carry");
+            assert_eq!(moved.count(), a.len(), "epoch {epoch}");
+        }
         assert_eq!(one.security_account_id(), org.security_account_id());
     }
 
     #[test]
     fn a_compliant_chain_takes_five_waves_and_nine_calls_for_one_control_or_fifteen_and_the_others_follow_their_links() {
         for n in [1, 15] {
-            let waves = |kind: Kind| kind.dependent_waves(n);
-            let calls = |kind: Kind| kind.expected_calls(n);
+            let waves = |kind: Kind| kind.dependent_waves(n, AdviceScan::Off);
+            let calls = |kind: Kind| kind.expected_calls(n, AdviceScan::Off);
             assert_eq!(waves(Kind::Compliant), 5, "{n}");
             assert_eq!(calls(Kind::Compliant), Some(9), "{n}: one DescribeAlarms, the topic once, one page of history");
             assert_eq!(waves(Kind::Management), 5);
@@ -1006,7 +1188,7 @@ mod tests {
             assert_eq!(calls(Kind::Encrypted(KeyNaming::Alias)), Some(11));
             for history in [History::Succeeded, History::Recovered] {
                 // The account-wide page holds every alarm's newest notification to the topic.
-                assert_eq!(Kind::Notified(history).history_reads(n), (1, 1), "{n}: {history:?}");
+                assert_eq!(Kind::Notified(history).history_reads(n, AdviceScan::Off), (1, 1), "{n}: {history:?}");
                 assert_eq!((waves(Kind::Notified(history)), calls(Kind::Notified(history))), (5, Some(9)), "{n}: {history:?}");
             }
             assert_eq!(calls(Kind::CentralTopic), Some(7), "the topic and its key with the security account's role");
@@ -1056,15 +1238,92 @@ mod tests {
         // An account whose first page of history lacks some alarm's notification reads that
         // alarm's own history: 130 items of 2 alarms on one page of 100 hold both newest items
         // (ranks 0); with 101 alarms of a history whose rank 1 is the first to the topic, not.
-        assert_eq!(Kind::Notified(History::Recovered).history_reads(2), (1, 1));
-        assert_eq!(Kind::Notified(History::Succeeded).history_reads(51), (2, 1 + 2), "alarms 49 and 50 at items 100 and 101");
+        assert_eq!(Kind::Notified(History::Recovered).history_reads(2, AdviceScan::Off), (1, 1));
+        assert_eq!(Kind::Notified(History::Succeeded).history_reads(51, AdviceScan::Off), (2, 1 + 2), "alarms 49 and 50 at items 100 and 101");
         // Compliant accounts cost at most ten calls for CIS 3.1 on average, and for the family.
         for controls in [1, 15] {
             let org = Organization::generate(&OrgSpec { accounts: 10_000, family: false, seed: 7 });
-            let own: Vec<u64> = org.account_ids().iter().filter_map(|id| org.kind(id)).filter(|k| k.is_compliant_on_its_own()).filter_map(|k| k.expected_calls(controls)).collect();
+            let own: Vec<u64> = org.account_ids().iter().filter_map(|id| org.kind(id)).filter(|k| k.is_compliant_on_its_own()).filter_map(|k| k.expected_calls(controls, AdviceScan::Off)).collect();
             let mean = own.iter().sum::<u64>() as f64 / own.len() as f64;
             assert!(mean <= 10.0, "{controls}: {mean}");
         }
+    }
+
+    #[test]
+    fn a_scan_that_gathers_advice_adds_one_get_metric_data_to_a_passing_chain_and_a_noisy_alarm_reads_its_state_changes() {
+        let passing_on_their_own = [
+            Kind::Compliant,
+            Kind::Encrypted(KeyNaming::Alias),
+            Kind::Encrypted(KeyNaming::KeyArn),
+            Kind::Notified(History::Succeeded),
+            Kind::Composite(CompositeShape::Or),
+            Kind::Composite(CompositeShape::Nested),
+            Kind::MetricMath(MathShape::Fill),
+            Kind::ManyAlarms,
+            Kind::CentralTopic,
+            Kind::Broken(Break::SubscriberDeliveryFailing),
+        ];
+        let not_advised: Vec<Kind> = Break::ALL
+            .into_iter()
+            .filter(|b| *b != Break::SubscriberDeliveryFailing)
+            .map(Kind::Broken)
+            .chain([Kind::Refused, Kind::Covered, Kind::Composite(CompositeShape::And), Kind::Composite(CompositeShape::ActionsDisabled), Kind::MetricMath(MathShape::OtherMetric)])
+            .collect();
+        for n in [1, 15] {
+            let reads = |kind: Kind, scan: AdviceScan| (kind.dependent_waves(n, scan), kind.expected_calls(n, scan));
+            for kind in passing_on_their_own.iter().chain(&not_advised).chain(&[Kind::Management, Kind::Security, Kind::Notified(History::Recovered)]) {
+                assert_eq!(reads(*kind, AdviceScan::Carries), reads(*kind, AdviceScan::Off), "{n}: {kind:?}: a scan that carries advice reads none of it");
+            }
+            for kind in passing_on_their_own {
+                let (waves, calls) = reads(kind, AdviceScan::Off);
+                assert_eq!(reads(kind, AdviceScan::Gathers), (waves + 1, calls.map(|c| c + 1)), "{n}: {kind:?}: one GetMetricData, one round more");
+                assert_eq!(kind.history_reads(n, AdviceScan::Gathers), kind.history_reads(n, AdviceScan::Off), "{n}: {kind:?}: the every-kind page is still one call");
+            }
+            assert_eq!((Kind::Management.dependent_waves(n, AdviceScan::Gathers), Kind::Security.dependent_waves(n, AdviceScan::Gathers)), (6, 7));
+            for kind in &not_advised {
+                assert_eq!(kind.advice_reads(n, AdviceScan::Gathers), (0, 0), "{n}: {kind:?}");
+                assert_eq!(reads(*kind, AdviceScan::Gathers), reads(*kind, AdviceScan::Off), "{n}: {kind:?}: a chain that does not pass reads none of it");
+            }
+            // Its latest failed notification is on the every-kind page as on the Action one.
+            assert_eq!(Kind::Broken(Break::AlarmActionFailed).history_reads(n, AdviceScan::Gathers), (1, 1), "{n}");
+            // Two hours between notifications: the account's page holds a few hours of them, so
+            // each alarm's own state changes over the week are read, 168 of them, two pages.
+            let recovered = Kind::Notified(History::Recovered);
+            assert_eq!(recovered.history_reads(n, AdviceScan::Gathers), (1, 1), "{n}");
+            assert_eq!(recovered.advice_reads(n, AdviceScan::Gathers), (2, 1 + 2 * n as u64), "{n}");
+            assert_eq!(reads(recovered, AdviceScan::Gathers), (5 + 2, Some(9 + 1 + 2 * n as u64)), "{n}");
+        }
+        // Over the compliant accounts of 10,000: one call more, and the noisy alarms' pages.
+        let org = Organization::generate(&OrgSpec { accounts: 10_000, family: false, seed: 7 });
+        let own: Vec<Kind> = org.account_ids().iter().filter_map(|id| org.kind(id)).filter(|k| k.is_compliant_on_its_own()).collect();
+        let recovered = own.iter().filter(|k| **k == Kind::Notified(History::Recovered)).count() as f64;
+        for controls in [1u64, 15] {
+            let mean = |scan: AdviceScan| own.iter().filter_map(|k| k.expected_calls(controls as usize, scan)).sum::<u64>() as f64 / own.len() as f64;
+            let rise = mean(AdviceScan::Gathers) - mean(AdviceScan::Off);
+            let noisy = recovered * 2.0 * controls as f64 / own.len() as f64;
+            assert!((rise - (1.0 + noisy)).abs() < 1e-9, "{controls}: {rise}");
+            assert_eq!(mean(AdviceScan::Carries), mean(AdviceScan::Off), "{controls}");
+        }
+    }
+
+    #[test]
+    fn an_alarm_history_is_its_notifications_between_state_changes_newest_first() {
+        for record in [Record::None, Record::Succeeded, Record::Recovered, Record::Failed] {
+            let items = timeline(record);
+            assert!(items.windows(2).all(|w| w[0].ago < w[1].ago), "{record:?}: newest first, every timestamp its own");
+            assert!(items.iter().all(|e| e.ago > 0), "{record:?}: before the anchor");
+            let notifications: Vec<usize> = (0..items.len()).filter(|&i| matches!(items[i].what, What::Notified(_))).collect();
+            for &i in &notifications {
+                assert_eq!(items.get(i + 1), Some(&Entry { ago: items[i].ago + 1, what: What::State { from: "OK", to: "ALARM" } }), "{record:?}: fired by a change to ALARM");
+            }
+            assert_eq!(items.iter().filter(|e| matches!(e.what, What::State { .. })).count(), 2 * notifications.len(), "{record:?}: and back to OK");
+        }
+        let week = i64::from(ADVICE_WINDOW_DAYS) * 86_400;
+        let recovered = timeline(Record::Recovered);
+        assert_eq!(recovered.iter().filter(|e| !e.what.is_action() && e.ago <= week).count(), 168, "84 notifications within the week");
+        assert_eq!(recovered.iter().filter(|e| e.what.is_action()).count(), RECOVERED_ITEMS);
+        assert_eq!(timeline(Record::Failed)[1].what, What::Notified(Some(DENIED_ERROR)), "the latest failed");
+        assert_eq!(timeline(Record::Succeeded)[1].what, What::Retired, "the newest went elsewhere");
     }
 
     #[test]
@@ -1090,7 +1349,7 @@ mod tests {
             let org = Organization::generate(&OrgSpec { accounts, family: false, seed: 1 });
             assert_eq!(org.len(), accounts.max(1));
             for id in org.account_ids() {
-                assert_eq!(org.expected(&id, "unauthorized-api-calls"), Some(("PASS", "COMPLIANT")), "{accounts}: {id}");
+                assert_eq!(org.expected(&id, "unauthorized-api-calls", AdviceScan::Gathers), Some(("PASS", "COMPLIANT")), "{accounts}: {id}");
             }
         }
     }
@@ -1103,17 +1362,18 @@ mod tests {
         assert_eq!(family.controls(), orgwatch_core::controls::all().iter().map(|c| c.id).collect::<Vec<_>>());
         assert_eq!(family.controls().len(), 15);
         let refused = single.account_ids().into_iter().find(|id| single.kind(id) == Some(Kind::Refused)).unwrap();
-        assert_eq!(single.expected(&refused, "unauthorized-api-calls"), Some(("ERROR", "ROLE_ASSUMPTION_FAILED")));
-        assert_eq!(single.expected(&refused, "root-account-usage"), None, "not deployed");
-        assert_eq!(family.expected(&refused, "root-account-usage"), Some(("ERROR", "ROLE_ASSUMPTION_FAILED")));
+        assert_eq!(single.expected(&refused, "unauthorized-api-calls", AdviceScan::Gathers), Some(("ERROR", "ROLE_ASSUMPTION_FAILED")));
+        assert_eq!(single.expected(&refused, "root-account-usage", AdviceScan::Gathers), None, "not deployed");
+        assert_eq!(family.expected(&refused, "root-account-usage", AdviceScan::Gathers), Some(("ERROR", "ROLE_ASSUMPTION_FAILED")));
         let broken = single.account_ids().into_iter().find(|id| single.kind(id) == Some(Kind::Broken(Break::AlarmCannotFire))).unwrap();
-        assert_eq!(single.expected(&broken, "unauthorized-api-calls"), Some(("FAIL", "ALARM_CANNOT_FIRE")));
+        assert_eq!(single.expected(&broken, "unauthorized-api-calls", AdviceScan::Gathers), Some(("FAIL", "ALARM_CANNOT_FIRE")));
         let of = |kind: Kind| single.account_ids().into_iter().find(|id| single.kind(id) == Some(kind)).unwrap();
         for (kind, expected) in [
             (Kind::Broken(Break::TopicPolicyDeniesPublish), ("FAIL", "SNS_TOPIC_POLICY_DENIES_PUBLISH")),
             (Kind::Broken(Break::KeyPolicyDeniesCloudwatchByAlias), ("FAIL", "SNS_TOPIC_UNPUBLISHABLE")),
             (Kind::Broken(Break::KeyPolicyDeniesCloudwatchByArn), ("FAIL", "SNS_TOPIC_UNPUBLISHABLE")),
             (Kind::Broken(Break::AlarmActionFailed), ("FAIL", "ALARM_ACTION_FAILED")),
+            (Kind::Broken(Break::SubscriberDeliveryFailing), ("FAIL", "SUBSCRIBER_DELIVERY_FAILING")),
             (Kind::Encrypted(KeyNaming::Alias), ("PASS", "COMPLIANT")),
             (Kind::Encrypted(KeyNaming::KeyArn), ("PASS", "COMPLIANT")),
             (Kind::Notified(History::Succeeded), ("PASS", "COMPLIANT")),
@@ -1126,9 +1386,13 @@ mod tests {
             (Kind::MetricMath(MathShape::OtherMetric), ("FAIL", "NO_ALARM_ON_METRIC")),
             (Kind::ManyAlarms, ("PASS", "COMPLIANT")),
         ] {
-            assert_eq!(single.expected(&of(kind), "unauthorized-api-calls"), Some(expected), "{kind:?}");
+            assert_eq!(single.expected(&of(kind), "unauthorized-api-calls", AdviceScan::Gathers), Some(expected), "{kind:?}");
         }
-        assert_eq!(single.expected("999999999999", "unauthorized-api-calls"), None);
-        assert_eq!(single.expected(MANAGEMENT_ACCOUNT_ID, "unauthorized-api-calls"), Some(("PASS", "COMPLIANT")));
+        let undelivered = of(Kind::Broken(Break::SubscriberDeliveryFailing));
+        assert_eq!(single.expected(&undelivered, "unauthorized-api-calls", AdviceScan::Carries), Some(("FAIL", "SUBSCRIBER_DELIVERY_FAILING")), "the carried advice keeps it");
+        assert_eq!(single.expected(&undelivered, "unauthorized-api-calls", AdviceScan::Off), Some(("PASS", "COMPLIANT")), "nothing reads the deliveries");
+        assert_eq!(single.expected(&of(Kind::Compliant), "unauthorized-api-calls", AdviceScan::Off), Some(("PASS", "COMPLIANT")));
+        assert_eq!(single.expected("999999999999", "unauthorized-api-calls", AdviceScan::Gathers), None);
+        assert_eq!(single.expected(MANAGEMENT_ACCOUNT_ID, "unauthorized-api-calls", AdviceScan::Gathers), Some(("PASS", "COMPLIANT")));
     }
 }

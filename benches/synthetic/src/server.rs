@@ -3,9 +3,9 @@
 //! throttles, and answers from the organization.
 
 use crate::org::{
-    ALARMS_PAGE, AlarmShape, CompositeShape, Encryption, Filters, HISTORY_ITEMS_FAILED, HISTORY_ITEMS_SUCCEEDED, HISTORY_PAGE, KEY_ALIAS, KeyNaming, Kind, LEGACY_TOPIC_NAME,
-    LOG_GROUP, MathShape, NAMESPACE, Notifies, OTHER_METRIC, OTHER_NAMESPACE, OTHER_SIGNAL_ALARM, Organization, Profile, RECOVERED_ITEMS, REGION, Record, TOPIC_NAME,
-    TopicPolicy, TopicShape, TopicSpec, key_of, profile, topic_of,
+    ALARMS_PAGE, AlarmShape, CompositeShape, Encryption, Filters, HISTORY_PAGE, KEY_ALIAS, KeyNaming, Kind, LEGACY_TOPIC_NAME, LOG_GROUP, MathShape, NAMESPACE, Notifies,
+    OTHER_METRIC, OTHER_NAMESPACE, OTHER_SIGNAL_ALARM, Organization, Profile, REGION, RETIRED_ERROR, Record, TOPIC_NAME, TopicPolicy, TopicShape, TopicSpec, What, key_of, mix,
+    profile, timeline, topic_of,
 };
 use crate::wire::{self, Cbor, Member, Reply, xml_escape};
 use axum::Router;
@@ -48,9 +48,10 @@ enum Op {
     DescribeKey,
     GetKeyPolicy,
     DescribeAlarmHistory,
+    GetMetricData,
 }
 
-const OPS: [(Op, &str); 13] = [
+const OPS: [(Op, &str); 14] = [
     (Op::DescribeOrganization, "organizations:DescribeOrganization"),
     (Op::ListAccounts, "organizations:ListAccounts"),
     (Op::AssumeRole, "sts:AssumeRole"),
@@ -64,6 +65,7 @@ const OPS: [(Op, &str); 13] = [
     (Op::DescribeKey, "kms:DescribeKey"),
     (Op::GetKeyPolicy, "kms:GetKeyPolicy"),
     (Op::DescribeAlarmHistory, "cloudwatch:DescribeAlarmHistory"),
+    (Op::GetMetricData, "cloudwatch:GetMetricData"),
 ];
 
 fn op_of(iam: &str) -> Option<Op> {
@@ -91,6 +93,12 @@ const EPOCH: i64 = 1_793_491_200;
 const PAGE: usize = 20;
 /// Alarms DescribeAlarms answers a page when `MaxRecords` is not given, as AWS.
 const ALARMS_DEFAULT_PAGE: usize = 50;
+/// Queries of one GetMetricData call at most, as AWS.
+const METRIC_QUERIES: usize = 500;
+/// Datapoints of one GetMetricData answer at most, as AWS's page (this server does not page).
+const METRIC_DATAPOINTS: usize = 100_800;
+/// How far back before the anchor the synthetic metrics have data.
+const METRIC_DAYS: i64 = 31;
 /// The window CloudWatch's per-account quota is counted in.
 const CLOUDWATCH_WINDOW: Duration = Duration::from_secs(1);
 
@@ -118,6 +126,8 @@ struct Counters {
     throttled: AtomicU64,
     by_op: [AtomicU64; OPS.len()],
     by_account: Vec<AtomicU64>,
+    /// By account, by operation (the known ones).
+    by_account_op: Vec<[AtomicU64; OPS.len()]>,
     /// CloudWatch calls (every `monitoring` operation) by account, in a sliding window.
     cloudwatch: Vec<Mutex<Window>>,
     /// Calls of operations not served, by `service:Operation`.
@@ -133,6 +143,7 @@ impl Counters {
             throttled: AtomicU64::new(0),
             by_op: std::array::from_fn(|_| AtomicU64::new(0)),
             by_account: (0..accounts).map(|_| AtomicU64::new(0)).collect(),
+            by_account_op: (0..accounts).map(|_| std::array::from_fn(|_| AtomicU64::new(0))).collect(),
             cloudwatch: (0..accounts).map(|_| Mutex::new(Window::default())).collect(),
             other_ops: Mutex::new(BTreeMap::new()),
             strangers: Mutex::new(BTreeMap::new()),
@@ -142,7 +153,7 @@ impl Counters {
     fn reset(&self) {
         self.total.store(0, Ordering::Relaxed);
         self.throttled.store(0, Ordering::Relaxed);
-        self.by_op.iter().chain(&self.by_account).for_each(|c| c.store(0, Ordering::Relaxed));
+        self.by_op.iter().chain(&self.by_account).chain(self.by_account_op.iter().flatten()).for_each(|c| c.store(0, Ordering::Relaxed));
         self.cloudwatch.iter().for_each(|w| *lock(w) = Window::default());
         lock(&self.other_ops).clear();
         lock(&self.strangers).clear();
@@ -201,6 +212,9 @@ enum Counted<'a> {
 
 struct Shared {
     org: Organization,
+    /// When the server started (epoch seconds): alarm histories and metrics are placed before
+    /// it, so that a scan's advice window holds them.
+    now: i64,
     /// TCP connections accepted.
     connections: AtomicU64,
     settings: ServerSettings,
@@ -269,6 +283,23 @@ impl Server {
             OPS.iter().zip(&c.by_op).map(|((_, name), n)| ((*name).to_owned(), n.load(Ordering::Relaxed))).filter(|(_, n)| *n > 0).collect();
         for (name, n) in lock(&c.other_ops).iter() {
             *out.entry(name.clone()).or_insert(0) += n;
+        }
+        out
+    }
+
+    /// Calls by operation of the accounts `ids` together (as [`Server::calls_by_account`]
+    /// attributes them; the operations served only), throttled calls included; operations that
+    /// were not called are left out.
+    pub fn calls_by_operation_of(&self, ids: &[String]) -> BTreeMap<String, u64> {
+        let c = &self.shared.counters;
+        let mut out = BTreeMap::new();
+        for index in ids.iter().filter_map(|id| self.shared.org.index_of(id)) {
+            for ((_, name), n) in OPS.iter().zip(&c.by_account_op[index]) {
+                let n = n.load(Ordering::Relaxed);
+                if n > 0 {
+                    *out.entry((*name).to_owned()).or_insert(0) += n;
+                }
+            }
         }
         out
     }
@@ -441,6 +472,7 @@ impl Shared {
         };
         let organization_id = org.organization_id();
         Shared {
+            now: chrono::Utc::now().timestamp(),
             connections: AtomicU64::new(0),
             counters: Counters::new(org.len()),
             request_seq: AtomicU64::new(0),
@@ -461,11 +493,17 @@ impl Shared {
     fn count(&self, iam: &str, who: Counted<'_>) -> u64 {
         let c = &self.counters;
         let n = c.total.fetch_add(1, Ordering::Relaxed) + 1;
-        match op_of(iam) {
+        let op = op_of(iam);
+        match op {
             Some(op) => {
                 c.by_op[op_index(op)].fetch_add(1, Ordering::Relaxed);
             }
             None => *lock(&c.other_ops).entry(iam.to_owned()).or_insert(0) += 1,
+        }
+        if let (Some(op), Counted::Account(i)) = (op, &who)
+            && let Some(by_op) = c.by_account_op.get(*i)
+        {
+            by_op[op_index(op)].fetch_add(1, Ordering::Relaxed);
         }
         match who {
             Counted::Account(i) => {
@@ -577,6 +615,7 @@ impl Shared {
             Op::DescribeKey => self.describe_key(&request_id, caller, scope_region, &json_body(body)),
             Op::GetKeyPolicy => self.get_key_policy(&request_id, caller, scope_region, &json_body(body)),
             Op::DescribeAlarmHistory => self.describe_alarm_history(&request_id, caller, body),
+            Op::GetMetricData => self.get_metric_data(&request_id, caller, body),
         }
     }
 
@@ -1271,50 +1310,17 @@ impl Shared {
     }
 }
 
-/// One Action item of an alarm's history: when (epoch seconds), to which topic, and the error
-/// of a failed notification.
-struct ActionItem {
-    at: i64,
-    topic: String,
-    error: Option<&'static str>,
-}
-
 impl Shared {
     // ---- CloudWatch alarm history --------------------------------------------------------
 
-    /// The Action items of an alarm of `index` with history `record`, newest first.
-    fn history_items(&self, index: usize, record: Record) -> Vec<ActionItem> {
-        let topic = self.topic_notified(index);
-        let ok = |at: i64| ActionItem { at, topic: topic.clone(), error: None };
-        let hour = 3_600;
-        let items = match record {
-            Record::None => Vec::new(),
-            // The same transition also notified a topic since removed from the alarm, which failed.
-            Record::Succeeded => vec![
-                ActionItem { at: EPOCH - 2 * 86_400 + 1, topic: format!("arn:aws:sns:{REGION}:{}:retired-alerts", self.org.id_of(index)), error: Some(RETIRED_ERROR) },
-                ok(EPOCH - 2 * 86_400),
-                ok(EPOCH - 9 * 86_400),
-                ok(EPOCH - 12 * 86_400),
-            ],
-            Record::Recovered => std::iter::once(ok(EPOCH - hour))
-                .chain((1..RECOVERED_ITEMS as i64).map(|k| ActionItem { at: EPOCH - hour - k * 2 * hour, topic: topic.clone(), error: Some(THROTTLED_ERROR) }))
-                .collect(),
-            Record::Failed => vec![ActionItem { at: EPOCH - 6 * hour, topic: topic.clone(), error: Some(DENIED_ERROR) }, ok(EPOCH - 3 * 86_400), ok(EPOCH - 10 * 86_400)],
-        };
-        debug_assert!(match record {
-            Record::Succeeded => items.len() == HISTORY_ITEMS_SUCCEEDED,
-            Record::Failed => items.len() == HISTORY_ITEMS_FAILED,
-            Record::Recovered => items.len() == RECOVERED_ITEMS,
-            Record::None => items.is_empty(),
-        });
-        items
-    }
-
-    /// `Action` items of the caller's alarms: of the one `AlarmName` names, or, without it, of
-    /// every alarm merged newest first (equal timestamps in control order), each with its
-    /// `AlarmName`. Every control's alarm of an account has the same history (its kind's).
+    /// Items of the caller's alarms (`org::timeline`, placed before the server's start): of
+    /// the one `AlarmName` names or, without it, of every alarm merged newest first (equal
+    /// timestamps in control order), each with its `AlarmName`. Every control's alarm of an
+    /// account has the same history (its kind's). `HistoryItemType` `Action` or `StateUpdate`
+    /// answers those; without it, every kind; another kind has no items here. `StartDate` and
+    /// `EndDate` bound the items' timestamps (both included).
     fn describe_alarm_history(&self, request_id: &str, caller: usize, body: &[u8]) -> Reply {
-        let Some(members) = wire::cbor_members(body, &["AlarmName", "AlarmTypes", "HistoryItemType", "ScanBy", "NextToken", "MaxRecords"]) else {
+        let Some(members) = wire::cbor_members(body, &["AlarmName", "AlarmTypes", "HistoryItemType", "StartDate", "EndDate", "ScanBy", "NextToken", "MaxRecords"]) else {
             return wire::cbor_error(StatusCode::BAD_REQUEST, request_id, "SerializationException", "The request body is not a CBOR map.");
         };
         let member = |name: &str| members.iter().find(|(k, _)| *k == name).map(|(_, v)| v);
@@ -1324,13 +1330,28 @@ impl Shared {
             Some(Some(n)) if (1..=HISTORY_PAGE as i64).contains(&n) => n,
             Some(_) => return wire::cbor_error(StatusCode::BAD_REQUEST, request_id, "InvalidParameterValue", "MaxRecords must be between 1 and 100."),
         } as usize;
+        let mut bounds = [None, None];
+        for (bound, name) in bounds.iter_mut().zip(["StartDate", "EndDate"]) {
+            match member(name).map(Member::time) {
+                None => {}
+                Some(Some(t)) => *bound = Some(t),
+                Some(None) => return wire::cbor_error(StatusCode::BAD_REQUEST, request_id, "InvalidParameterValue", &format!("{name} must be a timestamp.")),
+            }
+        }
+        let [start, end] = bounds;
         // Without AlarmTypes, CloudWatch answers the history of metric alarms only, and only
         // metric alarms have a history here.
         let metric_wanted = member("AlarmTypes").and_then(Member::texts).is_none_or(|types| types.is_empty() || types.iter().any(|t| t == "MetricAlarm"));
+        let kind = text("HistoryItemType");
+        let wanted = |what: What| match kind {
+            None => true,
+            Some("Action") => what.is_action(),
+            Some("StateUpdate") => !what.is_action(),
+            Some(_) => false,
+        };
         let p = profile(self.org.kind_at(caller));
-        // Only Action items are recorded; another type, or an alarm the caller does not have,
-        // has an empty history, as CloudWatch answers.
-        let recorded = p.trail && p.to_cloudwatch && p.alarm != AlarmShape::Absent && metric_wanted && text("HistoryItemType").is_none_or(|t| t == "Action");
+        // An alarm the caller does not have has an empty history, as CloudWatch answers.
+        let recorded = p.trail && p.to_cloudwatch && p.alarm != AlarmShape::Absent && metric_wanted;
         let alarms: Vec<String> = if recorded {
             let names = self.org.deployed.iter().map(|d| format!("{}-alarm", d.id));
             match text("AlarmName") {
@@ -1340,62 +1361,281 @@ impl Shared {
         } else {
             Vec::new()
         };
-        let items = self.history_items(caller, if alarms.is_empty() { Record::None } else { p.history });
-        debug_assert!(items.windows(2).all(|w| w[0].at > w[1].at), "an alarm's history newest first");
+        let within = |at: i64| start.is_none_or(|s| at as f64 >= s) && end.is_none_or(|e| at as f64 <= e);
+        let items: Vec<(i64, What)> = timeline(if alarms.is_empty() { Record::None } else { p.history })
+            .into_iter()
+            .map(|entry| (self.now - entry.ago, entry.what))
+            .filter(|(at, what)| wanted(*what) && within(*at))
+            .collect();
+        debug_assert!(items.windows(2).all(|w| w[0].0 > w[1].0), "an alarm's history newest first");
         // (alarm, item) newest first, ties in control order.
         let mut merged: Vec<(usize, usize)> = (0..items.len()).flat_map(|r| (0..alarms.len()).map(move |c| (c, r))).collect();
-        merged.sort_by(|a, b| items[b.1].at.cmp(&items[a.1].at).then(a.0.cmp(&b.0)));
+        merged.sort_by(|a, b| items[b.1].0.cmp(&items[a.1].0).then(a.0.cmp(&b.0)));
         if text("ScanBy") == Some("TimestampAscending") {
             merged.reverse();
         }
-        let start = match text("NextToken") {
+        let first = match text("NextToken") {
             None => 0,
             Some(token) => match token.strip_prefix("synthetic-history:").and_then(|n| n.parse::<usize>().ok()).filter(|n| *n < merged.len()) {
                 Some(n) => n,
                 None => return wire::cbor_error(StatusCode::BAD_REQUEST, request_id, "InvalidNextToken", "The service couldn't process your request because the next token is invalid."),
             },
         };
-        let end = (start + max).min(merged.len());
+        let last = (first + max).min(merged.len());
+        let topic = self.topic_notified(caller);
+        let retired = format!("arn:aws:sns:{REGION}:{}:retired-alerts", self.org.id_of(caller));
         let mut e = Cbor::new();
-        e.map(if end < merged.len() { 2 } else { 1 }).text("AlarmHistoryItems").array((end - start) as u64);
-        for &(alarm, rank) in &merged[start..end] {
-            let (alarm, item) = (&alarms[alarm], &items[rank]);
-            let (summary, data) = match item.error {
-                None => (
-                    format!("Successfully executed action {}", item.topic),
+        e.map(if last < merged.len() { 2 } else { 1 }).text("AlarmHistoryItems").array((last - first) as u64);
+        for &(alarm, rank) in &merged[first..last] {
+            let (alarm, (at, what)) = (&alarms[alarm], items[rank]);
+            let (kind, summary, data) = match what {
+                What::Notified(None) => (
+                    "Action",
+                    format!("Successfully executed action {topic}"),
                     json!({
                         "actionState": "Succeeded",
-                        "stateUpdateTimestamp": item.at * 1000,
-                        "notificationResource": item.topic,
+                        "stateUpdateTimestamp": at * 1000,
+                        "notificationResource": topic,
                         "publishedMessage": json!({ "AlarmName": alarm, "NewStateValue": "ALARM", "Region": "US East (N. Virginia)" }).to_string()
                     }),
                 ),
-                Some(error) => (
-                    format!("Failed to execute action {}", item.topic),
-                    json!({ "actionState": "Failed", "stateUpdateTimestamp": item.at * 1000, "notificationResource": item.topic, "error": error }),
+                What::Notified(Some(error)) => (
+                    "Action",
+                    format!("Failed to execute action {topic}"),
+                    json!({ "actionState": "Failed", "stateUpdateTimestamp": at * 1000, "notificationResource": topic, "error": error }),
                 ),
+                What::Retired => (
+                    "Action",
+                    format!("Failed to execute action {retired}"),
+                    json!({ "actionState": "Failed", "stateUpdateTimestamp": at * 1000, "notificationResource": retired, "error": RETIRED_ERROR }),
+                ),
+                What::State { from, to } => ("StateUpdate", format!("Alarm updated from {from} to {to}"), state_update(at, from, to)),
             };
             e.map(6);
             e.text("AlarmName").text(alarm);
             e.text("AlarmType").text("MetricAlarm");
-            e.text("Timestamp").timestamp(item.at as f64);
-            e.text("HistoryItemType").text("Action");
+            e.text("Timestamp").timestamp(at as f64);
+            e.text("HistoryItemType").text(kind);
             e.text("HistorySummary").text(&summary);
             e.text("HistoryData").text(&data.to_string());
         }
-        if end < merged.len() {
-            e.text("NextToken").text(&format!("synthetic-history:{end}"));
+        if last < merged.len() {
+            e.text("NextToken").text(&format!("synthetic-history:{last}"));
         }
         wire::cbor_ok(request_id, e.finish())
     }
+
+    // ---- CloudWatch metrics --------------------------------------------------------------
+
+    /// `GetMetricData` of `MetricStat` queries (an `Expression` is not served): per query, the
+    /// statistic of each period of `Period` seconds from `StartTime` (a period's timestamp its
+    /// start) up to `EndTime` (excluded) that had data, newest first unless `ScanBy` is
+    /// `TimestampAscending`; a query with `ReturnData` false is not answered. Every result is
+    /// `Complete` and there is no `NextToken`; more than [`METRIC_DATAPOINTS`] values is an
+    /// error. The data (`Shared::events`): the caller's control metrics (`CISBenchmark`) where
+    /// its filters count, and its own topics' `AWS/SNS` `NumberOfNotificationsDelivered` and
+    /// `NumberOfNotificationsFailed` (dimension `TopicName`); every other metric has none.
+    fn get_metric_data(&self, request_id: &str, caller: usize, body: &[u8]) -> Reply {
+        let invalid = |message: &str| wire::cbor_error(StatusCode::BAD_REQUEST, request_id, "InvalidParameterValue", message);
+        let Some(request) = wire::cbor_json(body) else {
+            return wire::cbor_error(StatusCode::BAD_REQUEST, request_id, "SerializationException", "The request body is not a CBOR map.");
+        };
+        let (Some(start), Some(end)) = (request.get("StartTime").and_then(Value::as_f64), request.get("EndTime").and_then(Value::as_f64)) else {
+            return wire::cbor_error(StatusCode::BAD_REQUEST, request_id, "MissingParameter", "The parameters StartTime and EndTime are required.");
+        };
+        if start >= end {
+            return invalid("The parameter StartTime must be less than the parameter EndTime.");
+        }
+        // Nothing lies before 1970 or after tomorrow here: the window is clipped to that.
+        let clip = |t: f64| (t.floor() as i64).clamp(0, self.now + 86_400);
+        let (start, end) = (clip(start), clip(end));
+        if request.get("NextToken").is_some_and(|t| !t.is_null()) {
+            return wire::cbor_error(StatusCode::BAD_REQUEST, request_id, "InvalidNextToken", "The service couldn't process your request because the next token is invalid.");
+        }
+        let Some(queries) = request.get("MetricDataQueries").and_then(Value::as_array) else {
+            return wire::cbor_error(StatusCode::BAD_REQUEST, request_id, "MissingParameter", "The parameter MetricDataQueries is required.");
+        };
+        if queries.is_empty() || queries.len() > METRIC_QUERIES {
+            return invalid(&format!("The collection MetricDataQueries must hold between 1 and {METRIC_QUERIES} queries."));
+        }
+        let ascending = request.get("ScanBy").and_then(Value::as_str) == Some("TimestampAscending");
+        let mut ids = std::collections::BTreeSet::new();
+        let mut results = Vec::with_capacity(queries.len());
+        let mut datapoints = 0usize;
+        for (n, query) in queries.iter().enumerate() {
+            let at = |field: &str| format!("MetricDataQueries.member.{}.{field}", n + 1);
+            let Some(id) = query.get("Id").and_then(Value::as_str).filter(|id| id.starts_with(|c: char| c.is_ascii_lowercase())) else {
+                return invalid(&format!("The parameter {} must start with a lowercase letter.", at("Id")));
+            };
+            if !ids.insert(id) {
+                return invalid(&format!("The value {id} of {} is not unique.", at("Id")));
+            }
+            let Some(stat) = query.get("MetricStat") else {
+                return invalid(&format!("{} has no MetricStat: the synthetic organization answers MetricStat queries only.", at("Id")));
+            };
+            let metric = &stat["Metric"];
+            let (Some(namespace), Some(metric_name), Some(statistic)) = (metric["Namespace"].as_str(), metric["MetricName"].as_str(), stat["Stat"].as_str()) else {
+                return invalid(&format!("The parameters {} need Metric.Namespace, Metric.MetricName and Stat.", at("MetricStat")));
+            };
+            let period = match stat["Period"].as_i64() {
+                Some(p) if p > 0 && (p % 60 == 0 || [1, 5, 10, 20, 30].contains(&p)) => p,
+                _ => return invalid(&format!("The parameter {} must be 1, 5, 10, 20, 30 or a multiple of 60.", at("MetricStat.Period"))),
+            };
+            let mut dimensions: Vec<(&str, &str)> = Vec::new();
+            for d in metric["Dimensions"].as_array().map(Vec::as_slice).unwrap_or_default() {
+                let (Some(name), Some(value)) = (d["Name"].as_str(), d["Value"].as_str()) else {
+                    return invalid(&format!("Each of {} needs a Name and a Value.", at("MetricStat.Metric.Dimensions")));
+                };
+                dimensions.push((name, value));
+            }
+            if query.get("ReturnData").and_then(Value::as_bool) == Some(false) {
+                continue;
+            }
+            // (sum, samples) per period.
+            let mut periods: BTreeMap<i64, (f64, f64)> = BTreeMap::new();
+            for (t, value) in self.events(caller, namespace, metric_name, &dimensions, start, end) {
+                let slot = periods.entry((t - start).div_euclid(period)).or_insert((0.0, 0.0));
+                slot.0 += value;
+                slot.1 += 1.0;
+            }
+            let mut values: Vec<(i64, f64)> = periods
+                .into_iter()
+                .map(|(k, (sum, samples))| {
+                    let value = match statistic {
+                        "Sum" => sum,
+                        "SampleCount" => samples,
+                        _ => sum / samples,
+                    };
+                    (start + k * period, value)
+                })
+                .collect();
+            if !ascending {
+                values.reverse();
+            }
+            datapoints += values.len();
+            let label = query.get("Label").and_then(Value::as_str).unwrap_or(metric_name).to_owned();
+            results.push((id.to_owned(), label, values));
+        }
+        if datapoints > METRIC_DATAPOINTS {
+            return invalid(&format!("The answer holds {datapoints} datapoints; the synthetic organization answers at most {METRIC_DATAPOINTS} a call and does not page."));
+        }
+        let mut e = Cbor::new();
+        e.map(2).text("MetricDataResults").array(results.len() as u64);
+        for (id, label, values) in &results {
+            e.map(5).text("Id").text(id).text("Label").text(label);
+            e.text("Timestamps").array(values.len() as u64);
+            for (t, _) in values {
+                e.timestamp(*t as f64);
+            }
+            e.text("Values").array(values.len() as u64);
+            for (_, v) in values {
+                e.double(*v);
+            }
+            e.text("StatusCode").text("Complete");
+        }
+        e.text("Messages").array(0);
+        wire::cbor_ok(request_id, e.finish())
+    }
+
+    /// The datapoints the caller's account holds of a metric from `start` to `end` (excluded):
+    /// (time, value), oldest first, from [`METRIC_DAYS`] before the server's start on.
+    ///
+    /// - A control's metric in [`NAMESPACE`], no dimensions, where the caller's filters count:
+    ///   a few denied calls (1 to 3) every ~16 hours on average, and 2 to 4 at each
+    ///   notification of its alarms' history (the burst that fired them).
+    /// - `AWS/SNS` `NumberOfNotificationsDelivered` and `NumberOfNotificationsFailed` of one of
+    ///   the caller's topics (dimension `TopicName`): a publish every ~8 hours on average
+    ///   (every ~20 minutes to the central topic, which the whole organization notifies), each
+    ///   delivered to every confirmed subscription and failed 0; for
+    ///   [`crate::Break::SubscriberDeliveryFailing`]'s own topic, delivered 0 and every one failed.
+    fn events(&self, caller: usize, namespace: &str, metric: &str, dimensions: &[(&str, &str)], start: i64, end: i64) -> Vec<(i64, f64)> {
+        let kind = self.org.kind_at(caller);
+        let p = profile(kind);
+        let from = (self.now - METRIC_DAYS * 86_400).max(start);
+        let series = |seed: u64, mean_gap: i64| -> Vec<(i64, u64)> {
+            let mut t = self.now - METRIC_DAYS * 86_400;
+            let mut out = Vec::new();
+            for j in 0u64.. {
+                let r = mix(seed, j);
+                t += 1 + (r % (2 * mean_gap as u64)) as i64;
+                if t >= end {
+                    break;
+                }
+                if t >= from {
+                    out.push((t, r >> 32));
+                }
+            }
+            out
+        };
+        let seed = self.org.spec().seed ^ (caller as u64).wrapping_mul(0x9E37_79B9);
+        let name_seed = |name: &str| name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
+        match namespace {
+            NAMESPACE if dimensions.is_empty() && p.trail && p.to_cloudwatch && p.filters == Filters::Counting && self.org.deployed.iter().any(|d| d.metric == metric) => {
+                let mut points: Vec<(i64, f64)> = series(seed ^ name_seed(metric), 16 * 3_600).into_iter().map(|(t, r)| (t, (1 + r % 3) as f64)).collect();
+                if p.alarm != AlarmShape::Absent {
+                    points.extend(
+                        timeline(p.history)
+                            .into_iter()
+                            .filter(|e| matches!(e.what, What::Notified(_)))
+                            .map(|e| (self.now - e.ago - 60, (2 + mix(seed, e.ago as u64) % 3) as f64))
+                            .filter(|(t, _)| *t >= start && *t < end),
+                    );
+                }
+                points.sort_by_key(|(t, _)| *t);
+                points
+            }
+            "AWS/SNS" if matches!(metric, "NumberOfNotificationsDelivered" | "NumberOfNotificationsFailed") => {
+                let [("TopicName", name)] = dimensions else { return Vec::new() };
+                let Some(topic) = topic_of(kind, name) else { return Vec::new() };
+                let subscribers = match topic.subscriptions {
+                    TopicShape::Confirmed { subscriptions } => f64::from(subscriptions),
+                    TopicShape::Pending | TopicShape::Absent => 0.0,
+                };
+                let failing = p.delivery_failing && *name == TOPIC_NAME;
+                let delivered = metric == "NumberOfNotificationsDelivered";
+                let mean_gap = if caller == self.org.security_index() && *name == TOPIC_NAME { 20 * 60 } else { 8 * 3_600 };
+                let value = if delivered != failing { subscribers } else { 0.0 };
+                series(seed ^ name_seed(name), mean_gap).into_iter().map(|(t, _)| (t, value)).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
 }
 
-/// The error CloudWatch records of a notification to a topic removed since.
-const RETIRED_ERROR: &str = "Resource not found: the SNS topic does not exist";
-/// Of a notification SNS throttled.
-const THROTTLED_ERROR: &str = "Failed to publish to SNS topic: Throttling: Rate exceeded";
-/// Of a notification the topic's policy refused.
-const DENIED_ERROR: &str = "Failed to publish to SNS topic: AuthorizationError: CloudWatch Alarms is not authorized to perform SNS:Publish on the topic";
+/// A `StateUpdate` item's `HistoryData`, as CloudWatch writes it: the old and the new state,
+/// each with its `stateValue` and reason, the new one with the datapoint that decided it.
+fn state_update(at: i64, from: &str, to: &str) -> Value {
+    let time = |t: i64| chrono::DateTime::from_timestamp(t, 0).unwrap_or_default();
+    let iso = |t: i64| time(t).format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string();
+    let short = |t: i64| time(t).format("%d/%m/%y %H:%M:%S").to_string();
+    let datapoint = at - at.rem_euclid(300) - 300;
+    let reason = |state: &str| match state {
+        "ALARM" => format!(
+            "Threshold Crossed: 1 out of the last 1 datapoints [3.0 ({})] was greater than or equal to the threshold (1.0) (minimum 1 datapoint for OK -> ALARM transition).",
+            short(datapoint)
+        ),
+        _ => "Threshold Crossed: no datapoints were received for 1 period and 1 missing datapoint was treated as [NonBreaching].".to_owned(),
+    };
+    let value = if to == "ALARM" { json!(3.0) } else { Value::Null };
+    json!({
+        "version": "1.0",
+        "oldState": { "stateValue": from, "stateReason": reason(from) },
+        "newState": {
+            "stateValue": to,
+            "stateReason": reason(to),
+            "stateReasonData": {
+                "version": "1.0",
+                "queryDate": iso(at),
+                "startDate": iso(datapoint),
+                "statistic": "Sum",
+                "period": 300,
+                "recentDatapoints": if value.is_null() { json!([]) } else { json!([value]) },
+                "threshold": 1.0,
+                "evaluatedDatapoints": [if value.is_null() { json!({ "timestamp": iso(datapoint) }) } else { json!({ "timestamp": iso(datapoint), "sampleCount": 3.0, "value": value }) }]
+            }
+        }
+    })
+}
 
 fn xmlns(service: &str) -> &'static str {
     if service == "sts" { STS_XMLNS } else { SNS_XMLNS }
@@ -1404,6 +1644,7 @@ fn xmlns(service: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::org::{HISTORY_ITEMS_FAILED, RECOVERED_ITEMS};
 
     #[test]
     fn the_credential_scope_is_read_from_the_authorization_header() {
@@ -1715,7 +1956,7 @@ mod tests {
             let data: Value = serde_json::from_str(items[c]["HistoryData"].as_str().unwrap()).unwrap();
             assert_eq!((data["actionState"].as_str(), data["notificationResource"].as_str()), (Some("Succeeded"), Some(topic.as_str())));
         }
-        assert_eq!(Kind::Notified(crate::History::Recovered).history_reads(n), (1, 1), "so orgwatch reads no alarm's own history");
+        assert_eq!(Kind::Notified(crate::History::Recovered).history_reads(n, crate::AdviceScan::Off), (1, 1), "so orgwatch reads no alarm's own history");
         // One alarm's own history is its items alone.
         let own = history_of(&shared, recovered, Some(&format!("{}-alarm", org.deployed[3].id)), None).await;
         let own = own["AlarmHistoryItems"].as_array().unwrap();
@@ -1820,6 +2061,213 @@ mod tests {
         let counted = Server { shared: Arc::new(shared), addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), stop: None, task: None };
         assert!(counted.calls_by_operation()["cloudwatch:DescribeAlarms"] > 0);
         assert_eq!(counted.calls_by_operation()["cloudwatch:DescribeAlarmsForMetric"], 1);
+    }
+
+    /// DescribeAlarmHistory of one alarm or every alarm, of one kind of item (`None`: every
+    /// kind), over a window if given: (status, answer).
+    async fn history_kind(shared: &Shared, index: usize, alarm: Option<&str>, kind: Option<&str>, window: Option<(f64, f64)>, token: Option<&str>) -> (StatusCode, Value) {
+        let mut e = Cbor::new();
+        e.map(3 + u64::from(alarm.is_some()) + u64::from(kind.is_some()) + 2 * u64::from(window.is_some()) + u64::from(token.is_some()));
+        if let Some(alarm) = alarm {
+            e.text("AlarmName").text(alarm);
+        }
+        e.text("AlarmTypes").array(2).text("MetricAlarm").text("CompositeAlarm");
+        if let Some(kind) = kind {
+            e.text("HistoryItemType").text(kind);
+        }
+        if let Some((start, end)) = window {
+            e.text("StartDate").timestamp(start).text("EndDate").timestamp(end);
+        }
+        e.text("ScanBy").text("TimestampDescending");
+        e.text("MaxRecords").int(100);
+        if let Some(token) = token {
+            e.text("NextToken").text(token);
+        }
+        cbor_call(shared, index, "DescribeAlarmHistory", e.finish()).await
+    }
+
+    fn history_data(item: &Value) -> Value {
+        serde_json::from_str(item["HistoryData"].as_str().unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_history_of_every_kind_holds_state_changes_and_the_state_history_keeps_to_its_window() {
+        let org = Organization::generate(&crate::OrgSpec { accounts: 200, family: false, seed: 4 });
+        let shared = Shared::new(org, ServerSettings::default());
+        let org = &shared.org;
+        let recovered = first_of(org, Kind::Notified(crate::History::Recovered));
+        let alarm = "unauthorized-api-calls-alarm";
+        let topic = shared.topic_notified(recovered);
+
+        // Without HistoryItemType: both kinds, newest first, the newest a return to OK.
+        let (status, page) = history_kind(&shared, recovered, None, None, None, None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let items = page["AlarmHistoryItems"].as_array().unwrap();
+        assert_eq!(items.len(), HISTORY_PAGE);
+        assert!(page["NextToken"].is_string(), "390 items");
+        assert!(items.windows(2).all(|w| w[0]["Timestamp"].as_f64() > w[1]["Timestamp"].as_f64()), "newest first");
+        assert!(items.iter().all(|i| i["Timestamp"].as_f64().is_some_and(|t| t < shared.now as f64)));
+        let kinds = |kind: &str| items.iter().filter(|i| i["HistoryItemType"] == kind).count();
+        assert_eq!((kinds("StateUpdate"), kinds("Action")), (67, 33), "two changes of state around each notification");
+        assert_eq!(items[0]["HistorySummary"], "Alarm updated from ALARM to OK");
+        let back = history_data(&items[0]);
+        assert_eq!((back["oldState"]["stateValue"].as_str(), back["newState"]["stateValue"].as_str()), (Some("ALARM"), Some("OK")));
+        assert_eq!((items[1]["HistoryItemType"].as_str(), history_data(&items[1])["notificationResource"].as_str()), (Some("Action"), Some(topic.as_str())));
+        assert_eq!(items[2]["HistorySummary"], "Alarm updated from OK to ALARM");
+        let fired = history_data(&items[2]);
+        assert_eq!((fired["oldState"]["stateValue"].as_str(), fired["newState"]["stateValue"].as_str()), (Some("OK"), Some("ALARM")));
+        assert_eq!(fired["newState"]["stateReasonData"]["recentDatapoints"], json!([3.0]));
+        assert!(fired["newState"]["stateReason"].as_str().unwrap().starts_with("Threshold Crossed: 1 out of the last 1 datapoints [3.0"));
+        assert_eq!(items[1]["Timestamp"].as_f64().unwrap() - items[2]["Timestamp"].as_f64().unwrap(), 1.0, "the action a second after the change");
+
+        // StateUpdate over a week: every change within it, two pages, nothing else.
+        let end = shared.now as f64;
+        let start = end - f64::from(crate::ADVICE_WINDOW_DAYS) * 86_400.0;
+        let (mut changes, mut token, mut pages) = (Vec::new(), None::<String>, 0);
+        loop {
+            let (status, page) = history_kind(&shared, recovered, Some(alarm), Some("StateUpdate"), Some((start, end)), token.as_deref()).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            pages += 1;
+            changes.extend(page["AlarmHistoryItems"].as_array().unwrap().iter().cloned());
+            match page.get("NextToken").and_then(Value::as_str) {
+                Some(next) => token = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        assert_eq!((changes.len(), pages), (168, 2));
+        assert!(changes.iter().all(|i| i["HistoryItemType"] == "StateUpdate" && i["AlarmName"] == alarm));
+        assert!(changes.iter().all(|i| i["Timestamp"].as_f64().is_some_and(|t| (start..=end).contains(&t))));
+        assert_eq!(changes.iter().filter(|i| i["HistorySummary"] == "Alarm updated from OK to ALARM").count(), 84);
+        let (mut e, at) = (Cbor::new(), shared.now as f64);
+        e.map(2).text("HistoryItemType").text("StateUpdate").text("StartDate").timestamp(at - 3_600.0);
+        let (_, page) = cbor_call(&shared, recovered, "DescribeAlarmHistory", e.finish()).await;
+        assert_eq!(page["AlarmHistoryItems"].as_array().unwrap().len(), 1, "the return to OK 45 minutes ago; the change to ALARM came 1 h 1 s ago");
+
+        // Another kind has no items; a date must be a timestamp.
+        let (_, page) = history_kind(&shared, recovered, None, Some("ConfigurationUpdate"), None, None).await;
+        assert_eq!(page, json!({ "AlarmHistoryItems": [] }));
+        let mut e = Cbor::new();
+        e.map(1).text("StartDate").text("yesterday");
+        let (status, body) = cbor_call(&shared, recovered, "DescribeAlarmHistory", e.finish()).await;
+        assert_eq!((status, body["__type"].as_str()), (StatusCode::BAD_REQUEST, Some("InvalidParameterValue")));
+        // A plain compliant account's alarms never changed state within what CloudWatch keeps.
+        let (_, page) = history_kind(&shared, first_of(org, Kind::Compliant), None, None, None, None).await;
+        assert_eq!(page, json!({ "AlarmHistoryItems": [] }));
+        // The Action history is the notifications alone, as before.
+        let failed = first_of(org, Kind::Broken(crate::Break::AlarmActionFailed));
+        let (_, every) = history_kind(&shared, failed, None, None, None, None).await;
+        assert_eq!(every["AlarmHistoryItems"].as_array().unwrap().len(), 3 * HISTORY_ITEMS_FAILED);
+        assert_eq!(history_data(&every["AlarmHistoryItems"][1])["actionState"], "Failed");
+    }
+
+    /// One GetMetricData query: (id, namespace, metric, dimensions, period, stat).
+    type Query<'a> = (&'a str, &'a str, &'a str, &'a [(&'a str, &'a str)], i64, &'a str);
+
+    /// GetMetricData as the SDK sends it, oldest first.
+    async fn metric_data(shared: &Shared, index: usize, queries: &[Query<'_>], start: f64, end: f64) -> (StatusCode, Value) {
+        let mut e = Cbor::new();
+        e.map(4).text("MetricDataQueries").array(queries.len() as u64);
+        for (id, namespace, metric, dimensions, period, stat) in queries {
+            e.map(3).text("Id").text(id);
+            e.text("MetricStat").map(3);
+            e.text("Metric").map(3).text("Namespace").text(namespace).text("MetricName").text(metric);
+            e.text("Dimensions").array(dimensions.len() as u64);
+            for (name, value) in *dimensions {
+                e.map(2).text("Name").text(name).text("Value").text(value);
+            }
+            e.text("Period").int(*period).text("Stat").text(stat);
+            e.text("ReturnData").boolean(true);
+        }
+        e.text("StartTime").timestamp(start).text("EndTime").timestamp(end).text("ScanBy").text("TimestampAscending");
+        cbor_call(shared, index, "GetMetricData", e.finish()).await
+    }
+
+    fn series(result: &Value) -> (Vec<f64>, Vec<f64>) {
+        let numbers = |field: &str| result[field].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect::<Vec<_>>();
+        (numbers("Timestamps"), numbers("Values"))
+    }
+
+    #[tokio::test]
+    async fn get_metric_data_answers_the_callers_metrics_and_its_topics_deliveries() {
+        let org = Organization::generate(&crate::OrgSpec { accounts: 300, family: true, seed: 4 });
+        let shared = Shared::new(org, ServerSettings::default());
+        let org = &shared.org;
+        let end = (shared.now - shared.now.rem_euclid(60)) as f64;
+        let start = end - 7.0 * 86_400.0;
+        let metric = org.deployed[0].metric.clone();
+        let topic: &[(&str, &str)] = &[("TopicName", TOPIC_NAME)];
+        let queries: [Query<'_>; 3] = [
+            ("q0", NAMESPACE, &metric, &[], 300, "Sum"),
+            ("q1", "AWS/SNS", "NumberOfNotificationsDelivered", topic, 86_400, "Sum"),
+            ("q2", "AWS/SNS", "NumberOfNotificationsFailed", topic, 86_400, "Sum"),
+        ];
+        let sum = |v: &[f64]| v.iter().sum::<f64>();
+
+        let plain = first_of(org, Kind::Compliant);
+        let (status, body) = metric_data(&shared, plain, &queries, start, end).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let results = body["MetricDataResults"].as_array().unwrap();
+        assert_eq!(results.iter().map(|r| r["Id"].as_str().unwrap()).collect::<Vec<_>>(), ["q0", "q1", "q2"]);
+        assert!(results.iter().all(|r| r["StatusCode"] == "Complete") && body.get("NextToken").is_none());
+        assert_eq!(results[0]["Label"], metric.as_str());
+        let (times, values) = series(&results[0]);
+        assert!((3..40).contains(&values.len()), "a few periods of a week had denied calls: {}", values.len());
+        assert!(values.iter().all(|v| (1.0..=6.0).contains(v)), "{values:?}");
+        assert!(times.windows(2).all(|w| w[0] < w[1]), "oldest first");
+        assert!(times.iter().all(|t| (start..end).contains(t) && (t - start) % 300.0 == 0.0), "each period's start");
+        let (days, delivered) = series(&results[1]);
+        assert!(sum(&delivered) > 0.0 && days.len() <= 7, "{delivered:?}");
+        let (failed_days, failed) = series(&results[2]);
+        assert_eq!((failed_days.len(), sum(&failed)), (days.len(), 0.0), "failed 0 on the days something was delivered");
+
+        let undelivered = first_of(org, Kind::Broken(crate::Break::SubscriberDeliveryFailing));
+        let (_, body) = metric_data(&shared, undelivered, &queries, start, end).await;
+        let (delivered, failed) = (series(&body["MetricDataResults"][1]).1, series(&body["MetricDataResults"][2]).1);
+        assert!(sum(&delivered) == 0.0 && !delivered.is_empty() && sum(&failed) > 0.0, "{delivered:?} {failed:?}");
+
+        // A central topic's deliveries are the security account's to read; a member has none.
+        let member = first_of(org, Kind::CentralTopic);
+        let (_, body) = metric_data(&shared, member, &queries[1..], start, end).await;
+        assert!(body["MetricDataResults"].as_array().unwrap().iter().all(|r| r["Values"] == json!([])));
+        let (_, body) = metric_data(&shared, org.security_index(), &queries[1..], start, end).await;
+        assert!(sum(&series(&body["MetricDataResults"][0]).1) > 50.0, "the whole organization's alarms notify it");
+        // The alarm that fired every two hours: its metric crossed at each notification.
+        let recovered = first_of(org, Kind::Notified(crate::History::Recovered));
+        let (_, body) = metric_data(&shared, recovered, &queries[..1], start, end).await;
+        assert!(series(&body["MetricDataResults"][0]).1.iter().filter(|v| **v >= 2.0).count() >= 84);
+        // Another metric, or another statistic of the same.
+        let other: [Query<'_>; 2] = [("a", OTHER_NAMESPACE, OTHER_METRIC, &[], 300, "Sum"), ("b", NAMESPACE, &metric, &[], 300, "SampleCount")];
+        let (_, body) = metric_data(&shared, plain, &other, start, end).await;
+        assert_eq!(body["MetricDataResults"][0]["Values"], json!([]));
+        assert_eq!(series(&body["MetricDataResults"][1]).0, times, "the same periods");
+
+        // What AWS refuses, refused without a panic.
+        let refused = |body: &Value| body["__type"].as_str().map(str::to_owned);
+        assert_eq!(refused(&metric_data(&shared, plain, &queries, end, start).await.1).as_deref(), Some("InvalidParameterValue"));
+        assert_eq!(refused(&metric_data(&shared, plain, &[("q0", NAMESPACE, &metric, &[], 61, "Sum")], start, end).await.1).as_deref(), Some("InvalidParameterValue"));
+        assert_eq!(refused(&metric_data(&shared, plain, &[queries[0], queries[0]], start, end).await.1).as_deref(), Some("InvalidParameterValue"), "ids are unique");
+        let many: Vec<String> = (0..501).map(|i| format!("q{i}")).collect();
+        let many: Vec<Query<'_>> = many.iter().map(|id| (id.as_str(), NAMESPACE, metric.as_str(), &[][..], 300, "Sum")).collect();
+        assert_eq!(refused(&metric_data(&shared, plain, &many, start, end).await.1).as_deref(), Some("InvalidParameterValue"));
+        assert_eq!(metric_data(&shared, plain, &many[..500], start, end).await.0, StatusCode::OK);
+        let mut e = Cbor::new();
+        e.map(3).text("MetricDataQueries").array(1).map(2).text("Id").text("e1").text("Expression").text("SUM(METRICS())");
+        e.text("StartTime").timestamp(start).text("EndTime").timestamp(end);
+        assert_eq!(refused(&cbor_call(&shared, plain, "GetMetricData", e.finish()).await.1).as_deref(), Some("InvalidParameterValue"), "MetricStat queries only");
+        let mut e = Cbor::new();
+        e.map(1).text("MetricDataQueries").array(0);
+        assert_eq!(refused(&cbor_call(&shared, plain, "GetMetricData", e.finish()).await.1).as_deref(), Some("MissingParameter"));
+        let mut nested = vec![0x81u8; 40];
+        nested.push(0x01);
+        for body in [b"\x01\x02".to_vec(), vec![0xa1, 0x61], nested] {
+            assert_eq!(refused(&cbor_call(&shared, plain, "GetMetricData", body).await.1).as_deref(), Some("SerializationException"));
+        }
+
+        let counted = Server { shared: Arc::new(shared), addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), stop: None, task: None };
+        let of_plain = counted.calls_by_operation_of(&[counted.shared.org.id_of(plain)]);
+        assert_eq!(of_plain.get("cloudwatch:GetMetricData"), Some(&12));
+        assert_eq!(of_plain.len(), 1);
+        assert_eq!(counted.calls_by_operation()["cloudwatch:GetMetricData"], 16);
     }
 
     #[tokio::test(start_paused = true)]

@@ -149,12 +149,14 @@ impl Cbor {
 }
 
 /// A member of a CBOR request map that the server reads.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Member {
     Text(String),
     Int(i64),
     /// An array of text strings (`AlarmTypes`).
     Texts(Vec<String>),
+    /// A timestamp (tag 1 around epoch seconds, an integer or a float): `StartDate`, `EndDate`.
+    Time(f64),
     /// Any other type: skipped.
     Other,
 }
@@ -170,6 +172,19 @@ impl Member {
 
     pub fn texts(&self) -> Option<&[String]> {
         if let Member::Texts(t) = self { Some(t) } else { None }
+    }
+
+    pub fn time(&self) -> Option<f64> {
+        if let Member::Time(t) = self { Some(*t) } else { None }
+    }
+}
+
+/// A number: an integer or a float of any width.
+fn number(d: &mut minicbor::Decoder<'_>) -> Option<f64> {
+    match d.datatype().ok()? {
+        Type::F16 | Type::F32 | Type::F64 => d.f64().ok(),
+        Type::U8 | Type::U16 | Type::U32 | Type::U64 | Type::I8 | Type::I16 | Type::I32 | Type::I64 | Type::Int => i64::try_from(d.int().ok()?).ok().map(|i| i as f64),
+        _ => None,
     }
 }
 
@@ -219,6 +234,18 @@ pub(crate) fn cbor_members<'b>(body: &'b [u8], wanted: &[&str]) -> Option<Vec<(&
                     }
                 }
             }
+            Type::Tag => {
+                let at = d.position();
+                let tag = d.tag().ok()?;
+                match number(&mut d).filter(|_| tag.as_u64() == 1) {
+                    Some(seconds) => Member::Time(seconds),
+                    None => {
+                        d.set_position(at);
+                        d.skip().ok()?;
+                        Member::Other
+                    }
+                }
+            }
             _ => {
                 d.skip().ok()?;
                 Member::Other
@@ -227,6 +254,104 @@ pub(crate) fn cbor_members<'b>(body: &'b [u8], wanted: &[&str]) -> Option<Vec<(&
         found.push((key, member));
     }
     Some(found)
+}
+
+/// How deep a request's maps and arrays may nest for [`cbor_json`].
+const MAX_DEPTH: usize = 16;
+
+/// A whole CBOR request body as JSON, for requests whose members nest (GetMetricData's
+/// `MetricDataQueries`): maps with text keys and arrays (definite or indefinite), text,
+/// integers, floats (a non-finite one is `null`), booleans and null; a timestamp (tag 1) is its
+/// epoch seconds, any other tag its content; byte strings are `null`. An empty body is an empty
+/// map. `None` when the body is not that, has bytes after its value, or nests deeper than
+/// [`MAX_DEPTH`].
+pub(crate) fn cbor_json(body: &[u8]) -> Option<serde_json::Value> {
+    if body.is_empty() {
+        return Some(serde_json::Value::Object(Default::default()));
+    }
+    let mut d = minicbor::Decoder::new(body);
+    let value = json_value(&mut d, 0)?;
+    (d.position() == body.len()).then_some(value)
+}
+
+fn json_value(d: &mut minicbor::Decoder<'_>, depth: usize) -> Option<serde_json::Value> {
+    use serde_json::Value;
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    // The end of an indefinite map or array: one byte.
+    let end = |d: &mut minicbor::Decoder<'_>| -> Option<bool> {
+        if d.datatype().ok()? == Type::Break {
+            d.set_position(d.position() + 1);
+            return Some(true);
+        }
+        Some(false)
+    };
+    Some(match d.datatype().ok()? {
+        Type::Map | Type::MapIndef => {
+            let len = d.map().ok()?;
+            let mut map = serde_json::Map::new();
+            let mut seen = 0u64;
+            loop {
+                match len {
+                    Some(n) if seen >= n => break,
+                    None if end(d)? => break,
+                    _ => {}
+                }
+                seen += 1;
+                let mut key = String::new();
+                for chunk in d.str_iter().ok()? {
+                    key.push_str(chunk.ok()?);
+                }
+                let value = json_value(d, depth + 1)?;
+                map.insert(key, value);
+            }
+            Value::Object(map)
+        }
+        Type::Array | Type::ArrayIndef => {
+            let len = d.array().ok()?;
+            let mut items = Vec::new();
+            let mut seen = 0u64;
+            loop {
+                match len {
+                    Some(n) if seen >= n => break,
+                    None if end(d)? => break,
+                    _ => {}
+                }
+                seen += 1;
+                items.push(json_value(d, depth + 1)?);
+            }
+            Value::Array(items)
+        }
+        Type::String | Type::StringIndef => {
+            let mut text = String::new();
+            for chunk in d.str_iter().ok()? {
+                text.push_str(chunk.ok()?);
+            }
+            Value::String(text)
+        }
+        Type::Bool => Value::Bool(d.bool().ok()?),
+        Type::Null | Type::Undefined => {
+            d.skip().ok()?;
+            Value::Null
+        }
+        Type::F16 | Type::F32 | Type::F64 => serde_json::Number::from_f64(d.f64().ok()?).map_or(Value::Null, Value::Number),
+        Type::U8 | Type::U16 | Type::U32 | Type::U64 => Value::from(u64::try_from(d.int().ok()?).ok()?),
+        Type::I8 | Type::I16 | Type::I32 | Type::I64 | Type::Int => Value::from(i64::try_from(d.int().ok()?).ok()?),
+        Type::Tag => {
+            let tag = d.tag().ok()?;
+            if tag.as_u64() == 1 {
+                serde_json::Number::from_f64(number(d)?).map_or(Value::Null, Value::Number)
+            } else {
+                json_value(d, depth + 1)?
+            }
+        }
+        Type::Bytes | Type::BytesIndef | Type::Simple => {
+            d.skip().ok()?;
+            Value::Null
+        }
+        Type::Break | Type::Unknown(_) => return None,
+    })
 }
 
 #[cfg(test)]
@@ -274,6 +399,53 @@ mod tests {
             found,
             vec![("AlarmTypes", Member::Texts(vec!["MetricAlarm".into(), "CompositeAlarm".into()])), ("Other", Member::Other), ("MaxRecords", Member::Int(5))]
         );
+    }
+
+    #[test]
+    fn nested_cbor_requests_are_read_as_json_with_timestamps_as_seconds() {
+        // {_ "MetricDataQueries": [_ {"Id": "q0", "MetricStat": {"Period": 300, "Stat": "Sum"}, "ReturnData": true}],
+        //    "StartTime": 1(1.7e9), "EndTime": 1(1700003600), "Ratio": 0.5, "Missing": null, "Neg": -2 }
+        let mut e = Encoder::new(Vec::new());
+        e.begin_map().unwrap();
+        e.str("MetricDataQueries").unwrap().begin_array().unwrap();
+        e.map(3).unwrap().str("Id").unwrap().str("q0").unwrap();
+        e.str("MetricStat").unwrap().map(2).unwrap().str("Period").unwrap().u16(300).unwrap().str("Stat").unwrap().str("Sum").unwrap();
+        e.str("ReturnData").unwrap().bool(true).unwrap();
+        e.end().unwrap();
+        e.str("StartTime").unwrap().tag(Tag::new(1)).unwrap().f64(1.7e9).unwrap();
+        e.str("EndTime").unwrap().tag(Tag::new(1)).unwrap().u32(1_700_003_600).unwrap();
+        e.str("Ratio").unwrap().f32(0.5).unwrap();
+        e.str("Missing").unwrap().null().unwrap();
+        e.str("Neg").unwrap().i8(-2).unwrap();
+        e.end().unwrap();
+        let body = e.into_writer();
+        let value = cbor_json(&body).expect("a CBOR map");
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "MetricDataQueries": [{ "Id": "q0", "MetricStat": { "Period": 300, "Stat": "Sum" }, "ReturnData": true }],
+                "StartTime": 1.7e9, "EndTime": 1_700_003_600.0, "Ratio": 0.5, "Missing": null, "Neg": -2
+            })
+        );
+        assert_eq!(cbor_json(b"").unwrap(), serde_json::json!({}));
+        // Bytes after the value, a cut-off body, nesting deeper than the limit: refused.
+        assert!(cbor_json(&[body.as_slice(), b"\x01"].concat()).is_none());
+        assert!(cbor_json(&body[..body.len() - 3]).is_none());
+        let mut deep = vec![0x81u8; MAX_DEPTH + 1];
+        deep.push(0x01);
+        assert!(cbor_json(&deep).is_none());
+        let mut shallow = vec![0x81u8; MAX_DEPTH];
+        shallow.push(0x01);
+        assert!(cbor_json(&shallow).is_some());
+        // The members read one by one: a timestamp, or anything else under another tag.
+        let mut e = Encoder::new(Vec::new());
+        e.map(3).unwrap();
+        e.str("StartDate").unwrap().tag(Tag::new(1)).unwrap().f64(1.5).unwrap();
+        e.str("EndDate").unwrap().tag(Tag::new(1)).unwrap().u8(7).unwrap();
+        e.str("Other").unwrap().tag(Tag::new(0)).unwrap().str("2026-12-03T00:00:00Z").unwrap();
+        let body = e.into_writer();
+        let found = cbor_members(&body, &["StartDate", "EndDate", "Other"]).unwrap();
+        assert_eq!(found, vec![("StartDate", Member::Time(1.5)), ("EndDate", Member::Time(7.0)), ("Other", Member::Other)]);
     }
 
     #[test]

@@ -6,23 +6,24 @@ mod support;
 
 use orgwatch_aws::{AUDIT_OPERATIONS, AwsReads, SdkReads};
 use orgwatch_core::UnobservedKind;
-use orgwatch_core::facts::Key;
+use orgwatch_core::facts::{HistoryKind, Key, MetricDataQuery};
 use orgwatch_synthetic::{
-    Break, CompositeShape, FILLER_ALARMS, HISTORY_PAGE, History, KEY_ALIAS, KeyNaming, Kind, MathShape, OTHER_SIGNAL_ALARM, OrgSpec, Organization, RECOVERED_ITEMS, Server,
-    ServerSettings, TOPIC_NAME,
+    ADVICE_WINDOW_DAYS, AdviceScan, Break, CompositeShape, FILLER_ALARMS, HISTORY_PAGE, History, KEY_ALIAS, KeyNaming, Kind, MathShape, NAMESPACE, OTHER_SIGNAL_ALARM, OrgSpec,
+    Organization, RECOVERED_ITEMS, Server, ServerSettings, TOPIC_NAME,
 };
 use std::time::Duration;
 
 #[test]
 fn orgwatch_reaches_every_expected_finding_through_the_sdk() {
     support::runtime().block_on(async {
-        // 200 accounts, CIS 3.1 only, then the whole family.
+        // 200 accounts, CIS 3.1 only, then the whole family; each a fresh database, so the scan
+        // gathers advice.
         for family in [false, true] {
             let org = Organization::generate(&OrgSpec { accounts: 200, family, seed: 42 });
             let server = Server::start(org, ServerSettings::default()).await.expect("server");
             let scanned = support::scan(&server, 128).await;
             let org = server.organization();
-            let wrong = support::mismatches(org, &scanned.findings);
+            let wrong = support::mismatches(org, &scanned.findings, AdviceScan::Gathers);
             assert!(wrong.is_empty(), "family={family}: {} wrong findings:\n{}", wrong.len(), wrong.join("\n"));
             assert_eq!(scanned.report.accounts_judged, 200);
             eprintln!(
@@ -46,14 +47,10 @@ fn orgwatch_reaches_every_expected_finding_through_the_sdk() {
             for account in org.account_ids() {
                 let calls = by_account.get(&account).copied().unwrap_or(0);
                 let kind = org.kind(&account).expect("a member");
-                let Some(expected) = kind.expected_calls(controls) else {
+                let Some(expected) = kind.expected_calls(controls, AdviceScan::Gathers) else {
                     assert!(calls >= 3, "{account} ({}): {calls}", kind.label());
                     continue;
                 };
-                // The first scan of a database measures advice: one GetMetricData more for each
-                // passing account whose alarm is its own (a covered account's is the management
-                // account's, read there once for all).
-                let expected = expected + u64::from(kind.expected().0 == "PASS" && !matches!(kind, Kind::Covered));
                 assert_eq!(calls, expected, "{account} ({})", kind.label());
             }
             // A key is read once per scan, the central topic's too.
@@ -137,6 +134,39 @@ fn orgwatch_reaches_every_expected_finding_through_the_sdk() {
         assert_eq!((every.items.len(), every.complete), (HISTORY_PAGE, false));
         assert_eq!(server.calls_by_operation()["cloudwatch:DescribeAlarmHistory"], 1);
         assert!(every.items.iter().all(|i| i.alarm_name == alarm) && every.items[0].data.contains(r#""actionState":"Succeeded""#));
+        assert!(every.items.iter().all(|i| i.kind == HistoryKind::Action));
+        // On the scans that gather advice: the same page with every kind of item.
+        let every = reads.describe_alarm_history(&session, "us-east-1", None, true).await.expect("every kind");
+        assert_eq!((every.items.len(), every.complete), (HISTORY_PAGE, false));
+        let of_kind = |kind: HistoryKind| every.items.iter().filter(|i| i.kind == kind).count();
+        assert_eq!((of_kind(HistoryKind::StateUpdate), of_kind(HistoryKind::Action)), (67, 33), "a change to ALARM and back around each notification");
+        let data: serde_json::Value = serde_json::from_str(&every.items[0].data).expect("HistoryData is JSON");
+        assert_eq!((every.items[0].summary.as_str(), data["oldState"]["stateValue"].as_str(), data["newState"]["stateValue"].as_str()), ("Alarm updated from ALARM to OK", Some("ALARM"), Some("OK")));
+        // An alarm's own state changes over the advice window: every page.
+        let end = chrono::Utc::now();
+        let start = end - chrono::Duration::days(i64::from(ADVICE_WINDOW_DAYS));
+        server.reset_counts();
+        let states = reads.describe_alarm_states(&session, "us-east-1", &alarm, start, end).await.expect("state changes");
+        assert_eq!((states.items.len(), states.complete), (168, true), "84 notifications in the week, each a change to ALARM and back");
+        assert!(states.items.iter().all(|i| i.kind == HistoryKind::StateUpdate && i.alarm_name == alarm && i.timestamp >= start && i.timestamp <= end));
+        assert_eq!(server.calls_by_operation()["cloudwatch:DescribeAlarmHistory"], 2);
+        // GetMetricData: the alarm's metric per period and the topic's deliveries, one call.
+        let topic = format!("arn:aws:sns:us-east-1:{recovered}:{TOPIC_NAME}");
+        let alarmed = MetricDataQuery {
+            namespace: NAMESPACE.into(),
+            metric_name: orgwatch_core::controls::metric_name(org.controls()[0]),
+            dimensions: Vec::new(),
+            stat: "Sum".into(),
+            period_seconds: 300,
+        };
+        let [delivered, failed] = orgwatch_core::evaluate::advice::delivery_queries(&topic);
+        server.reset_counts();
+        let values = reads.get_metric_data(&session, "us-east-1", start, end, &[alarmed, delivered, failed]).await.expect("metric data");
+        assert_eq!(server.calls_by_operation()["cloudwatch:GetMetricData"], 1);
+        let [alarmed, delivered, failed] = values.as_slice() else { panic!("one result per query: {values:?}") };
+        assert!(alarmed.values.iter().filter(|v| **v >= 2.0).count() >= 84, "it fired every two hours: {alarmed:?}");
+        assert!(alarmed.timestamps.windows(2).all(|w| w[0] < w[1]) && alarmed.timestamps.iter().all(|t| *t >= start && *t < end), "oldest first, within the window");
+        assert!(delivered.values.iter().sum::<f64>() > 0.0 && failed.values.iter().sum::<f64>() == 0.0, "{delivered:?} {failed:?}");
 
         // DescribeAlarms: every page, metric-math and composite alarms.
         let many = reads.assume_role(&first(Kind::ManyAlarms)).await.expect("role");
@@ -181,7 +211,7 @@ fn orgwatch_reaches_every_expected_finding_through_the_sdk() {
         let org = Organization::generate(&OrgSpec { accounts: 200, family: false, seed: 42 });
         let server = Server::start(org, ServerSettings { latency: Duration::from_millis(2), throttle_every: Some(25) }).await.expect("server");
         let scanned = support::scan(&server, 128).await;
-        let wrong = support::mismatches(server.organization(), &scanned.findings);
+        let wrong = support::mismatches(server.organization(), &scanned.findings, AdviceScan::Gathers);
         assert!(wrong.is_empty(), "throttled: {} wrong findings:\n{}", wrong.len(), wrong.join("\n"));
         assert!(server.throttled_calls() > 0);
         eprintln!(

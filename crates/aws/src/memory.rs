@@ -27,7 +27,18 @@
 //!   account's key (`AccessDeniedException`): a key policy is read in the key's own account.
 //! - `DescribeAlarmHistory` answers the caller's history items of that alarm in that region, or
 //!   of every alarm there, newest first, [`ALARM_HISTORY_PAGE`] a page (each page a call), at
-//!   most [`ALARM_HISTORY_PAGES`] pages of one alarm and one page of every alarm.
+//!   most [`ALARM_HISTORY_PAGES`] pages of one alarm and one page of every alarm: its `Action`
+//!   items ([`MemoryAccount::record_notification`]), or items of every kind (`StateUpdate` too,
+//!   [`MemoryAccount::record_state_change`]) when asked. An alarm's state changes over a window
+//!   (both ends included) are read the same way, at most [`ALARM_STATES_PAGES`] pages.
+//! - `GetMetricData` aggregates the caller's datapoints of each query's metric in that region
+//!   ([`MemoryAccount::put_metric_data`]; the same dimensions in any order are the same metric)
+//!   per period from `StartTime` to `EndTime` (excluded), a period's timestamp its start,
+//!   periods without datapoints left out, oldest first: `Sum`, `Average`, `SampleCount`,
+//!   `Minimum`, `Maximum`, and percentiles answered as `Maximum`. A call is
+//!   [`METRIC_DATA_QUERIES`] queries, a page each 100,800 values it answers; no query, no call.
+//!   A period of 0 or less, another statistic, or a start not before the end is
+//!   `InvalidParameterValue`.
 //! - `ListParents` climbs from an account through its OUs ([`MemoryOrg::add_ou`],
 //!   [`MemoryAccount::parent`]) to the root, one call a level, with the management account's
 //!   identity; an account outside the organization is `ChildNotFoundException`.
@@ -36,11 +47,14 @@
 //! tokio's paused clock, and is recorded as a [`Call`].
 
 use crate::errors::AwsError;
-use crate::reads::{ALARM_HISTORY_PAGE, ALARM_HISTORY_PAGES, ALARM_STATES_PAGES, ALARMS_PAGE, AccountsPage, AwsReads, METRIC_DATA_QUERIES, ORG_PATH_DEPTH, OrgAccount, Organization};
+use crate::reads::{
+    ALARM_HISTORY_PAGE, ALARM_HISTORY_PAGES, ALARM_STATES_PAGES, ALARMS_PAGE, AccountsPage, AwsReads, METRIC_DATA_PAGES, METRIC_DATA_QUERIES, ORG_PATH_DEPTH, OrgAccount, Organization,
+};
+use chrono::{DateTime, Utc};
 use orgwatch_core::controls;
 use orgwatch_core::facts::{
-    Alarm, AlarmHistory, AlarmHistoryItem, Alarms, BasicEventSelector, HistoryKind, MetricDataQuery, MetricValues, CompositeAlarm, EventSelectors, Key, KeyMetadata, LogGroupRef, MetricFilter, MetricTransformation, Observed,
-    Subscription, Topic, Trail, TrailStatus, arn_account, default_topic_policy,
+    Alarm, AlarmHistory, AlarmHistoryItem, Alarms, BasicEventSelector, CompositeAlarm, Dimension, EventSelectors, HistoryKind, Key, KeyMetadata, LogGroupRef, MetricDataQuery, MetricFilter,
+    MetricTransformation, MetricValues, Observed, Subscription, Topic, Trail, TrailStatus, arn_account, default_topic_policy,
 };
 use orgwatch_core::Unobserved;
 use orgwatch_core::remediate::grant;
@@ -70,10 +84,93 @@ pub struct Call {
     pub account_id: String,
     /// As IAM names it, e.g. `cloudtrail:GetTrailStatus`.
     pub operation: &'static str,
-    /// The ARN or name read (a role, trail or topic ARN, a log group name, `namespace/metric`);
-    /// empty for calls that name nothing (DescribeTrails, the organization calls).
+    /// The ARN or name read (a role, trail or topic ARN, a log group name, an alarm name, `*` for
+    /// every alarm's history, the region for DescribeAlarms and GetMetricData); empty for calls
+    /// that name nothing (DescribeTrails, the organization calls).
     pub target: String,
     pub started: Instant,
+}
+
+/// A metric of a [`MemoryAccount`], as CloudWatch tells metrics apart: its region, namespace,
+/// name and dimensions.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct MetricKey {
+    pub region: String,
+    pub namespace: String,
+    pub metric_name: String,
+    /// Sorted by name, so the same dimensions named in another order are the same metric.
+    pub dimensions: Vec<Dimension>,
+}
+
+impl MetricKey {
+    pub fn new(region: &str, namespace: &str, metric_name: &str, dimensions: &[Dimension]) -> Self {
+        let mut dimensions = dimensions.to_vec();
+        dimensions.sort();
+        MetricKey { region: region.to_owned(), namespace: namespace.to_owned(), metric_name: metric_name.to_owned(), dimensions }
+    }
+}
+
+/// Datapoints of one `GetMetricData` page at most (AWS's 100,800).
+const METRIC_DATA_PAGE_POINTS: usize = 100_800;
+
+/// A statistic the in-memory organization computes.
+#[derive(Clone, Copy)]
+enum Statistic {
+    Sum,
+    Average,
+    SampleCount,
+    Minimum,
+    Maximum,
+}
+
+impl Statistic {
+    /// The five basic statistics by name. A percentile (`p99`, `p99.9`) is answered as the
+    /// period's `Maximum`: never below the percentile, and the same when the period holds few
+    /// values (for `p99`, fewer than a hundred). Other extended statistics (trimmed means,
+    /// `PR(…)`, …) are not computed: `None`.
+    fn parse(stat: &str) -> Option<Statistic> {
+        Some(match stat {
+            "Sum" => Statistic::Sum,
+            "Average" => Statistic::Average,
+            "SampleCount" => Statistic::SampleCount,
+            "Minimum" => Statistic::Minimum,
+            "Maximum" => Statistic::Maximum,
+            _ if stat.strip_prefix('p').is_some_and(|p| p.parse::<f64>().is_ok_and(|p| (0.0..=100.0).contains(&p))) => Statistic::Maximum,
+            _ => return None,
+        })
+    }
+
+    /// The statistic of a period's values (never empty).
+    fn of(self, values: &[f64]) -> f64 {
+        match self {
+            Statistic::Sum => values.iter().sum(),
+            Statistic::Average => values.iter().sum::<f64>() / values.len() as f64,
+            Statistic::SampleCount => values.len() as f64,
+            Statistic::Minimum => values.iter().copied().fold(f64::INFINITY, f64::min),
+            Statistic::Maximum => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        }
+    }
+}
+
+/// What GetMetricData answers for `query` from `datapoints`: the statistic of the datapoints in
+/// each period of `period_seconds` from `start` (the period's timestamp is its start), up to
+/// `end` (excluded), periods without datapoints left out, oldest first. `index` is the query's
+/// place in the call, for the error.
+fn aggregate(datapoints: &[(DateTime<Utc>, f64)], query: &MetricDataQuery, index: usize, start: DateTime<Utc>, end: DateTime<Utc>) -> Observed<MetricValues> {
+    let invalid = |what: String| Unobserved::api_error("cloudwatch:GetMetricData", format!("InvalidParameterValue: {what}"));
+    if query.period_seconds <= 0 {
+        return Err(invalid(format!("The parameter MetricDataQueries.member.{}.MetricStat.Period must be greater than 0.", index + 1)));
+    }
+    let Some(statistic) = Statistic::parse(&query.stat) else {
+        return Err(invalid(format!("The statistic {:?} of MetricDataQueries.member.{} is not one the in-memory organization computes.", query.stat, index + 1)));
+    };
+    let period = i64::from(query.period_seconds);
+    let mut periods: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+    for (time, value) in datapoints.iter().filter(|(time, _)| *time >= start && *time < end) {
+        periods.entry((*time - start).num_seconds().div_euclid(period)).or_default().push(*value);
+    }
+    let (timestamps, values) = periods.into_iter().map(|(n, values)| (start + chrono::Duration::seconds(n * period), statistic.of(&values))).unzip();
+    Ok(MetricValues { timestamps, values })
 }
 
 /// An SNS topic of a [`MemoryAccount`].
@@ -133,8 +230,9 @@ pub fn organization_topic_policy(topic_arn: &str, organization_id: &str) -> Stri
 }
 
 /// One account of a [`MemoryOrg`]: what its APIs answer. Build it with
-/// [`MemoryAccount::deploy_chain`], [`MemoryAccount::add_topic`], [`MemoryAccount::add_key`] and
-/// [`MemoryAccount::record_notification`], then break it by changing the fields.
+/// [`MemoryAccount::deploy_chain`], [`MemoryAccount::add_topic`], [`MemoryAccount::add_key`],
+/// [`MemoryAccount::record_notification`], [`MemoryAccount::record_state_change`] and
+/// [`MemoryAccount::put_metric_data`], then break it by changing the fields.
 #[derive(Clone, Debug)]
 pub struct MemoryAccount {
     pub name: String,
@@ -160,8 +258,9 @@ pub struct MemoryAccount {
     /// The items of each alarm's history (`Action`, `StateUpdate`), by (region, alarm name), in
     /// any order.
     pub alarm_history: BTreeMap<(String, String), Vec<AlarmHistoryItem>>,
-    /// What GetMetricData answers, by (region, query); a query not here has no data.
-    pub metric_data: BTreeMap<(String, MetricDataQuery), MetricValues>,
+    /// The datapoints of each metric ([`MemoryAccount::put_metric_data`]), in any order, by
+    /// [`MetricKey`]: what GetMetricData aggregates. A metric not here has no data.
+    pub metric_data: BTreeMap<MetricKey, Vec<(DateTime<Utc>, f64)>>,
     /// The OU the account is in ([`MemoryOrg::add_ou`]); `None` is the root.
     pub parent: Option<String>,
 }
@@ -291,7 +390,7 @@ impl MemoryAccount {
 
     /// Adds an `Action` item to the history of alarm `alarm_name` in `region`, as CloudWatch
     /// writes one for a notification to `topic_arn` at `at`: succeeded, or failed with `error`.
-    pub fn record_notification(&mut self, region: &str, alarm_name: &str, topic_arn: &str, at: chrono::DateTime<chrono::Utc>, error: Option<&str>) -> &mut Self {
+    pub fn record_notification(&mut self, region: &str, alarm_name: &str, topic_arn: &str, at: DateTime<Utc>, error: Option<&str>) -> &mut Self {
         let (summary, mut data) = match error {
             None => (format!("Successfully executed action {topic_arn}"), serde_json::json!({"actionState": "Succeeded"})),
             Some(error) => (format!("Failed to execute action {topic_arn}"), serde_json::json!({"actionState": "Failed", "error": error})),
@@ -303,18 +402,23 @@ impl MemoryAccount {
         self
     }
 
-    /// Adds a `StateUpdate` item to the history of alarm `alarm_name` in `region`: its state
-    /// went from `from` to `to` at `at`, as CloudWatch writes it.
-    pub fn record_state_change(&mut self, region: &str, alarm_name: &str, from: &str, to: &str, at: chrono::DateTime<chrono::Utc>) -> &mut Self {
+    /// Adds a `StateUpdate` item to the history of alarm `alarm_name` in `region`, as CloudWatch
+    /// writes one when the alarm's state went from `from` to `to` (`OK`, `ALARM`,
+    /// `INSUFFICIENT_DATA`) at `at`.
+    pub fn record_state_change(&mut self, region: &str, alarm_name: &str, from: &str, to: &str, at: DateTime<Utc>) -> &mut Self {
         let data = serde_json::json!({"version": "1.0", "oldState": {"stateValue": from}, "newState": {"stateValue": to}});
-        let item = AlarmHistoryItem { alarm_name: alarm_name.to_owned(), kind: HistoryKind::StateUpdate, timestamp: at, summary: format!("Alarm updated from {from} to {to}"), data: data.to_string() };
+        let summary = format!("Alarm updated from {from} to {to}");
+        let item = AlarmHistoryItem { alarm_name: alarm_name.to_owned(), kind: HistoryKind::StateUpdate, timestamp: at, summary, data: data.to_string() };
         self.alarm_history.entry((region.to_owned(), alarm_name.to_owned())).or_default().push(item);
         self
     }
 
-    /// What GetMetricData answers for `query` in `region`.
-    pub fn put_metric_values(&mut self, region: &str, query: MetricDataQuery, values: MetricValues) -> &mut Self {
-        self.metric_data.insert((region.to_owned(), query), values);
+    /// Adds datapoints (time, value) of the metric `namespace`/`metric_name` with `dimensions`
+    /// (in any order) in `region`, as `cloudwatch:PutMetricData` would: GetMetricData
+    /// aggregates them per period.
+    pub fn put_metric_data(&mut self, region: &str, namespace: &str, metric_name: &str, dimensions: &[Dimension], datapoints: &[(DateTime<Utc>, f64)]) -> &mut Self {
+        let key = MetricKey::new(region, namespace, metric_name, dimensions);
+        self.metric_data.entry(key).or_default().extend_from_slice(datapoints);
         self
     }
 }
@@ -705,7 +809,7 @@ impl AwsReads for MemoryOrg {
         Ok(AlarmHistory { items, complete })
     }
 
-    async fn describe_alarm_states(&self, session: &String, region: &str, alarm_name: &str, start: chrono::DateTime<chrono::Utc>, end: chrono::DateTime<chrono::Utc>) -> Observed<AlarmHistory> {
+    async fn describe_alarm_states(&self, session: &String, region: &str, alarm_name: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> Observed<AlarmHistory> {
         let mut items = self.session_account(session, "cloudwatch:DescribeAlarmHistory").map(|account| {
             account
                 .alarm_history
@@ -726,22 +830,40 @@ impl AwsReads for MemoryOrg {
         Ok(AlarmHistory { items, complete })
     }
 
-    async fn get_metric_data(&self, session: &String, region: &str, start: chrono::DateTime<chrono::Utc>, end: chrono::DateTime<chrono::Utc>, queries: &[MetricDataQuery]) -> Observed<Vec<MetricValues>> {
-        let values = self.session_account(session, "cloudwatch:GetMetricData").map(|account| {
-            queries
-                .iter()
-                .map(|query| {
-                    let stored = account.metric_data.get(&(region.to_owned(), query.clone())).cloned().unwrap_or_default();
-                    let (timestamps, values) = stored.timestamps.into_iter().zip(stored.values).filter(|(t, _)| *t >= start && *t < end).unzip();
-                    MetricValues { timestamps, values }
-                })
-                .collect::<Vec<_>>()
+    async fn get_metric_data(&self, session: &String, region: &str, start: DateTime<Utc>, end: DateTime<Utc>, queries: &[MetricDataQuery]) -> Observed<Vec<MetricValues>> {
+        let answer = self.session_account(session, "cloudwatch:GetMetricData").and_then(|account| {
+            if start >= end {
+                return Err(Unobserved::api_error("cloudwatch:GetMetricData", "InvalidParameterValue: The parameter StartTime must be less than the parameter EndTime."));
+            }
+            let no_data = Vec::new();
+            let mut answer = Vec::with_capacity(queries.len());
+            for batch in queries.chunks(METRIC_DATA_QUERIES) {
+                for (index, query) in batch.iter().enumerate() {
+                    let datapoints = account.metric_data.get(&MetricKey::new(region, &query.namespace, &query.metric_name, &query.dimensions)).unwrap_or(&no_data);
+                    answer.push(aggregate(datapoints, query, index, start, end)?);
+                }
+            }
+            Ok(answer)
         });
-        // One call per 500 queries, the first even for none.
-        for _ in 0..queries.len().div_ceil(METRIC_DATA_QUERIES).max(1) {
-            self.call(session, "cloudwatch:GetMetricData", "*", true).await;
+        // One call a page of each batch of queries; none for no query.
+        let mut pages = Vec::new();
+        match &answer {
+            Ok(answer) => {
+                for batch in answer.chunks(METRIC_DATA_QUERIES) {
+                    pages.push(batch.iter().map(|v| v.values.len()).sum::<usize>().div_ceil(METRIC_DATA_PAGE_POINTS).max(1));
+                }
+            }
+            Err(_) => pages.push(1),
         }
-        values
+        for &batch_pages in &pages {
+            for _ in 0..batch_pages.min(METRIC_DATA_PAGES) {
+                self.call(session, "cloudwatch:GetMetricData", region, true).await;
+            }
+            if batch_pages > METRIC_DATA_PAGES {
+                return Err(Unobserved::api_error("cloudwatch:GetMetricData", format!("more than {METRIC_DATA_PAGES} pages of values in {region}; orgwatch reads at most that many")));
+            }
+        }
+        answer
     }
 
     async fn org_path(&self, account_id: &str) -> Observed<String> {

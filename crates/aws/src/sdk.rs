@@ -24,8 +24,11 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use orgwatch_core::Unobserved;
 use orgwatch_core::facts::{
     AdvancedEventSelector, AdvancedFieldSelector, Alarm, AlarmHistory, AlarmHistoryItem, Alarms, BasicEventSelector, CompositeAlarm, Dimension, EventSelectors, Key,
-    HistoryKind, KeyMetadata, LogGroupRef, MetricDataQuery, MetricFilter, MetricQuery, MetricValues, MetricStat, MetricTransformation, Observed, Subscription, Topic, Trail, TrailStatus, arn_region,
+    HistoryKind, KeyMetadata, LogGroupRef, MetricDataQuery, MetricFilter, MetricQuery, MetricStat, MetricTransformation, MetricValues, Observed, Subscription, Topic, Trail, TrailStatus,
+    arn_region,
 };
+use aws_sdk_cloudwatch::types::HistoryItemType;
+use chrono::{DateTime, Utc};
 use crate::pace::Pacer;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -297,15 +300,16 @@ fn session_seconds(duration: Duration) -> i32 {
 }
 
 impl SdkReads {
-    /// Pages of `DescribeAlarmHistory`, metric and composite alarms, newest first: of one alarm
-    /// or every alarm, of one kind or every kind, over a window or all that is kept.
+    /// Pages of `DescribeAlarmHistory` of metric and composite alarms, newest first, at most
+    /// `pages`: of one alarm or of every alarm, of one kind (`kind`) or of every kind, over a
+    /// window (`StartDate`, `EndDate`) or over all that CloudWatch keeps.
     async fn alarm_history_pages(
         &self,
         session: &SdkSession,
         region: &str,
         alarm_name: Option<&str>,
-        kind: Option<aws_sdk_cloudwatch::types::HistoryItemType>,
-        window: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
+        kind: Option<HistoryItemType>,
+        window: Option<(DateTime<Utc>, DateTime<Utc>)>,
         pages: usize,
     ) -> Observed<AlarmHistory> {
         use aws_sdk_cloudwatch::types::{AlarmType, ScanBy};
@@ -329,16 +333,7 @@ impl SdkReads {
                 .await;
             self.record(DESCRIBE_ALARM_HISTORY, &result);
             let page = result.map_err(|e| CallError::from_sdk(&e).into_unobserved(DESCRIBE_ALARM_HISTORY.iam))?;
-            // An item without a time cannot be ordered against the others: AWS always gives one.
-            history.items.extend(page.alarm_history_items().iter().filter_map(|item| {
-                Some(AlarmHistoryItem {
-                    alarm_name: item.alarm_name().or(alarm_name)?.to_owned(),
-                    kind: item.history_item_type().map_or(HistoryKind::Action, |k| HistoryKind::from_aws(k.as_str())),
-                    timestamp: timestamp(item.timestamp()?)?,
-                    summary: item.history_summary().unwrap_or_default().to_owned(),
-                    data: item.history_data().unwrap_or_default().to_owned(),
-                })
-            }));
+            history.items.extend(page.alarm_history_items().iter().filter_map(|item| history_item(item, alarm_name, kind.as_ref())));
             match page.next_token() {
                 Some(next) if !next.is_empty() => token = Some(next.to_owned()),
                 _ => {
@@ -351,52 +346,127 @@ impl SdkReads {
     }
 }
 
-fn smithy_time(time: chrono::DateTime<chrono::Utc>) -> aws_smithy_types::DateTime {
-    aws_smithy_types::DateTime::from_secs(time.timestamp())
+/// An alarm history item as the core sees it. Its kind is its `HistoryItemType`, else the kind
+/// asked for. An item without a time cannot be ordered against the others (AWS always gives
+/// one): `None`.
+fn history_item(item: &aws_sdk_cloudwatch::types::AlarmHistoryItem, alarm_name: Option<&str>, asked: Option<&HistoryItemType>) -> Option<AlarmHistoryItem> {
+    let kind = item.history_item_type().or(asked).map_or(HistoryKind::Other, |k| HistoryKind::from_aws(k.as_str()));
+    Some(AlarmHistoryItem {
+        alarm_name: item.alarm_name().or(alarm_name)?.to_owned(),
+        kind,
+        timestamp: timestamp(item.timestamp()?)?,
+        summary: item.history_summary().unwrap_or_default().to_owned(),
+        data: item.history_data().unwrap_or_default().to_owned(),
+    })
 }
 
-/// The `MetricDataQueries` of a batch: ids `q0`, `q1`, … in its order.
-fn metric_data_queries(batch: &[MetricDataQuery]) -> Vec<aws_sdk_cloudwatch::types::MetricDataQuery> {
-    use aws_sdk_cloudwatch::types as cw;
-    batch
+/// A time in the SDK's terms.
+fn smithy_time(time: DateTime<Utc>) -> aws_smithy_types::DateTime {
+    aws_smithy_types::DateTime::from_secs_and_nanos(time.timestamp(), time.timestamp_subsec_nanos())
+}
+
+/// A query as an error names it: `AWS/SNS NumberOfNotificationsFailed [TopicName=alerts] Sum per 3600 s`.
+fn describe_query(query: &MetricDataQuery) -> String {
+    let dimensions: Vec<String> = query.dimensions.iter().map(|d| format!("{}={}", d.name, d.value)).collect();
+    let dimensions = if dimensions.is_empty() { String::new() } else { format!(" [{}]", dimensions.join(", ")) };
+    format!("{} {}{} {} per {} s", query.namespace, query.metric_name, dimensions, query.stat, query.period_seconds)
+}
+
+/// `Code: Value` of each message, joined.
+fn messages_text(messages: &[aws_sdk_cloudwatch::types::MessageData]) -> String {
+    let texts: Vec<String> = messages
         .iter()
-        .enumerate()
-        .map(|(i, q)| {
-            let dimensions = q.dimensions.iter().map(|d| cw::Dimension::builder().name(&d.name).value(&d.value).build()).collect::<Vec<_>>();
-            let metric = cw::Metric::builder().namespace(&q.namespace).metric_name(&q.metric_name).set_dimensions(Some(dimensions)).build();
-            let stat = cw::MetricStat::builder().metric(metric).period(q.period_seconds).stat(&q.stat).build();
-            cw::MetricDataQuery::builder().id(format!("q{i}")).metric_stat(stat).return_data(true).build()
+        .map(|m| match (m.code(), m.value()) {
+            (Some(code), Some(value)) => format!("{code}: {value}"),
+            (Some(text), None) | (None, Some(text)) => text.to_owned(),
+            (None, None) => "a message without text".to_owned(),
         })
-        .collect()
+        .collect();
+    texts.join("; ")
 }
 
-/// Adds one page's results to the batch's values, by id (`q<index>`). A result that says it
-/// failed (`StatusCode` `Forbidden` or `InternalError`) is an error naming it.
-fn merge_metric_page(merged: &mut [MetricValues], results: &[aws_sdk_cloudwatch::types::MetricDataResult]) -> Result<(), String> {
-    use aws_sdk_cloudwatch::types::StatusCode;
-    for result in results {
-        let id = result.id().unwrap_or_default();
-        let Some(slot) = id.strip_prefix('q').and_then(|n| n.parse::<usize>().ok()).and_then(|i| merged.get_mut(i)) else {
-            return Err(format!("a result with id {id:?}, which no query has"));
-        };
-        if matches!(result.status_code(), Some(StatusCode::Forbidden | StatusCode::InternalError)) {
-            let messages: Vec<&str> = result.messages().iter().filter_map(|m| m.value()).collect();
-            return Err(format!("query {id} was answered {}: {}", result.status_code().map_or("", |c| c.as_str()), messages.join("; ")));
-        }
-        for (time, value) in result.timestamps().iter().zip(result.values()) {
-            if let Some(time) = timestamp(time) {
-                slot.timestamps.push(time);
-                slot.values.push(*value);
-            }
-        }
+/// The queries of one `GetMetricData` call (at most [`METRIC_DATA_QUERIES`]) and what its pages
+/// answered so far, by position: the query with id `q<i>` is `queries[i]`.
+struct MetricDataCall<'q> {
+    queries: &'q [MetricDataQuery],
+    /// The call's `MetricDataQueries`, built once and sent with every page.
+    built: Vec<aws_sdk_cloudwatch::types::MetricDataQuery>,
+    values: Vec<MetricValues>,
+    /// The `StatusCode` of each query's latest result: `Complete` once every value is in.
+    status: Vec<Option<aws_sdk_cloudwatch::types::StatusCode>>,
+}
+
+/// The calls that read `queries`: [`METRIC_DATA_QUERIES`] a call, in their order.
+fn metric_data_calls(queries: &[MetricDataQuery]) -> Vec<MetricDataCall<'_>> {
+    queries.chunks(METRIC_DATA_QUERIES).map(MetricDataCall::new).collect()
+}
+
+impl<'q> MetricDataCall<'q> {
+    fn new(queries: &'q [MetricDataQuery]) -> Self {
+        use aws_sdk_cloudwatch::types as cw;
+        let built = queries
+            .iter()
+            .enumerate()
+            .map(|(i, q)| {
+                let dimensions: Vec<cw::Dimension> = q.dimensions.iter().map(|d| cw::Dimension::builder().name(&d.name).value(&d.value).build()).collect();
+                let metric = cw::Metric::builder().namespace(&q.namespace).metric_name(&q.metric_name).set_dimensions(Some(dimensions)).build();
+                let stat = cw::MetricStat::builder().metric(metric).period(q.period_seconds).stat(&q.stat).build();
+                cw::MetricDataQuery::builder().id(format!("q{i}")).metric_stat(stat).return_data(true).build()
+            })
+            .collect();
+        MetricDataCall { queries, built, values: vec![MetricValues::default(); queries.len()], status: vec![None; queries.len()] }
     }
-    Ok(())
+
+    /// Adds one page's values to each query's, by id. A message of the call, a result of an id
+    /// no query has, or a result that failed (`Forbidden`, `InternalError`) or carries a
+    /// message is an error naming it: CloudWatch writes a message when part of the answer is
+    /// missing or wrong.
+    fn add_page(&mut self, page: &aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput) -> Result<(), String> {
+        use aws_sdk_cloudwatch::types::StatusCode;
+        if !page.messages().is_empty() {
+            return Err(format!("GetMetricData answered {}", messages_text(page.messages())));
+        }
+        for result in page.metric_data_results() {
+            let id = result.id().unwrap_or_default();
+            let Some(i) = id.strip_prefix('q').and_then(|n| n.parse::<usize>().ok()).filter(|i| *i < self.queries.len()) else {
+                return Err(format!("GetMetricData answered a result with id {id:?}, which no query has"));
+            };
+            let failed = matches!(result.status_code(), Some(StatusCode::Forbidden | StatusCode::InternalError));
+            if failed || !result.messages().is_empty() {
+                let status = result.status_code().map_or("without a status", |s| s.as_str());
+                let messages = if result.messages().is_empty() { String::new() } else { format!(": {}", messages_text(result.messages())) };
+                return Err(format!("{} was answered {status}{messages}", describe_query(&self.queries[i])));
+            }
+            let values = &mut self.values[i];
+            for (time, value) in result.timestamps().iter().zip(result.values()) {
+                if let Some(time) = timestamp(time) {
+                    values.timestamps.push(time);
+                    values.values.push(*value);
+                }
+            }
+            self.status[i] = result.status_code().cloned();
+        }
+        Ok(())
+    }
+
+    /// Each query's values, oldest first, once the last page is in. A query whose latest result
+    /// is not `Complete` (or that had none) is an error naming it.
+    fn finish(self) -> Result<Vec<MetricValues>, String> {
+        use aws_sdk_cloudwatch::types::StatusCode;
+        let MetricDataCall { queries, values, status, .. } = self;
+        if let Some((query, status)) = queries.iter().zip(&status).find(|(_, s)| !matches!(s, Some(StatusCode::Complete))) {
+            let status = status.as_ref().map_or("no result", |s| s.as_str());
+            return Err(format!("{} was answered {status} after the last page", describe_query(query)));
+        }
+        Ok(values.into_iter().map(oldest_first).collect())
+    }
 }
 
-fn sort_oldest_first(values: &mut MetricValues) {
-    let mut pairs: Vec<(chrono::DateTime<chrono::Utc>, f64)> = values.timestamps.drain(..).zip(values.values.drain(..)).collect();
-    pairs.sort_by_key(|(t, _)| *t);
-    (values.timestamps, values.values) = pairs.into_iter().unzip();
+fn oldest_first(values: MetricValues) -> MetricValues {
+    let mut pairs: Vec<(DateTime<Utc>, f64)> = values.timestamps.into_iter().zip(values.values).collect();
+    pairs.sort_by_key(|(time, _)| *time);
+    let (timestamps, values) = pairs.into_iter().unzip();
+    MetricValues { timestamps, values }
 }
 
 impl AwsReads for SdkReads {
@@ -663,32 +733,28 @@ impl AwsReads for SdkReads {
     }
 
     async fn describe_alarm_history(&self, session: &SdkSession, region: &str, alarm_name: Option<&str>, every_kind: bool) -> Observed<AlarmHistory> {
-        use aws_sdk_cloudwatch::types::HistoryItemType;
         // Every alarm's newest page, or one alarm's newest pages.
         let pages = if alarm_name.is_some() { ALARM_HISTORY_PAGES } else { 1 };
         let kind = (!every_kind).then_some(HistoryItemType::Action);
         self.alarm_history_pages(session, region, alarm_name, kind, None, pages).await
     }
 
-    async fn describe_alarm_states(&self, session: &SdkSession, region: &str, alarm_name: &str, start: chrono::DateTime<chrono::Utc>, end: chrono::DateTime<chrono::Utc>) -> Observed<AlarmHistory> {
-        use aws_sdk_cloudwatch::types::HistoryItemType;
+    async fn describe_alarm_states(&self, session: &SdkSession, region: &str, alarm_name: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> Observed<AlarmHistory> {
         self.alarm_history_pages(session, region, Some(alarm_name), Some(HistoryItemType::StateUpdate), Some((start, end)), ALARM_STATES_PAGES).await
     }
 
-    async fn get_metric_data(&self, session: &SdkSession, region: &str, start: chrono::DateTime<chrono::Utc>, end: chrono::DateTime<chrono::Utc>, queries: &[MetricDataQuery]) -> Observed<Vec<MetricValues>> {
+    async fn get_metric_data(&self, session: &SdkSession, region: &str, start: DateTime<Utc>, end: DateTime<Utc>, queries: &[MetricDataQuery]) -> Observed<Vec<MetricValues>> {
         use aws_sdk_cloudwatch::types::ScanBy;
         let client = session.cloudwatch(region);
-        let mut all = Vec::with_capacity(queries.len());
-        for batch in queries.chunks(METRIC_DATA_QUERIES) {
-            let built = metric_data_queries(batch);
-            let mut merged = vec![MetricValues::default(); batch.len()];
+        let mut answer = Vec::with_capacity(queries.len());
+        for mut call in metric_data_calls(queries) {
             let mut token: Option<String> = None;
-            let mut complete = false;
+            let mut last_page = false;
             for _ in 0..METRIC_DATA_PAGES {
                 self.cloudwatch_pace.admit(&session.account_id, region).await;
                 let result = client
                     .get_metric_data()
-                    .set_metric_data_queries(Some(built.clone()))
+                    .set_metric_data_queries(Some(call.built.clone()))
                     .start_time(smithy_time(start))
                     .end_time(smithy_time(end))
                     .scan_by(ScanBy::TimestampAscending)
@@ -697,24 +763,22 @@ impl AwsReads for SdkReads {
                     .await;
                 self.record(GET_METRIC_DATA, &result);
                 let page = result.map_err(|e| CallError::from_sdk(&e).into_unobserved(GET_METRIC_DATA.iam))?;
-                merge_metric_page(&mut merged, page.metric_data_results()).map_err(|why| Unobserved::api_error(GET_METRIC_DATA.iam, why))?;
+                call.add_page(&page).map_err(|why| Unobserved::api_error(GET_METRIC_DATA.iam, why))?;
                 match page.next_token() {
                     Some(next) if !next.is_empty() => token = Some(next.to_owned()),
                     _ => {
-                        complete = true;
+                        last_page = true;
                         break;
                     }
                 }
             }
-            if !complete {
-                return Err(Unobserved::api_error(GET_METRIC_DATA.iam, format!("more than {METRIC_DATA_PAGES} pages of values")));
+            // Values left unread: a partial answer would be a guess.
+            if !last_page {
+                return Err(Unobserved::api_error(GET_METRIC_DATA.iam, format!("more than {METRIC_DATA_PAGES} pages of values in {region}; orgwatch reads at most that many")));
             }
-            for values in &mut merged {
-                sort_oldest_first(values);
-            }
-            all.extend(merged);
+            answer.extend(call.finish().map_err(|why| Unobserved::api_error(GET_METRIC_DATA.iam, why))?);
         }
-        Ok(all)
+        Ok(answer)
     }
 
     async fn org_path(&self, account_id: &str) -> Observed<String> {

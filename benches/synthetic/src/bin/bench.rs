@@ -1,7 +1,7 @@
 //! `bench`: scans synthetic organizations with the real `orgwatch` binary and prints figures.
 //!
 //!     bench [--accounts 1000,10000] [--concurrency 16,64,256] [--latency-ms 50] [--family]
-//!           [--orgwatch PATH] [--throttle-every N] [--repeat N]
+//!           [--orgwatch PATH] [--throttle-every N] [--repeat N] [--advice]
 //!
 //! For each (accounts, concurrency) it starts the synthetic server (in this process, on
 //! 127.0.0.1), runs `orgwatch scan` as a child process against it, and prints: wall time; the
@@ -40,9 +40,25 @@
 //! scan). It prints the figures of scans 1, 2, 10, 25, 50, 75 and N (each scan's findings are
 //! checked), the drift events each recorded, the database's size, and the ratio of the last
 //! scan's own duration to the first's.
+//!
+//! # Advice
+//!
+//! Each scan's configuration says what it does with advice (`[advice]`, [`AdviceScan`]): without
+//! `--advice`, `enabled = false`, so that the figures compare with those measured before advice
+//! existed. With `--advice`, each (accounts, concurrency) is scanned three times: with
+//! `enabled = false` into a fresh database (`off`), then twice into another fresh database with
+//! `enabled = true`, `every = "1d"` and `window_days` = [`ADVICE_WINDOW_DAYS`]: the first gathers
+//! advice (a fresh database has none, so it is due: `advice`), the second, right after, does not
+//! and carries it (`next`). Each row is checked against the verdicts of its kind of scan, the
+//! scan's own record of whether it gathered (`scans.advice_window_days`) against what it should
+//! have done, and `advised` counts the latest findings that hold advice. After the three rows it
+//! prints the calls per compliant account by operation (the accounts of
+//! [`Kind::is_compliant_on_its_own`], as `compliant`), their difference against `off`, and the
+//! mean calls per account of each kind. With `--repeat`, `--advice` turns advice on for every
+//! scan: the first gathers, the others carry.
 
 use clap::Parser;
-use orgwatch_synthetic::{Kind, OrgSpec, Organization, Server, ServerSettings};
+use orgwatch_synthetic::{ADVICE_WINDOW_DAYS, AdviceScan, Kind, OrgSpec, Organization, Server, ServerSettings};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
@@ -77,6 +93,10 @@ struct Args {
     /// Scan each organization this many times into one database, with drift between scans.
     #[arg(long, default_value_t = 1)]
     repeat: usize,
+    /// Measure advice: a scan with `[advice] enabled = false`, then, into another database, a
+    /// scan that gathers advice and the next one, which carries it.
+    #[arg(long)]
+    advice: bool,
 }
 
 /// One scan's figures.
@@ -89,6 +109,14 @@ struct Figures {
     calls: u64,
     /// The mean calls of the accounts compliant with a chain and topic of their own.
     compliant_calls: f64,
+    /// Their mean calls by operation.
+    compliant_by_operation: BTreeMap<String, f64>,
+    /// By kind of account: (accounts, mean calls).
+    by_kind: BTreeMap<String, (usize, f64)>,
+    /// `scans.advice_window_days` of the scan: the window it measured advice over, if it did.
+    advice_window_days: Option<i64>,
+    /// The latest findings that hold advice (measured or carried).
+    advised: i64,
     peak_rss_kib: i64,
     write_seconds: f64,
     /// The most CloudWatch calls one account made within one second, and that account.
@@ -123,6 +151,9 @@ fn main() -> ExitCode {
     if args.repeat > 1 {
         return repeated(&args, &orgwatch, &runtime);
     }
+    if args.advice {
+        return advice(&args, &orgwatch, &runtime);
+    }
     println!(
         "{:>8} {:>6} {:>9} {:>9} {:>6} {:>8} {:>6} {:>10} {:>10} {:>8} {:>8} {:>9} {:>12}",
         "accounts", "conc", "wall_s", "bound_s", "ratio", "ratio_5w", "waves", "calls/acct", "compliant", "rss_MiB", "write_s", "cw_max_1s", "verdicts"
@@ -139,14 +170,14 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            let figures = match runtime.block_on(run(&orgwatch, org.clone(), settings, concurrency, dir.path())) {
+            let figures = match runtime.block_on(run(&orgwatch, org.clone(), settings, concurrency, dir.path(), AdviceScan::Off)) {
                 Ok(f) => f,
                 Err(e) => {
                     eprintln!("error: {e}");
                     return ExitCode::from(1);
                 }
             };
-            let bound = critical_path_bound(&org, concurrency, latency);
+            let bound = critical_path_bound(&org, concurrency, latency, AdviceScan::Off);
             let ratio = |bound: f64| if bound > 0.0 { format!("{:.2}", figures.wall.as_secs_f64() / bound) } else { "-".into() };
             println!(
                 "{:>8} {:>6} {:>9.2} {:>9.2} {:>6} {:>8} {:>6.2} {:>10.1} {:>10.1} {:>8.1} {:>8.2} {:>9} {:>12}",
@@ -156,7 +187,7 @@ fn main() -> ExitCode {
                 bound,
                 ratio(bound),
                 ratio(five_wave_bound(accounts, concurrency, latency)),
-                total_waves(&org) as f64 / org.len() as f64,
+                total_waves(&org, AdviceScan::Off) as f64 / org.len() as f64,
                 figures.calls as f64 / accounts as f64,
                 figures.compliant_calls,
                 figures.peak_rss_kib as f64 / 1024.0,
@@ -176,9 +207,9 @@ const PAGE: usize = 20;
 /// The critical-path bound in seconds (see the crate documentation): every account's dependent
 /// waves, `concurrency` accounts at a time after the first page, or the last page's accounts
 /// after the listing, whichever is longer.
-fn critical_path_bound(org: &Organization, concurrency: usize, latency: Duration) -> f64 {
+fn critical_path_bound(org: &Organization, concurrency: usize, latency: Duration, scan: AdviceScan) -> f64 {
     let controls = org.controls().len();
-    let waves: Vec<u32> = org.account_ids().iter().map(|id| org.kind(id).map_or(0, |k| k.dependent_waves(controls))).collect();
+    let waves: Vec<u32> = org.account_ids().iter().map(|id| org.kind(id).map_or(0, |k| k.dependent_waves(controls, scan))).collect();
     let throughput = 1.0 + waves.iter().map(|&w| f64::from(w)).sum::<f64>() / concurrency.max(1) as f64;
     // Accounts are listed in ascending order, as `account_ids` gives them.
     let listing = waves.iter().enumerate().map(|(i, &w)| (i / PAGE + 1) as f64 + f64::from(w)).fold(0.0, f64::max);
@@ -186,9 +217,9 @@ fn critical_path_bound(org: &Organization, concurrency: usize, latency: Duration
 }
 
 /// Every account's dependent waves, summed.
-fn total_waves(org: &Organization) -> u64 {
+fn total_waves(org: &Organization, scan: AdviceScan) -> u64 {
     let controls = org.controls().len();
-    org.account_ids().iter().map(|id| u64::from(org.kind(id).map_or(0, |k| k.dependent_waves(controls)))).sum()
+    org.account_ids().iter().map(|id| u64::from(org.kind(id).map_or(0, |k| k.dependent_waves(controls, scan)))).sum()
 }
 
 /// The bound figures before this one were measured against: the listing and its first page (2
@@ -242,7 +273,12 @@ fn repeated(args: &Args, orgwatch: &Path, runtime: &tokio::runtime::Runtime) -> 
             let mut first: Option<f64> = None;
             for scan in 1..=args.repeat {
                 let settings = ServerSettings { latency, throttle_every: args.throttle_every };
-                let figures = match runtime.block_on(run(orgwatch, org.at_epoch(scan as u64 - 1), settings, concurrency, dir.path())) {
+                let advice = match (args.advice, scan) {
+                    (false, _) => AdviceScan::Off,
+                    (true, 1) => AdviceScan::Gathers,
+                    (true, _) => AdviceScan::Carries,
+                };
+                let figures = match runtime.block_on(run(orgwatch, org.at_epoch(scan as u64 - 1), settings, concurrency, dir.path(), advice)) {
                     Ok(f) => f,
                     Err(e) => {
                         eprintln!("error: scan {scan}: {e}");
@@ -279,8 +315,125 @@ fn repeated(args: &Args, orgwatch: &Path, runtime: &tokio::runtime::Runtime) -> 
     if all_matched { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }
 
-/// Scans `org` once with the orgwatch binary into `dir/orgwatch.db` and checks its findings.
-async fn run(orgwatch: &Path, org: Organization, settings: ServerSettings, concurrency: usize, dir: &Path) -> Result<Figures, String> {
+/// `--advice`: per (accounts, concurrency), a scan without advice, then a scan that gathers it
+/// and the next one into another database; their figures, the compliant accounts' calls by
+/// operation and the calls by kind.
+fn advice(args: &Args, orgwatch: &Path, runtime: &tokio::runtime::Runtime) -> ExitCode {
+    let latency = Duration::from_millis(args.latency_ms);
+    let mut all_matched = true;
+    for &accounts in &args.accounts {
+        let org = Organization::generate(&OrgSpec { accounts, family: args.family, seed: args.seed });
+        for &concurrency in &args.concurrency {
+            let (off_dir, advice_dir) = match (tempfile::tempdir(), tempfile::tempdir()) {
+                (Ok(a), Ok(b)) => (a, b),
+                (Err(e), _) | (_, Err(e)) => {
+                    eprintln!("error: no temporary directory: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            println!("{accounts} accounts, concurrency {concurrency}, advice over {ADVICE_WINDOW_DAYS} days:");
+            println!(
+                "{:>8} {:>9} {:>9} {:>9} {:>6} {:>6} {:>10} {:>10} {:>8} {:>8} {:>9} {:>8} {:>12}",
+                "scan", "wall_s", "scan_s", "bound_s", "ratio", "waves", "calls/acct", "compliant", "rss_MiB", "write_s", "cw_max_1s", "advised", "verdicts"
+            );
+            let mut rows: Vec<(AdviceScan, Figures)> = Vec::new();
+            for (scan, dir) in [(AdviceScan::Off, &off_dir), (AdviceScan::Gathers, &advice_dir), (AdviceScan::Carries, &advice_dir)] {
+                let settings = ServerSettings { latency, throttle_every: args.throttle_every };
+                let figures = match runtime.block_on(run(orgwatch, org.clone(), settings, concurrency, dir.path(), scan)) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        eprintln!("error: the {} scan: {e}", scan.label());
+                        return ExitCode::from(1);
+                    }
+                };
+                let bound = critical_path_bound(&org, concurrency, latency, scan);
+                println!(
+                    "{:>8} {:>9.2} {:>9.2} {:>9.2} {:>6} {:>6.2} {:>10.2} {:>10.2} {:>8.1} {:>8.2} {:>9} {:>8} {:>12}",
+                    scan.label(),
+                    figures.wall.as_secs_f64(),
+                    figures.scan_seconds,
+                    bound,
+                    if bound > 0.0 { format!("{:.2}", figures.wall.as_secs_f64() / bound) } else { "-".into() },
+                    total_waves(&org, scan) as f64 / org.len() as f64,
+                    figures.calls as f64 / accounts as f64,
+                    figures.compliant_calls,
+                    figures.peak_rss_kib as f64 / 1024.0,
+                    figures.write_seconds,
+                    figures.cw_max_1s(),
+                    figures.advised,
+                    format!("{}/{}", figures.matched, figures.expected),
+                );
+                let gathered = figures.advice_window_days == Some(i64::from(ADVICE_WINDOW_DAYS));
+                if gathered != (scan == AdviceScan::Gathers) {
+                    eprintln!("error: the {} scan recorded advice_window_days {:?}", scan.label(), figures.advice_window_days);
+                    all_matched = false;
+                }
+                all_matched &= report_mismatches(&figures);
+                rows.push((scan, figures));
+            }
+            print_advice_breakdown(&rows);
+        }
+    }
+    if all_matched { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+/// The compliant accounts' calls by operation in each scan and their difference against the
+/// first, then every kind's mean calls.
+fn print_advice_breakdown(rows: &[(AdviceScan, Figures)]) {
+    let mut operations: Vec<&String> = rows.iter().flat_map(|(_, f)| f.compliant_by_operation.keys()).collect();
+    operations.sort();
+    operations.dedup();
+    let cell = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"));
+    println!("calls per compliant account, by operation:");
+    print!("{:>34}", "operation");
+    for (scan, _) in rows {
+        print!(" {:>9}", scan.label());
+    }
+    println!();
+    for op in operations {
+        print!("{op:>34}");
+        for (_, f) in rows {
+            print!(" {:>9}", cell(f.compliant_by_operation.get(op).copied()));
+        }
+        println!();
+    }
+    print!("{:>34}", "total");
+    for (_, f) in rows {
+        print!(" {:>9}", cell(Some(f.compliant_calls)));
+    }
+    println!();
+    let Some((_, base)) = rows.first() else { return };
+    print!("{:>34}", format!("difference against {}", rows[0].0.label()));
+    for (_, f) in rows {
+        print!(" {:>9}", format!("{:+.2}", f.compliant_calls - base.compliant_calls));
+    }
+    println!();
+    println!("calls per account, by kind:");
+    print!("{:>34} {:>8}", "kind", "accounts");
+    for (scan, _) in rows {
+        print!(" {:>9}", scan.label());
+    }
+    println!();
+    for (kind, (n, _)) in &base.by_kind {
+        print!("{kind:>34} {n:>8}");
+        for (_, f) in rows {
+            print!(" {:>9}", cell(f.by_kind.get(kind).map(|(_, mean)| *mean)));
+        }
+        println!();
+    }
+}
+
+/// The `[advice]` section of a scan that does `scan`.
+fn advice_section(scan: AdviceScan) -> String {
+    match scan {
+        AdviceScan::Off => "[advice]\nenabled = false\n".to_owned(),
+        AdviceScan::Gathers | AdviceScan::Carries => format!("[advice]\nenabled = true\nevery = \"1d\"\nwindow_days = {ADVICE_WINDOW_DAYS}\n"),
+    }
+}
+
+/// Scans `org` once with the orgwatch binary into `dir/orgwatch.db`, doing `scan` with advice,
+/// and checks its findings against those of that kind of scan.
+async fn run(orgwatch: &Path, org: Organization, settings: ServerSettings, concurrency: usize, dir: &Path, scan: AdviceScan) -> Result<Figures, String> {
     let compliant: Vec<String> = org.account_ids().into_iter().filter(|id| org.kind(id).is_some_and(Kind::is_compliant_on_its_own)).collect();
     let controls = org.controls();
     let server = Server::start(org, settings).await.map_err(|e| format!("the synthetic server did not start: {e}"))?;
@@ -290,8 +443,9 @@ async fn run(orgwatch: &Path, org: Organization, settings: ServerSettings, concu
     std::fs::write(
         &config,
         format!(
-            "[aws]\nregion = \"us-east-1\"\n[organization]\naudit_role_name = \"OrgwatchAudit\"\n[scan]\nconcurrency = {concurrency}\ncontrols = [{list}]\n[store]\npath = \"{}\"\n",
-            db.display()
+            "[aws]\nregion = \"us-east-1\"\n[organization]\naudit_role_name = \"OrgwatchAudit\"\n[scan]\nconcurrency = {concurrency}\ncontrols = [{list}]\n[store]\npath = \"{}\"\n{}",
+            db.display(),
+            advice_section(scan)
         ),
     )
     .map_err(|e| format!("cannot write the configuration: {e}"))?;
@@ -328,8 +482,16 @@ async fn run(orgwatch: &Path, org: Organization, settings: ServerSettings, concu
     let by_account = server.calls_by_account();
     let compliant_calls =
         if compliant.is_empty() { 0.0 } else { compliant.iter().map(|id| by_account.get(id).copied().unwrap_or(0)).sum::<u64>() as f64 / compliant.len() as f64 };
+    let compliant_by_operation = server.calls_by_operation_of(&compliant).into_iter().map(|(op, n)| (op, n as f64 / compliant.len().max(1) as f64)).collect();
     let cloudwatch_peak = server.cloudwatch_peak();
     let org = server.organization().clone();
+    let mut by_kind: BTreeMap<String, (usize, f64)> = BTreeMap::new();
+    for id in org.account_ids() {
+        let entry = by_kind.entry(org.kind(&id).map(Kind::label).unwrap_or_default()).or_insert((0, 0.0));
+        entry.0 += 1;
+        entry.1 += by_account.get(&id).copied().unwrap_or(0) as f64;
+    }
+    by_kind.values_mut().for_each(|(n, sum)| *sum /= (*n).max(1) as f64);
     server.shutdown().await;
 
     let store = orgwatch_store::Store::open_read_only(&db).await.map_err(|e| orgwatch_core::error_chain(&e))?;
@@ -337,6 +499,13 @@ async fn run(orgwatch: &Path, org: Organization, settings: ServerSettings, concu
     let table = store.query("SELECT account_id, control_id, status, reason, message FROM latest_findings").await.map_err(|e| orgwatch_core::error_chain(&e))?;
     let drift = store.query("SELECT COUNT(*) FROM drift WHERE scan_id = (SELECT MAX(id) FROM scans)").await.map_err(|e| orgwatch_core::error_chain(&e))?;
     let drift_events = drift.rows.first().and_then(|r| r.first()).and_then(serde_json::Value::as_i64).unwrap_or(-1);
+    let window = store.query("SELECT advice_window_days FROM scans WHERE id = (SELECT MAX(id) FROM scans)").await.map_err(|e| orgwatch_core::error_chain(&e))?;
+    let advice_window_days = window.rows.first().and_then(|r| r.first()).and_then(serde_json::Value::as_i64);
+    let advised = store
+        .query("SELECT COUNT(*) FROM latest_findings WHERE json_extract(evidence, '$.advice') IS NOT NULL")
+        .await
+        .map_err(|e| orgwatch_core::error_chain(&e))?;
+    let advised = advised.rows.first().and_then(|r| r.first()).and_then(serde_json::Value::as_i64).unwrap_or(-1);
     store.close().await;
     let column = |name: &str| table.columns.iter().position(|c| c == name);
     let (Some(a), Some(c), Some(s), Some(r), Some(m)) = (column("account_id"), column("control_id"), column("status"), column("reason"), column("message")) else {
@@ -351,7 +520,7 @@ async fn run(orgwatch: &Path, org: Organization, settings: ServerSettings, concu
     let mut expected = 0;
     for account in org.account_ids() {
         for control in &controls {
-            let Some((status, reason)) = org.expected(&account, control) else { continue };
+            let Some((status, reason)) = org.expected(&account, control, scan) else { continue };
             expected += 1;
             let kind = org.kind(&account).map(Kind::label).unwrap_or_default();
             match found.get(&(account.clone(), (*control).to_owned())) {
@@ -367,6 +536,10 @@ async fn run(orgwatch: &Path, org: Organization, settings: ServerSettings, concu
         drift_events,
         calls,
         compliant_calls,
+        compliant_by_operation,
+        by_kind,
+        advice_window_days,
+        advised,
         peak_rss_kib,
         write_seconds,
         cloudwatch_peak,

@@ -12,7 +12,7 @@ use orgwatch::scan::{ScanReport, run_scan, sdk_settings};
 use orgwatch::schedule::SystemClock;
 use orgwatch_aws::SdkReads;
 use orgwatch_store::Store;
-use orgwatch_synthetic::{Organization, Server};
+use orgwatch_synthetic::{ADVICE_WINDOW_DAYS, AdviceScan, Organization, Server};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -38,14 +38,16 @@ pub fn point_sdk_at(endpoint: &str) {
     unsafe { std::env::remove_var("AWS_SESSION_TOKEN") };
 }
 
-/// A configuration judging `controls`, `concurrency` accounts at a time, storing in `db`.
+/// A configuration judging `controls`, `concurrency` accounts at a time, storing in `db`, with
+/// advice on over [`ADVICE_WINDOW_DAYS`] (a scan into a fresh database gathers it).
 pub fn config(db: &Path, controls: &[&str], concurrency: usize) -> Config {
     let list = controls.iter().map(|c| format!("{c:?}")).collect::<Vec<_>>().join(", ");
     Config::parse(&format!(
         "[aws]\nregion = \"us-east-1\"\nmax_attempts = 8\nattempt_timeout_seconds = 30\noperation_timeout_seconds = 120\n\
          [organization]\naudit_role_name = \"OrgwatchAudit\"\n\
          [scan]\ncontrols = [{list}]\nconcurrency = {concurrency}\naccount_timeout_seconds = 600\n\
-         [store]\npath = \"{}\"\n",
+         [store]\npath = \"{}\"\n\
+         [advice]\nenabled = true\nevery = \"1d\"\nwindow_days = {ADVICE_WINDOW_DAYS}\n",
         db.display()
     ))
     .expect("test configuration")
@@ -79,12 +81,13 @@ pub async fn scan(server: &Server, concurrency: usize) -> Scanned {
     Scanned { report, elapsed: started.elapsed(), findings }
 }
 
-/// Every (account, control) whose finding is not the expected one, with both.
-pub fn mismatches(org: &Organization, findings: &BTreeMap<(String, String), (String, String)>) -> Vec<String> {
+/// Every (account, control) whose finding is not the expected one on a scan that does `scan`
+/// with advice, with both.
+pub fn mismatches(org: &Organization, findings: &BTreeMap<(String, String), (String, String)>, scan: AdviceScan) -> Vec<String> {
     let mut wrong = Vec::new();
     for account in org.account_ids() {
         for control in org.controls() {
-            let expected = org.expected(&account, control).expect("expected finding");
+            let expected = org.expected(&account, control, scan).expect("expected finding");
             let kind = org.kind(&account).map(|k| k.label()).unwrap_or_default();
             match findings.get(&(account.clone(), control.to_owned())) {
                 Some((status, reason)) if (status.as_str(), reason.as_str()) == expected => {}
