@@ -169,7 +169,19 @@ pub async fn run_scan<R: AwsReads>(reads: &R, store: &Store, config: &Config, cl
         } else {
             None
         };
-        let carry = config.advice.enabled && advice.is_none();
+        // The last advice is read through a connection of its own, so that the reads of the
+        // accounts starting never queue behind the writer's transactions, nor hold them up.
+        let carrying = if config.advice.enabled && advice.is_none() {
+            match store.reader().await {
+                Ok(reader) => Some(reader),
+                Err(e) => {
+                    warn!(error = %orgwatch_core::error_chain(&e), "A second connection to the database could not be opened; the last advice is read through the writer's");
+                    Some(store.clone())
+                }
+            }
+        } else {
+            None
+        };
 
         // One writer, off the judging path: accounts and findings are written in the order
         // they come, whatever has arrived meanwhile in one transaction.
@@ -213,10 +225,11 @@ pub async fn run_scan<R: AwsReads>(reads: &R, store: &Store, config: &Config, cl
                 };
                 let members = listing.members.subscribe();
                 let carrier = &carrier;
+                let carrying = carrying.as_ref();
                 in_flight.push(async move {
                     let mut judge = judge;
-                    if carry {
-                        match store.latest_advice(&judge.account_id).await {
+                    if let Some(reader) = carrying {
+                        match reader.latest_advice(&judge.account_id).await {
                             Ok(carried) => judge.carried = Some(carried),
                             Err(e) => warn!(account_id = %judge.account_id, error = %orgwatch_core::error_chain(&e), "The account's last advice could not be read; it is judged without it"),
                         }

@@ -98,6 +98,8 @@ pub fn timestamp(time: DateTime<Utc>) -> String {
 pub struct Store {
     /// `None` once closed.
     conn: Arc<Mutex<Option<SqliteConnection>>>,
+    /// The file, for [`Store::reader`].
+    path: Arc<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Store {
@@ -135,11 +137,19 @@ impl Store {
         Store::connect(path, SqliteConnectOptions::new().read_only(true).pragma("query_only", "ON")).await
     }
 
+    /// A second, read-only connection to the same file. The database is in WAL mode, so its
+    /// reads see what was committed and neither wait for this store's writes nor hold them up:
+    /// a scan reads the last advice of each account through it while its writer records
+    /// findings.
+    pub async fn reader(&self) -> Result<Store, StoreError> {
+        Store::connect(&self.path, SqliteConnectOptions::new().read_only(true).pragma("query_only", "ON")).await
+    }
+
     /// One connection to the file at `path` (one writer, or one reader).
     async fn connect(path: &Path, options: SqliteConnectOptions) -> Result<Store, StoreError> {
         let options = options.filename(path).busy_timeout(Duration::from_secs(10));
         let conn = options.connect().await.map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
-        Ok(Store { conn: Arc::new(Mutex::new(Some(conn))) })
+        Ok(Store { conn: Arc::new(Mutex::new(Some(conn))), path: Arc::new(path.to_path_buf()) })
     }
 
     /// The connection, for one statement or transaction at a time.

@@ -336,3 +336,32 @@ async fn advice_is_kept_per_finding_and_read_back_through_alarm_noise() {
     store.finish_scan(third, ScanStatus::Completed, None, at(3)).await.unwrap();
     assert_eq!(store.noisy_alarms_by_control().await.unwrap(), vec![("unauthorized-api-calls".to_owned(), 1)]);
 }
+
+#[tokio::test]
+async fn a_reader_reads_what_was_committed_while_the_writer_holds_a_transaction_and_writes_nothing() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).await.unwrap();
+    let first = store.begin_scan(at(1)).await.unwrap();
+    store.mark_advice_scan(first, 7).await.unwrap();
+    store.record_accounts(first, &accounts(&["111111111111"])).await.unwrap();
+    let measured = advised("111111111111", true, Some(10.0));
+    store.record_findings(first, std::slice::from_ref(&measured), at(1)).await.unwrap();
+    store.finish_scan(first, ScanStatus::Completed, None, at(1)).await.unwrap();
+
+    let reader = store.reader().await.unwrap();
+    // The writer is inside a transaction that has written (the next scan's first findings) and
+    // not committed: the reader neither waits for it nor sees it.
+    let second = store.begin_scan(at(2)).await.unwrap();
+    let mut writer = store.connection().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *writer).await.unwrap();
+    sqlx::query("DELETE FROM findings WHERE scan_id = ?1").bind(first).execute(&mut *writer).await.unwrap();
+    let carried = tokio::time::timeout(Duration::from_secs(5), reader.latest_advice("111111111111")).await.expect("the reader does not wait for the writer").unwrap();
+    assert_eq!(carried.get("unauthorized-api-calls"), measured.evidence.advice.as_ref());
+    sqlx::query("ROLLBACK").execute(&mut *writer).await.unwrap();
+    drop(writer);
+    store.finish_scan(second, ScanStatus::Completed, None, at(2)).await.unwrap();
+
+    let err = reader.query("DELETE FROM findings").await.unwrap_err();
+    assert!(err.to_string().contains("read-only") || err.to_string().contains("readonly"), "{err}");
+    assert_eq!(store.query("SELECT COUNT(*) FROM findings").await.unwrap().rows, vec![vec![serde_json::json!(1)]]);
+}
