@@ -13,3 +13,19 @@ ensure_venv() {
         cp "$ROOT/tests/emulator/requirements.txt" "$stamp"
     fi
 }
+
+# Debian's headless Chromium and its driver, for the browser tests of the report and the
+# daemon's pages (tests/report.rs): installed when missing, as root (or with sudo).
+ensure_browser() {
+    if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+        return
+    fi
+    echo "Installing Debian's chromium and chromium-driver for the browser tests …" >&2
+    local sudo=""
+    if [ "$(id -u)" != 0 ]; then
+        command -v sudo >/dev/null 2>&1 || { echo "the browser tests need chromium and chromium-driver: install them as root (apt-get install chromium chromium-driver)" >&2; return 1; }
+        sudo="sudo"
+    fi
+    local install="DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null"
+    $sudo sh -c "$install" || { $sudo apt-get update -qq >/dev/null && $sudo sh -c "$install"; }
+}
