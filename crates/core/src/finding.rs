@@ -93,6 +93,35 @@ reasons! {
     Waived => "WAIVED", NotApplicable;
 }
 
+impl Reason {
+    /// The kinds of link of the chain a finding with this reason blames, the one it names first:
+    /// a drawing of the chain marks its last link of any of these kinds, or, when the chain has
+    /// none, shows the first kind as the missing link (no alarm on the metric, no subscription,
+    /// …). Empty for the reasons that blame no link: a pass, a waiver, a read that could not be
+    /// made (its evidence names the read instead), a control outside the plan.
+    pub fn blamed_links(self) -> &'static [LinkKind] {
+        use LinkKind as K;
+        match self {
+            Reason::NoMultiRegionTrail | Reason::TrailNotLogging | Reason::ManagementEventsNotCaptured | Reason::TrailNotSendingToCloudwatch => &[K::Trail],
+            Reason::CloudwatchDeliveryFailing => &[K::LogGroup, K::Trail],
+            Reason::NoMatchingMetricFilter | Reason::MetricFilterUnjudged => &[K::MetricFilter],
+            Reason::MetricFilterNeverCounts => &[K::MetricFilter, K::Metric],
+            Reason::NoAlarmOnMetric | Reason::AlarmActionsDisabled | Reason::AlarmCannotFire | Reason::NoAlarmNotification => &[K::Alarm, K::CompositeAlarm],
+            Reason::MetricMathUndecidable => &[K::Alarm],
+            Reason::AlarmRuleUndecidable => &[K::CompositeAlarm],
+            Reason::SnsTopicNotFound => &[K::Topic],
+            Reason::NoConfirmedSubscription => &[K::Subscription],
+            Reason::SnsTopicUnpublishable => &[K::KeyPolicy, K::KmsKey, K::Topic],
+            Reason::SnsTopicPolicyDeniesPublish => &[K::TopicPolicy],
+            Reason::PolicyUndecidable => &[K::TopicPolicy, K::KeyPolicy],
+            Reason::AlarmActionFailed => &[K::AlarmHistory],
+            Reason::SubscriberDeliveryFailing => &[K::TopicDelivery],
+            Reason::RoleAssumptionFailed | Reason::OutsideOrganization => &[K::Account],
+            Reason::Compliant | Reason::Waived | Reason::AccessDenied | Reason::ApiError | Reason::NotInPlan => &[],
+        }
+    }
+}
+
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -372,5 +401,31 @@ mod tests {
         }
         assert_eq!(Status::parse("fail"), Some(Status::Fail));
         assert_eq!(Status::parse("nope"), None);
+    }
+
+    #[test]
+    fn every_failing_reason_blames_a_link_and_a_pass_or_a_waiver_none() {
+        use LinkKind as K;
+        for reason in Reason::ALL {
+            if reason.status() == Status::Fail {
+                assert!(!reason.blamed_links().is_empty(), "{reason}");
+            }
+        }
+        let cases: &[(Reason, &[LinkKind])] = &[
+            (Reason::Compliant, &[]),
+            (Reason::Waived, &[]),
+            (Reason::TrailNotLogging, &[K::Trail]),
+            (Reason::NoAlarmOnMetric, &[K::Alarm, K::CompositeAlarm]),
+            (Reason::NoConfirmedSubscription, &[K::Subscription]),
+            (Reason::SnsTopicUnpublishable, &[K::KeyPolicy, K::KmsKey, K::Topic]),
+            (Reason::SnsTopicPolicyDeniesPublish, &[K::TopicPolicy]),
+            (Reason::AlarmActionFailed, &[K::AlarmHistory]),
+            (Reason::SubscriberDeliveryFailing, &[K::TopicDelivery]),
+            (Reason::RoleAssumptionFailed, &[K::Account]),
+            (Reason::ApiError, &[]),
+        ];
+        for (reason, kinds) in cases {
+            assert_eq!(reason.blamed_links(), *kinds, "{reason}");
+        }
     }
 }

@@ -154,6 +154,16 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: crate::tune::TuneFormat,
     },
+    /// Write the posture report, one self-contained HTML file that opens offline, to standard
+    /// output: `orgwatch report > posture.html`. Exit 1: no database to read.
+    Report {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// How far back the history, drift and charts go: a duration (30m, 12h, 7d, 2w) or a
+        /// date (2026-11-01).
+        #[arg(long, default_value = "30d")]
+        since: String,
+    },
     /// Ask a running daemon's /healthz; exit 0 when healthy, 1 otherwise.
     Healthcheck {
         #[command(flatten)]
@@ -282,6 +292,11 @@ pub fn run() -> ExitCode {
         Command::Tune { config, account, control, format } => {
             with_config(&config, |config| Ok(runtime()?.block_on(crate::tune::run(&config, account.as_deref(), control.as_deref(), format))))
         }
+        Command::Report { config: arg, since } => with_config(&arg, |config| {
+            let now = chrono::Utc::now();
+            let since = parse_since(&since, now).map_err(usage)?;
+            Ok(runtime()?.block_on(crate::report::run(&config, &arg.config.display().to_string(), since)))
+        }),
         Command::Healthcheck { config } => with_config(&config, |config| {
             let Some(addr) = config.http_probe_address() else {
                 return Err(usage("[http] listen is not set, so there is no /healthz to ask".into()));

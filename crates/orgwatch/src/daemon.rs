@@ -70,11 +70,80 @@ impl Health {
 struct AppState {
     health: Arc<Health>,
     metrics: Arc<Metrics>,
+    /// A read-only connection for the pages: they can write nothing.
+    pages: Option<Store>,
 }
 
-/// The HTTP routes: `/healthz` and `/metrics`.
+/// The HTTP routes: `/healthz`, `/metrics`, and the pages `/` and `/accounts/{id}`. Every route
+/// answers GET (and HEAD) only: there is no write path.
 fn router(state: AppState) -> axum::Router {
-    axum::Router::new().route("/healthz", get(healthz)).route("/metrics", get(metrics)).with_state(state)
+    axum::Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/", get(index_page))
+        .route("/accounts/{id}", get(account_page))
+        .with_state(state)
+}
+
+#[derive(serde::Deserialize)]
+struct IndexQuery {
+    q: Option<String>,
+    page: Option<i64>,
+    since: Option<String>,
+}
+
+/// An HTML page, with the policy that lets it load nothing from anywhere.
+fn html(status: StatusCode, body: String) -> axum::response::Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, crate::report::PAGE_POLICY),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn page_error(what: &str, e: &(dyn std::error::Error + 'static)) -> axum::response::Response {
+    error!(page = what, error = %orgwatch_core::error_chain(e), "A page could not be served");
+    html(StatusCode::INTERNAL_SERVER_ERROR, format!("<!DOCTYPE html><title>orgwatch</title><p>The {what} page could not be read from the database; the daemon's log says why.</p>"))
+}
+
+/// `/`: the posture, the history since `?since=` (default 30 days), and the accounts a page at a
+/// time (`?page=`), those whose id or name holds `?q=`.
+async fn index_page(State(state): State<AppState>, query: Result<axum::extract::Query<IndexQuery>, axum::extract::rejection::QueryRejection>) -> axum::response::Response {
+    let Some(store) = &state.pages else { return html(StatusCode::SERVICE_UNAVAILABLE, "<!DOCTYPE html><title>orgwatch</title><p>No scan has written the database yet.</p>".into()) };
+    let query = match query {
+        Ok(query) => query.0,
+        Err(e) => return html(StatusCode::BAD_REQUEST, format!("<!DOCTYPE html><title>orgwatch</title><p>{}</p>", minijinja::HtmlEscape(&e.body_text()))),
+    };
+    let now = Utc::now();
+    let since = match query.since.as_deref().map(|s| crate::cli::parse_since(s, now)).transpose() {
+        Ok(since) => since.unwrap_or(now - chrono::Duration::days(30)),
+        Err(e) => return html(StatusCode::BAD_REQUEST, format!("<!DOCTYPE html><title>orgwatch</title><p>since: {}</p>", minijinja::HtmlEscape(&e))),
+    };
+    let search = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    match crate::report::index(store, since, now, search, query.page.unwrap_or(1)).await {
+        Ok(body) => html(StatusCode::OK, body),
+        Err(e) => page_error("posture", &e),
+    }
+}
+
+/// `/accounts/{id}`: the account's latest findings, each chain drawn.
+async fn account_page(State(state): State<AppState>, axum::extract::Path(id): axum::extract::Path<String>) -> axum::response::Response {
+    let not_found = || html(StatusCode::NOT_FOUND, "<!DOCTYPE html><title>orgwatch</title><p>No findings of that account. <a href=\"/\">All accounts</a></p>".into());
+    let Some(store) = &state.pages else { return not_found() };
+    if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return not_found();
+    }
+    match crate::report::account(store, &id, Utc::now()).await {
+        Ok(Some(body)) => html(StatusCode::OK, body),
+        Ok(None) => not_found(),
+        Err(e) => page_error("account", &e),
+    }
 }
 
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
@@ -129,8 +198,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         None => None,
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("[http] listen: cannot listen on {addr}: {e}"))?;
-            info!(address = %addr, "Serving /healthz and /metrics");
-            let app = router(AppState { health: health.clone(), metrics: metrics.clone() });
+            info!(address = %addr, "Serving /, /accounts/{{id}}, /healthz and /metrics");
+            let pages = match Store::open_read_only(&config.store.path).await {
+                Ok(pages) => Some(pages),
+                Err(e) => {
+                    warn!(error = %orgwatch_core::error_chain(&e), "The pages cannot read the database; / and /accounts answer 503");
+                    None
+                }
+            };
+            let app = router(AppState { health: health.clone(), metrics: metrics.clone(), pages: pages.clone() });
             let mut http_shutdown = shutdown.clone();
             Some(tokio::spawn(async move {
                 let served = axum::serve(listener, app)

@@ -42,6 +42,7 @@ pub mod fix;
 pub mod metrics;
 pub mod output;
 pub mod plan_check;
+pub mod report;
 pub mod scan;
 pub mod schedule;
 pub mod shutdown;

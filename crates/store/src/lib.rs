@@ -537,3 +537,5 @@ mod tests;
 
 mod export;
 pub use export::{StoredDrift, StoredFinding};
+mod report;
+pub use report::{AccountRow, ControlPosture, DriftCount, DriftItem, FailingItem, Overview, REPORT_DRIFT_EVENTS, REPORT_FAILING, ReasonCount, ScanPosture, ScanSummary, StoredLatest};
