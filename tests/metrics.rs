@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::Stdio;
+use std::path::Path;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 /// A control id that needs every escape the text formats have.
@@ -56,6 +57,49 @@ fn parse(format: &str, text: &str) -> BTreeMap<(String, BTreeMap<String, String>
             ((s["name"].as_str().unwrap().to_owned(), labels), s["value"].as_f64())
         })
         .collect()
+}
+
+/// The daemon of `config`, started, once `/healthz` on `port` says a scan has completed.
+fn daemon_after_scan(emulator: &Emulator, config: &str, port: u16) -> Child {
+    let daemon = emulator.orgwatch().args(["daemon", "--config", config]).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let health = http_get(port, "/healthz", None).and_then(|(_, _, body)| serde_json::from_str::<Value>(&body).ok());
+        if health.as_ref().is_some_and(|h| h["last_scan_status"] == "completed") {
+            return daemon;
+        }
+        assert!(Instant::now() < deadline, "no completed scan: {health:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Stops the daemon with SIGTERM and asserts it exits cleanly.
+fn stop(mut daemon: Child) {
+    let _ = std::process::Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status();
+    let exit = daemon.wait().unwrap();
+    let mut log = String::new();
+    daemon.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    assert!(exit.success(), "{exit:?}\n{log}");
+}
+
+/// Runs `tests/emulator/{script} {file}` with `exposed` (what /metrics exposes) on its stdin: the
+/// number of queries it checked, or its complaint.
+fn check_queries(script: &str, file: &Path, exposed: &Value) -> Result<usize, String> {
+    let mut check = std::process::Command::new(python())
+        .arg(orgwatch_tests::repo_root().join("tests/emulator").join(script))
+        .arg(file)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    check.stdin.take().unwrap().write_all(exposed.to_string().as_bytes()).unwrap();
+    let output = check.wait_with_output().unwrap();
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).trim().parse().unwrap())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
 }
 
 #[tokio::test]
@@ -105,24 +149,11 @@ async fn metrics_parse_with_prometheus_and_count_what_the_scan_did() {
     store.close().await;
 
     let started = chrono::Utc::now().timestamp();
-    let mut daemon = emulator.orgwatch().args(["daemon", "--config", config]).stderr(Stdio::piped()).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let health = http_get(port, "/healthz", None).and_then(|(_, _, body)| serde_json::from_str::<Value>(&body).ok());
-        if health.as_ref().is_some_and(|h| h["last_scan_status"] == "completed") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no completed scan: {health:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let daemon = daemon_after_scan(&emulator, config, port);
     let (status, content_type, text) = http_get(port, "/metrics", None).unwrap();
     let (om_status, om_content_type, om_text) = http_get(port, "/metrics", Some("application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")).unwrap();
     let flaky_throttles = emulator.faults()["rules"][2]["fired"].as_u64();
-    let _ = std::process::Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status();
-    let exit = daemon.wait().unwrap();
-    let mut log = String::new();
-    daemon.stderr.take().unwrap().read_to_string(&mut log).unwrap();
-    assert!(exit.success(), "{exit:?}\n{log}");
+    stop(daemon);
 
     assert_eq!((status, content_type.as_str()), (200, "text/plain; version=0.0.4; charset=utf-8"));
     assert_eq!((om_status, om_content_type.as_str()), (200, "application/openmetrics-text; version=1.0.0; charset=utf-8"));
@@ -196,17 +227,108 @@ async fn metrics_parse_with_prometheus_and_count_what_the_scan_did() {
         assert!(reference.contains(&format!("`{family}`")), "docs/METRICS.md does not describe {family}");
     }
     let names: std::collections::BTreeSet<&str> = samples.keys().map(|(name, _)| name.as_str()).collect();
-    let mut check = std::process::Command::new(python())
-        .arg(orgwatch_tests::repo_root().join("tests/emulator/check_promql.py"))
-        .arg(&doc)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    check.stdin.take().unwrap().write_all(serde_json::to_string(&names).unwrap().as_bytes()).unwrap();
-    let output = check.wait_with_output().unwrap();
-    assert!(output.status.success(), "docs/METRICS.md: {}", String::from_utf8_lossy(&output.stderr));
-    let checked: usize = String::from_utf8_lossy(&output.stdout).trim().parse().unwrap();
+    let checked = check_queries("check_promql.py", &doc, &json!(names)).unwrap_or_else(|e| panic!("docs/METRICS.md: {e}"));
     assert!(checked >= 20, "only {checked} expressions checked");
+}
+
+/// The panel titled `title`, among `panels` and the panels rows hold.
+fn panel_mut<'a>(panels: &'a mut Value, title: &str) -> Option<&'a mut Value> {
+    for panel in panels.as_array_mut()? {
+        if panel["title"] == title {
+            return Some(panel);
+        }
+        if let Some(found) = panel.get_mut("panels").and_then(|nested| panel_mut(nested, title)) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// Every panel of a dashboard, rows' nested panels included.
+fn all_panels(panels: &Value) -> Vec<&Value> {
+    let mut all = Vec::new();
+    for panel in panels.as_array().into_iter().flatten() {
+        all.push(panel);
+        all.extend(all_panels(&panel["panels"]));
+    }
+    all
+}
+
+/// deploy/grafana/orgwatch.json has the panels an operator looks for, each with a query, and
+/// every query and template variable parses (PromQL, and Grafana's `label_values`) and selects
+/// series that /metrics exposes after a scan of the emulator; a dashboard that names a metric,
+/// label or value orgwatch does not expose, or holds a malformed query, is refused.
+#[test]
+fn grafana_dashboard_queries_parse_and_select_what_metrics_exposes() {
+    let emulator = Emulator::start();
+    emulator.build(json!({"management": {"setup": "compliant"}, "accounts": [
+        {"name": "passing", "setup": "compliant"},
+        {"name": "failing", "setup": "no-alarm"},
+    ]}));
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = emulator.write_config(dir.path(), "schedule = \"0 0 1 1 *\"\nrun_on_start = true", &format!("[http]\nlisten = \"127.0.0.1:{port}\""));
+    let daemon = daemon_after_scan(&emulator, config.to_str().unwrap(), port);
+    let (status, _, text) = http_get(port, "/metrics", None).unwrap();
+    stop(daemon);
+    assert_eq!(status, 200);
+    let samples = parse("prometheus", &text);
+    assert!(samples.contains_key(&("orgwatch_accounts".to_owned(), [("control", "unauthorized-api-calls"), ("status", "FAIL")].map(|(k, v)| (k.to_owned(), v.to_owned())).into())), "{text}");
+    let exposed = Value::Array(samples.keys().map(|(name, labels)| json!([name, labels])).collect());
+
+    let path = orgwatch_tests::repo_root().join("deploy/grafana/orgwatch.json");
+    let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).expect("the dashboard is JSON");
+    assert!(dashboard["schemaVersion"].as_u64().is_some_and(|v| v >= 39), "schemaVersion {}", dashboard["schemaVersion"]);
+    let panels: Vec<&Value> = all_panels(&dashboard["panels"]).into_iter().filter(|p| p["type"] != "row").collect();
+    let titles: Vec<&str> = panels.iter().map(|p| p["title"].as_str().expect("every panel has a title")).collect();
+    let unique: std::collections::BTreeSet<&str> = titles.iter().copied().collect();
+    assert_eq!(unique.len(), titles.len(), "panel titles repeat: {titles:?}");
+    for title in ["Posture by control", "Scan duration", "AWS API errors and throttles", "Drift: regressions and recoveries", "Noisy alarms"] {
+        assert!(unique.contains(title), "no panel {title:?} in {titles:?}");
+    }
+    let mut targets = 0;
+    for panel in &panels {
+        let queries = panel["targets"].as_array().map(Vec::as_slice).unwrap_or_default();
+        assert!(!queries.is_empty(), "panel {:?} has no target", panel["title"]);
+        for target in queries {
+            assert!(target["expr"].as_str().is_some_and(|e| !e.trim().is_empty()), "panel {:?}: a target without expr: {target}", panel["title"]);
+        }
+        targets += queries.len();
+    }
+    let variables = dashboard["templating"]["list"].as_array().expect("template variables");
+    let variable = |name: &str| variables.iter().find(|v| v["name"] == name).unwrap_or_else(|| panic!("no variable {name}"));
+    assert_eq!((&variable("datasource")["type"], &variable("datasource")["query"]), (&json!("datasource"), &json!("prometheus")));
+    assert_eq!(variable("control")["type"], "query");
+    assert!(variable("control")["definition"].as_str().is_some_and(|d| d.starts_with("label_values(")), "{}", variable("control"));
+    let query_variables = variables.iter().filter(|v| v["type"] == "query").count();
+
+    let checked = check_queries("check_grafana.py", &path, &exposed).unwrap_or_else(|e| panic!("deploy/grafana/orgwatch.json: {e}"));
+    assert_eq!(checked, targets + query_variables, "every target and query variable is checked");
+
+    // The check refuses what a dashboard can get wrong.
+    let tampered = |edit: &dyn Fn(&mut Value)| {
+        let mut copy = dashboard.clone();
+        edit(&mut copy);
+        let file = dir.path().join("tampered.json");
+        std::fs::write(&file, copy.to_string()).unwrap();
+        check_queries("check_grafana.py", &file, &exposed).expect_err("a tampered dashboard passes the check")
+    };
+    let expr = |copy: &mut Value, title: &str, index: usize, edit: &dyn Fn(&str) -> String| {
+        let target = &mut panel_mut(&mut copy["panels"], title).unwrap()["targets"][index]["expr"];
+        *target = json!(edit(target.as_str().unwrap()));
+    };
+    let error = tampered(&|d| expr(d, "Scan duration", 0, &|_| "orgwatch_scan_seconds".into()));
+    assert!(error.contains("names orgwatch_scan_seconds, which /metrics does not expose"), "{error}");
+    let error = tampered(&|d| expr(d, "Scan duration", 1, &|e| e.trim_end_matches(')').into()));
+    assert!(error.contains("does not parse"), "{error}");
+    let error = tampered(&|d| expr(d, "Posture by control", 1, &|e| e.replace("status=\"FAIL\"", "status=\"FAILING\"")));
+    assert!(error.contains("status='FAILING' matches no value of orgwatch_accounts"), "{error}");
+    let error = tampered(&|d| expr(d, "Noisy alarms", 0, &|e| e.replace("$control", "$controls")));
+    assert!(error.contains("uses $controls"), "{error}");
+    let error = tampered(&|d| {
+        let control = d["templating"]["list"].as_array_mut().unwrap().iter_mut().find(|v| v["name"] == "control").unwrap();
+        control["definition"] = json!("label_values(orgwatch_controls, control)");
+        control["query"]["query"] = control["definition"].clone();
+    });
+    assert!(error.contains("names orgwatch_controls, which /metrics does not expose"), "{error}");
 }
