@@ -1,7 +1,7 @@
 //! `bench`: scans synthetic organizations with the real `orgwatch` binary and prints figures.
 //!
 //!     bench [--accounts 1000,10000] [--concurrency 16,64,256] [--latency-ms 50] [--family]
-//!           [--orgwatch PATH] [--throttle-every N] [--repeat N] [--advice]
+//!           [--orgwatch PATH] [--throttle-every N] [--repeat N] [--advice] [--keep DIR]
 //!
 //! For each (accounts, concurrency) it starts the synthetic server (in this process, on
 //! 127.0.0.1), runs `orgwatch scan` as a child process against it, and prints: wall time; the
@@ -97,6 +97,10 @@ struct Args {
     /// scan that gathers advice and the next one, which carries it.
     #[arg(long)]
     advice: bool,
+    /// Keep each scan's database as DIR/orgwatch-<accounts>-<concurrency>.db (of a single scan
+    /// per organization: without --repeat or --advice), e.g. for `orgwatch report`.
+    #[arg(long, value_name = "DIR")]
+    keep: Option<PathBuf>,
 }
 
 /// One scan's figures.
@@ -196,6 +200,13 @@ fn main() -> ExitCode {
                 format!("{}/{}", figures.matched, figures.expected),
             );
             all_matched &= report_mismatches(&figures);
+            if let Some(keep) = &args.keep {
+                let kept = keep.join(format!("orgwatch-{accounts}-{concurrency}.db"));
+                if let Err(e) = std::fs::create_dir_all(keep).and_then(|()| std::fs::copy(dir.path().join("orgwatch.db"), &kept)) {
+                    eprintln!("error: the database could not be kept as {}: {e}", kept.display());
+                    return ExitCode::from(1);
+                }
+            }
         }
     }
     if all_matched { ExitCode::SUCCESS } else { ExitCode::from(1) }

@@ -5,6 +5,7 @@
 use orgwatch_store::{ControlPosture, DriftCount, ScanPosture};
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::collections::BTreeMap;
 
 /// The colours of the statuses, as the page's styles name them too.
@@ -31,63 +32,52 @@ pub fn series_colour(n: usize) -> (RGBColor, String) {
     )
 }
 
-/// Accounts by status per control: one stacked bar a control.
+// A segmented axis over the integers `0..=n` has a segment for each of them: `0..(len - 1)`
+// gives `len` segments.
+
+/// Where the `i`th of `len` segments ends: the next one's start, or the axis's end.
+fn segment_end(i: usize, len: usize) -> SegmentValue<usize> {
+    if i + 1 < len { SegmentValue::Exact(i + 1) } else { SegmentValue::Last }
+}
+
+/// Accounts by status per control: one stacked bar a control, the first on top, each labelled
+/// with its control's id on the left.
 pub fn posture_now(posture: &[ControlPosture]) -> Drawn {
     let mut svg = String::new();
     let height = 70 + 28 * posture.len() as u32;
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(failed)?;
-        let max = posture
-            .iter()
-            .map(ControlPosture::total)
-            .max()
-            .unwrap_or(1)
-            .max(1);
+        let max = posture.iter().map(ControlPosture::total).max().unwrap_or(1).max(1);
+        let rows = posture.len().max(1) as f64;
         let mut chart = ChartBuilder::on(&root)
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(230)
-            .build_cartesian_2d(0..max, (0..posture.len()).into_segmented())
+            .build_cartesian_2d(0..max, 0.0..rows)
             .map_err(failed)?;
-        let label = |v: &SegmentValue<usize>| match v {
-            SegmentValue::CenterOf(i) => posture
-                .get(*i)
-                .map(|p| p.control_id.clone())
-                .unwrap_or_default(),
-            _ => String::new(),
-        };
         chart
             .configure_mesh()
             .label_style(("sans-serif", 14))
             .axis_desc_style(("sans-serif", 14))
             .disable_y_mesh()
-            .y_labels(posture.len().max(1))
-            .y_label_formatter(&label)
+            .y_labels(0)
             .x_desc("accounts")
             .draw()
             .map_err(failed)?;
         for (i, p) in posture.iter().enumerate() {
+            // Row `i` from the top.
+            let (top, bottom) = (rows - i as f64 - 0.2, rows - i as f64 - 0.8);
             let mut from = 0;
-            for (n, colour) in [
-                (p.pass, PASS),
-                (p.fail, FAIL),
-                (p.error, ERROR),
-                (p.not_applicable, NOT_APPLICABLE),
-            ] {
+            for (n, colour) in [(p.pass, PASS), (p.fail, FAIL), (p.error, ERROR), (p.not_applicable, NOT_APPLICABLE)] {
                 if n > 0 {
-                    let mut bar = Rectangle::new(
-                        [
-                            (from, SegmentValue::Exact(i)),
-                            (from + n, SegmentValue::Exact(i + 1)),
-                        ],
-                        colour.filled(),
-                    );
-                    bar.set_margin(4, 4, 0, 0);
-                    chart.draw_series(std::iter::once(bar)).map_err(failed)?;
+                    chart.draw_series(std::iter::once(Rectangle::new([(from, bottom), (from + n, top)], colour.filled()))).map_err(failed)?;
                 }
                 from += n;
             }
+            let (x, y) = chart.backend_coord(&(0, rows - i as f64 - 0.5));
+            let style = TextStyle::from(("sans-serif", 14).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
+            root.draw(&Text::new(p.control_id.clone(), (x - 8, y), style)).map_err(failed)?;
         }
         root.present().map_err(failed)?;
     }
@@ -198,7 +188,7 @@ pub fn drift(by_scan: &[DriftCount]) -> Drawn {
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(64)
-            .build_cartesian_2d((0..oldest_first.len()).into_segmented(), -down..up)
+            .build_cartesian_2d((0..oldest_first.len().saturating_sub(1)).into_segmented(), -down..up)
             .map_err(failed)?;
         let label = |v: &SegmentValue<usize>| match v {
             SegmentValue::CenterOf(i) => oldest_first
@@ -218,17 +208,19 @@ pub fn drift(by_scan: &[DriftCount]) -> Drawn {
             .y_desc("regressions ↓  recoveries ↑")
             .draw()
             .map_err(failed)?;
+        // Bars at most 48 pixels wide, however few the scans.
+        let side = ((700 / oldest_first.len().max(1) as u32).saturating_sub(48) / 2).max(3);
         for (i, d) in oldest_first.iter().enumerate() {
             for (from, to, colour) in [(0, d.recoveries, PASS), (-d.regressions, 0, FAIL)] {
                 if from != to {
                     let mut bar = Rectangle::new(
                         [
                             (SegmentValue::Exact(i), from),
-                            (SegmentValue::Exact(i + 1), to),
+                            (segment_end(i, oldest_first.len()), to),
                         ],
                         colour.filled(),
                     );
-                    bar.set_margin(0, 0, 3, 3);
+                    bar.set_margin(0, 0, side, side);
                     chart.draw_series(std::iter::once(bar)).map_err(failed)?;
                 }
             }
