@@ -1,6 +1,17 @@
-# Shared by scripts/test and scripts/scan: the emulator's Python venv, installed on demand.
+# Shared by scripts/test and scripts/scan: the emulator's Python venv, installed on demand, and
+# the one build of the workspace.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
+# Where cargo builds (CARGO_TARGET_DIR, else target/); scripts cd to $ROOT first.
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+
+# The binaries and the tests, in the one test profile. scripts/scan builds the same as
+# scripts/test: the tests' dev-dependencies turn on features of shared crates (tokio's
+# test-util, the store's test-support), and a build of the binary alone resolves other
+# features and compiles every crate above them again, the AWS SDK's included.
+build_workspace() {
+    cargo build --workspace --bins --tests --locked
+}
 
 ensure_venv() {
     local stamp="$VENV/.requirements"

@@ -413,7 +413,8 @@ async fn scan_once(config: Config) -> anyhow::Result<ExitCode> {
     }
     let reads = orgwatch_aws::SdkReads::new(scan::sdk_settings(&config)).await;
     let (shutdown, signals) = crate::shutdown::on_signal();
-    let report = scan::run_scan(&reads, &store, &config, &crate::schedule::SystemClock, shutdown).await;
+    // A bar when standard error is a terminal, a log line every few seconds otherwise.
+    let report = scan::run_scan_showing(&reads, &store, &config, &crate::schedule::SystemClock, shutdown, scan::Progress::for_stderr()).await;
     signals.abort();
     let report = report?;
     outln!(

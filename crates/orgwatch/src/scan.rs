@@ -6,9 +6,14 @@
 //! facts, and the core is asked again until it has its findings. The scan is generic over the
 //! AWS reads ([`AwsReads`]) and takes its clock and its shutdown signal as arguments, so tests
 //! drive it with an in-memory organization under tokio's paused clock.
+//!
+//! Its progress (accounts listed, judged and left, the rate and the time left) is drawn as a
+//! bar on a terminal or logged every few seconds elsewhere ([`Progress`]).
 
 use crate::config::Config;
 use crate::schedule::Clock;
+pub use display::Progress;
+use display::Shown;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use orgwatch_aws::carrier::Carrier;
@@ -137,11 +142,27 @@ impl Listing {
 ///
 /// The organization is listed page by page while the accounts already listed are judged, so
 /// a scan of ten thousand accounts does not wait for five hundred pages before it starts.
-pub async fn run_scan<R: AwsReads>(reads: &R, store: &Store, config: &Config, clock: &dyn Clock, mut shutdown: watch::Receiver<bool>) -> Result<ScanReport, ScanError> {
+///
+/// Its progress is logged every five seconds; [`run_scan_showing`] shows it elsewhere.
+pub async fn run_scan<R: AwsReads>(reads: &R, store: &Store, config: &Config, clock: &dyn Clock, shutdown: watch::Receiver<bool>) -> Result<ScanReport, ScanError> {
+    run_scan_showing(reads, store, config, clock, shutdown, Progress::Log).await
+}
+
+/// [`run_scan`], its progress shown in `progress`: a bar is cleared when the scan ends, however
+/// it ends.
+pub async fn run_scan_showing<R: AwsReads>(
+    reads: &R,
+    store: &Store,
+    config: &Config,
+    clock: &dyn Clock,
+    mut shutdown: watch::Receiver<bool>,
+    progress: Progress,
+) -> Result<ScanReport, ScanError> {
     let started = Instant::now();
     let scan_id = store.begin_scan(clock.now()).await?;
     let span = info_span!("scan", scan_id);
     async move {
+        let mut shown = Shown::start(progress, started);
         info!(concurrency = config.scan.concurrency, controls = config.scan.controls.len(), "Scan started");
         // The organization and the first page of its accounts together.
         let (organization, first) = match tokio::join!(reads.describe_organization(), reads.list_accounts_page(None)) {
@@ -196,6 +217,7 @@ pub async fn run_scan<R: AwsReads>(reads: &R, store: &Store, config: &Config, cl
             Some((page, next))
         }));
         listing.admit(config, first, &to_writer);
+        shown.listed(listing.audited, listing.done);
 
         // A role is assumed again before it could expire during an account's judgement.
         let session = sdk_settings(config).session_duration;
@@ -209,6 +231,7 @@ pub async fn run_scan<R: AwsReads>(reads: &R, store: &Store, config: &Config, cl
             if stopping {
                 listing.stop();
             }
+            shown.listed(listing.audited, listing.done);
             // A database that cannot take findings stops new accounts: their work would be lost.
             while !stopping && in_flight.len() < config.scan.concurrency {
                 let Some(account) = listing.queue.pop_front() else { break };
@@ -244,6 +267,7 @@ pub async fn run_scan<R: AwsReads>(reads: &R, store: &Store, config: &Config, cl
             tokio::select! {
                 Some((account_id, findings)) = in_flight.next() => {
                     carrier.release(&account_id);
+                    shown.judged();
                     for f in &findings {
                         debug!(account_id = %f.account_id, control_id = %f.control_id, status = %f.status, reason = %f.reason, "Finding");
                     }
@@ -261,13 +285,16 @@ pub async fn run_scan<R: AwsReads>(reads: &R, store: &Store, config: &Config, cl
                     interrupted = true;
                     grace_deadline = Some(Instant::now() + config.scan.grace_period);
                     warn!(in_flight = in_flight.len(), grace_seconds = config.scan.grace_period.as_secs(), "Shutdown requested: no new accounts start; accounts in flight may finish");
+                    shown.stopping();
                 }
+                now = shown.tick() => shown.report(now),
                 _ = tokio::time::sleep_until(deadline), if grace_deadline.is_some() => {
                     warn!(abandoned = in_flight.len(), "Grace period over: accounts still in flight are not judged in this scan");
                     break;
                 }
             }
         }
+        drop(shown);
         drop(in_flight);
         drop(to_writer);
         let writes = writer.await.unwrap_or_else(|e| Writes { error: Some(format!("the writer stopped: {e}")), ..Writes::default() });
@@ -469,5 +496,7 @@ async fn judge_account<R: AwsReads>(carrier: &Carrier<'_, R>, judge: Judge<'_>, 
     (account_id, findings)
 }
 
+mod display;
+mod progress;
 #[cfg(test)]
 mod tests;

@@ -38,7 +38,12 @@ fn config(db: &std::path::Path, scan: &str, organization: &str) -> Config {
 
 /// An organization of `members` accounts, each with its own compliant chain for `controls`.
 fn organization(members: usize, controls: &[&str]) -> MemoryOrg {
-    let mut org = MemoryOrg::new(MANAGEMENT).with_latency(LATENCY);
+    organization_answering_in(LATENCY, members, controls)
+}
+
+/// [`organization`], each call answered after `latency`.
+fn organization_answering_in(latency: Duration, members: usize, controls: &[&str]) -> MemoryOrg {
+    let mut org = MemoryOrg::new(MANAGEMENT).with_latency(latency);
     org.account_mut(MANAGEMENT).deploy_chain(MANAGEMENT, REGION, controls, None, false);
     for i in 0..members {
         let id = member(i);
@@ -543,4 +548,128 @@ async fn a_topic_policy_on_organization_paths_reads_each_accounts_path_with_orgw
     expected.sort();
     assert_eq!(parents_sorted, expected, "{parents:?}");
     assert_eq!(org.call_count(MANAGEMENT, "sts:AssumeRole"), 0, "the management account's role is not needed for a path");
+}
+
+/// The JSON log lines of this thread while the guard [`Logs::capture`] returns is held (a
+/// `#[tokio::test]` runs its tasks on the test's thread).
+#[derive(Clone, Default)]
+struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+    fn make_writer(&'a self) -> Logs {
+        self.clone()
+    }
+}
+
+impl Logs {
+    fn capture() -> (Logs, tracing::subscriber::DefaultGuard) {
+        let logs = Logs::default();
+        let subscriber = tracing_subscriber::fmt().json().flatten_event(true).with_max_level(tracing::Level::INFO).with_writer(logs.clone()).finish();
+        (logs.clone(), tracing::subscriber::set_default(subscriber))
+    }
+
+    /// The lines with this message, each parsed.
+    fn with_message(&self, message: &str) -> Vec<serde_json::Value> {
+        let text = String::from_utf8(self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()).expect("UTF-8 logs");
+        text.lines().map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("{line}: {e}"))).filter(|line| line["message"] == message).collect()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_scan_logs_its_progress_every_five_seconds_and_a_fast_one_not_at_all() {
+    let (logs, _guard) = Logs::capture();
+    // Forty accounts four at a time: after the listing (1 s), a wave of four every five
+    // seconds, at t = 6, 11, … 51 s; progress at t = 5, 10, … 50 s.
+    let dir = tempfile::tempdir().unwrap();
+    let org = organization(39, &[UNAUTHORIZED]);
+    let slow = config(&dir.path().join("orgwatch.db"), "concurrency = 4", "");
+    let (store, report) = scan(&org, &slow, never()).await;
+    assert_eq!((report.status, report.duration), (ScanStatus::Completed, LATENCY * 51));
+    let lines = logs.with_message("Scan progress");
+    let counts: Vec<_> = lines.iter().map(|l| (l["listed"].as_u64(), l["judged"].as_u64(), l["left"].as_u64(), l["listing_done"].as_bool())).collect();
+    let expected: Vec<_> = (0..10).map(|k| (Some(40), Some(4 * k), Some(40 - 4 * k), Some(true))).collect();
+    assert_eq!(counts, expected);
+    // Nothing judged at 5 s: a rate of zero and no estimate. Four in ten seconds at 10 s: 36
+    // left at 0.4/s. From 35 s, the last thirty seconds: 24 judged, 0.8/s; at 50 s, 4 left.
+    assert_eq!((lines[0]["rate"].as_f64(), lines[0].get("eta_seconds")), (Some(0.0), None), "{}", lines[0]);
+    assert_eq!((lines[1]["rate"].as_f64(), lines[1]["eta_seconds"].as_u64()), (Some(0.4), Some(90)), "{}", lines[1]);
+    for line in &lines[6..] {
+        assert_eq!(line["rate"].as_f64(), Some(0.8), "{line}");
+    }
+    assert_eq!(lines[9]["eta_seconds"].as_u64(), Some(5), "{}", lines[9]);
+    assert!(lines.iter().all(|l| l["span"]["scan_id"] == report.scan_id && l["level"] == "INFO"), "{lines:?}");
+    store.close().await;
+
+    // Four accounts answering in half a second: done in 3 s, before the first line is due.
+    let dir = tempfile::tempdir().unwrap();
+    let org = organization_answering_in(Duration::from_millis(500), 3, &[UNAUTHORIZED]);
+    let config = config(&dir.path().join("orgwatch.db"), "", "");
+    let (store, report) = scan(&org, &config, never()).await;
+    assert_eq!((report.status, report.duration), (ScanStatus::Completed, Duration::from_secs(3)));
+    assert!(report.duration < display::LOG_EVERY);
+    assert_eq!(logs.with_message("Scan progress").len(), 10, "no line more for the fast scan");
+    assert_eq!(logs.with_message("Scan finished").len(), 2, "both scans logged their end");
+    store.close().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_a_terminal_the_bar_counts_the_accounts_and_is_cleared_however_the_scan_ends() {
+    use crate::telemetry::tests::Recorder;
+    use indicatif::{ProgressBar, ProgressDrawTarget};
+    for ending in ["completed", "interrupted", "failed"] {
+        let dir = tempfile::tempdir().unwrap();
+        let (stop, shutdown) = watch::channel(false);
+        // Interrupted: the signal comes as the fifth account reads its trails, in the second wave.
+        let trails_read = std::sync::atomic::AtomicUsize::new(0);
+        let org = organization(39, &[UNAUTHORIZED]).with_observer(move |call| {
+            if ending == "interrupted" && call.operation == "cloudtrail:DescribeTrails" && trails_read.fetch_add(1, Ordering::SeqCst) == 4 {
+                let _ = stop.send(true);
+            }
+        });
+        let refused = FaultRule { account_id: None, operation: Some("organizations:ListAccounts"), fault: Fault::AccessDenied, times: None };
+        let reads = Faulty::new(org, if ending == "failed" { vec![refused] } else { vec![] });
+        let config = config(&dir.path().join("orgwatch.db"), "concurrency = 4", "");
+        let store = open(&config).await;
+        let term = Recorder::default();
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::term_like(Box::new(term.clone())));
+        let outcome = run_scan_showing(&reads, &store, &config, &clock(), shutdown, Progress::Bar(bar.clone())).await;
+        let ops = term.ops();
+        let drawn = |text: &str| ops.iter().any(|op| op.starts_with("bar ") && op.contains(text));
+        match ending {
+            "completed" => {
+                assert_eq!(outcome.as_ref().map(|r| r.status).ok(), Some(ScanStatus::Completed));
+                assert!(drawn(" 0/40 judged · 40 left · 0.0/s"), "{ops:?}");
+                assert!(drawn(" 4/40 judged · 36 left"), "{ops:?}");
+                assert!(drawn(" 40/40 judged · 0 left"), "{ops:?}");
+                // The rate and the estimate, drawn each second: 24 judged in the thirty
+                // seconds to t = 35 s, 16 left.
+                assert!(drawn(" 24/40 judged · 16 left · 0.8/s · ETA 20s"), "{ops:?}");
+            }
+            "interrupted" => {
+                assert_eq!(outcome.as_ref().map(|r| (r.status, r.accounts_judged)).ok(), Some((ScanStatus::Interrupted, 8)));
+                assert!(drawn("· stopping"), "{ops:?}");
+                assert!(!drawn(" 9/40 judged"), "{ops:?}");
+            }
+            _ => {
+                assert!(matches!(outcome, Err(ScanError::Organization(_))));
+                assert!(drawn(" 0/0 judged · 0 left (listing) · measuring the rate"), "{ops:?}");
+            }
+        }
+        assert!(bar.is_finished(), "{ending}");
+        // Nothing is drawn after the bar's line is cleared.
+        let last_drawn = ops.iter().rposition(|op| op.starts_with("bar ")).unwrap_or_else(|| panic!("{ending}: nothing drawn"));
+        assert!(ops[last_drawn + 1..].contains(&"clear".to_owned()), "{ending}: {ops:?}");
+        store.close().await;
+    }
 }
