@@ -1,10 +1,9 @@
 //! The long-running side end to end: drift across scans, read-only SQL, and the daemon's
 //! health, metrics and clean stop on SIGTERM.
 
-use orgwatch_tests::{Emulator, describe, latest};
+use orgwatch_tests::{Emulator, describe, free_port, http_get, latest};
 use serde_json::{Value, json};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Read;
 use std::time::{Duration, Instant};
 
 #[tokio::test]
@@ -49,20 +48,6 @@ async fn drift_follows_an_account_that_regresses_and_recovers() {
     assert_eq!(String::from_utf8_lossy(&output.stdout), "n\n9\n", "{}", describe(&output));
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned()))
-}
-
 fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
     let start = Instant::now();
     while !ready() {
@@ -87,15 +72,15 @@ async fn sigterm_during_a_scan_interrupts_it_cleanly_and_keeps_what_was_judged()
     );
     let mut daemon = emulator.orgwatch().env("RUST_LOG", "info").args(["daemon", "--config", config.to_str().unwrap(), "--log-format", "json"]).stderr(std::process::Stdio::piped()).spawn().unwrap();
 
-    wait_for("/healthz", Duration::from_secs(30), || http_get(port, "/healthz").is_some());
-    let (status, body) = http_get(port, "/healthz").unwrap();
+    wait_for("/healthz", Duration::from_secs(30), || http_get(port, "/healthz", None).is_some());
+    let (status, _, body) = http_get(port, "/healthz", None).unwrap();
     assert_eq!(status, 200, "{body}");
     let health: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(health["scheduler_alive"], true);
 
     let db = dir.path().join("orgwatch.db");
     wait_for("two accounts judged", Duration::from_secs(60), || count_findings(&db) >= 2);
-    let (status, metrics) = http_get(port, "/metrics").unwrap();
+    let (status, _, metrics) = http_get(port, "/metrics", None).unwrap();
     assert_eq!(status, 200);
     assert!(metrics.contains("orgwatch_aws_api_calls_total{service=\"cloudtrail\",operation=\"DescribeTrails\"}"), "{metrics}");
     assert!(metrics.contains("orgwatch_scans_total{outcome=\"completed\"} 0"), "{metrics}");

@@ -4,11 +4,10 @@
 
 use orgwatch_core::{Evidence, Finding, Reason};
 use orgwatch_store::{AccountRecord, ScanStatus, Store};
-use orgwatch_tests::{Emulator, describe, python};
+use orgwatch_tests::{Emulator, describe, free_port, header, python};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -16,22 +15,10 @@ use std::time::{Duration, Instant};
 /// A control id that needs every escape the text formats have.
 const ODD_CONTROL: &str = "odd \"control\" \\ with\na newline";
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// (status, content type, body) of a GET on the daemon.
 fn http_get(port: u16, path: &str, accept: Option<&str>) -> Option<(u16, String, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    let accept = accept.map(|a| format!("Accept: {a}\r\n")).unwrap_or_default();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{accept}\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    let content_type = head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-type: ").map(str::to_owned)).unwrap_or_default();
-    Some((status, content_type, body.to_owned()))
+    let (status, head, body) = orgwatch_tests::http_get(port, path, accept)?;
+    Some((status, header(&head, "content-type").unwrap_or_default().to_ascii_lowercase(), body))
 }
 
 /// Samples by (name, labels) as Prometheus's parser for `format` reads `text`.

@@ -4,33 +4,17 @@
 //! broken link marked, a name holding `<script>` shown as text, no console error and no request
 //! to another origin. Screenshots are kept in `target/artifacts/report/`.
 
-use orgwatch_tests::{Emulator, describe, python, repo_root};
+use orgwatch_tests::{Emulator, describe, free_port, header, python, repo_root};
 use serde_json::{Value, json};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+fn http(port: u16, path: &str) -> Option<(u16, String, String)> {
+    orgwatch_tests::http_get(port, path, None)
+}
+
 const HOSTILE: &str = "<script>window.__orgwatch_pwned=1</script>";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn http_get(port: u16, path: &str) -> Option<(u16, String, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split_whitespace().nth(1)?.parse().ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    Some((status, head.to_owned(), body.to_owned()))
-}
 
 fn artifacts() -> std::path::PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -98,34 +82,30 @@ async fn the_report_and_the_daemons_pages_show_the_posture_in_a_browser() {
         .spawn()
         .unwrap();
     let started = Instant::now();
-    while http_get(port, "/healthz").is_none() {
+    while http(port, "/healthz").is_none() {
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "the daemon did not listen"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let (status, head, body) = http_get(port, "/").unwrap();
+    let (status, head, body) = http(port, "/").unwrap();
     assert_eq!(status, 200, "{body}");
-    assert!(
-        head.to_ascii_lowercase()
-            .contains("content-security-policy: default-src 'none'"),
-        "{head}"
-    );
+    assert!(header(&head, "content-security-policy").is_some_and(|p| p.starts_with("default-src 'none'")), "{head}");
     assert!(
         !body.contains("<script"),
         "the daemon's pages need no script"
     );
-    let (status, _, body) = http_get(port, &format!("/?q={}", org.id("unsubscribed"))).unwrap();
+    let (status, _, body) = http(port, &format!("/?q={}", org.id("unsubscribed"))).unwrap();
     assert_eq!(status, 200);
     assert_eq!(
         body.matches("class=\"account-row\"").count(),
         1,
         "the search finds one account"
     );
-    assert_eq!(http_get(port, "/accounts/999999999999").unwrap().0, 404);
-    assert_eq!(http_get(port, "/accounts/..%2f..%2fetc").unwrap().0, 404);
-    assert_eq!(http_get(port, "/?page=x").unwrap().0, 400);
+    assert_eq!(http(port, "/accounts/999999999999").unwrap().0, 404);
+    assert_eq!(http(port, "/accounts/..%2f..%2fetc").unwrap().0, 404);
+    assert_eq!(http(port, "/?page=x").unwrap().0, 400);
 
     let spec = json!({
         "pages": [

@@ -7,7 +7,7 @@
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
@@ -195,4 +195,28 @@ pub async fn latest(db: &Path) -> BTreeMap<String, (String, String)> {
         .into_iter()
         .map(|row| (row[0].as_str().unwrap_or_default().to_owned(), (row[3].as_str().unwrap_or_default().to_owned(), row[4].as_str().unwrap_or_default().to_owned())))
         .collect()
+}
+
+/// A free port on loopback, for a daemon's `[http] listen`.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("its address").port()
+}
+
+/// `GET path` on loopback `port` (with `Accept: accept` when given): (status, head, body), or
+/// `None` while nothing answers.
+pub fn http_get(port: u16, path: &str, accept: Option<&str>) -> Option<(u16, String, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let accept = accept.map(|a| format!("Accept: {a}\r\n")).unwrap_or_default();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{accept}\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, head.to_owned(), body.to_owned()))
+}
+
+/// A header's value in a response's head, by its name in any case.
+pub fn header(head: &str, name: &str) -> Option<String> {
+    head.lines().find_map(|l| l.split_once(':').filter(|(n, _)| n.trim().eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_owned()))
 }

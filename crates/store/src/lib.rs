@@ -420,12 +420,7 @@ impl Store {
     /// Noisy alarms per control among the latest findings, for metrics (the accounts of the
     /// latest completed scan, as [`Store::latest_counts_by_control`] counts them).
     pub async fn noisy_alarms_by_control(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT control_id, COALESCE(SUM(noisy), 0) FROM alarm_noise
-             WHERE NOT EXISTS (SELECT 1 FROM scans WHERE status = 'completed')
-                OR account_id IN (SELECT account_id FROM scan_accounts WHERE scan_id = (SELECT MAX(id) FROM scans WHERE status = 'completed'))
-             GROUP BY control_id ORDER BY control_id",
-        )
+        let rows = sqlx::query(&format!("SELECT control_id, COALESCE(SUM(noisy), 0) FROM alarm_noise WHERE {} GROUP BY control_id ORDER BY control_id", report::NOW))
         .fetch_all(&mut *self.connection().await?)
         .await?;
         rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
@@ -435,12 +430,7 @@ impl Store {
     /// (an account that left the organization no longer counts), or every account seen before
     /// any scan completed.
     pub async fn latest_counts_by_control(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT control_id, status, COUNT(*) FROM latest_findings
-             WHERE NOT EXISTS (SELECT 1 FROM scans WHERE status = 'completed')
-                OR account_id IN (SELECT account_id FROM scan_accounts WHERE scan_id = (SELECT MAX(id) FROM scans WHERE status = 'completed'))
-             GROUP BY control_id, status ORDER BY control_id, status",
-        )
+        let rows = sqlx::query(&format!("SELECT control_id, status, COUNT(*) FROM latest_findings WHERE {} GROUP BY control_id, status ORDER BY control_id, status", report::NOW))
             .fetch_all(&mut *self.connection().await?)
             .await?;
         rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()

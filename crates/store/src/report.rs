@@ -9,7 +9,7 @@ use sqlx::Row;
 
 /// The accounts of the latest completed scan (every account when no scan completed yet): the
 /// organization as it is now, as `/metrics` counts it.
-const NOW: &str = "(NOT EXISTS (SELECT 1 FROM scans WHERE status = 'completed')
+pub(crate) const NOW: &str = "(NOT EXISTS (SELECT 1 FROM scans WHERE status = 'completed')
     OR account_id IN (SELECT account_id FROM scan_accounts WHERE scan_id = (SELECT MAX(id) FROM scans WHERE status = 'completed')))";
 
 /// Drift events of the report at most; the page says how many there were.
@@ -40,7 +40,7 @@ pub struct Overview {
     pub failing_total: i64,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, sqlx::FromRow)]
 pub struct ScanSummary {
     pub id: i64,
     pub started_at: String,
@@ -48,7 +48,7 @@ pub struct ScanSummary {
     pub accounts: i64,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, sqlx::FromRow)]
 pub struct ControlPosture {
     pub control_id: String,
     pub pass: i64,
@@ -63,7 +63,7 @@ impl ControlPosture {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct ReasonCount {
     pub control_id: String,
     pub status: String,
@@ -71,7 +71,7 @@ pub struct ReasonCount {
     pub accounts: i64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct ScanPosture {
     pub scan_id: i64,
     pub started_at: String,
@@ -80,7 +80,7 @@ pub struct ScanPosture {
     pub total: i64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct DriftCount {
     pub scan_id: i64,
     pub detected_at: String,
@@ -88,7 +88,7 @@ pub struct DriftCount {
     pub recoveries: i64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct DriftItem {
     pub scan_id: i64,
     pub detected_at: String,
@@ -101,7 +101,7 @@ pub struct DriftItem {
     pub reason: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct FailingItem {
     pub account_id: String,
     pub account_name: Option<String>,
@@ -112,7 +112,7 @@ pub struct FailingItem {
 }
 
 /// One account of the organization now, with its latest findings counted by status.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, sqlx::FromRow)]
 pub struct AccountRow {
     pub account_id: String,
     pub account_name: Option<String>,
@@ -123,7 +123,7 @@ pub struct AccountRow {
 }
 
 /// A latest finding, its evidence as stored (JSON), or none when it was not asked for.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct StoredLatest {
     pub account_id: String,
     pub control_id: String,
@@ -139,54 +139,27 @@ impl Store {
     pub async fn report_overview(&self, since: DateTime<Utc>) -> Result<Overview, StoreError> {
         let mut conn = self.connection().await?;
         let since = timestamp(since);
-        let latest_scan = sqlx::query(
-            "SELECT s.id, s.started_at, s.finished_at, (SELECT COUNT(*) FROM scan_accounts a WHERE a.scan_id = s.id)
+        let latest_scan = sqlx::query_as::<_, ScanSummary>(
+            "SELECT s.id, s.started_at, s.finished_at, (SELECT COUNT(*) FROM scan_accounts a WHERE a.scan_id = s.id) AS accounts
              FROM scans s WHERE s.status = 'completed' ORDER BY s.id DESC LIMIT 1",
         )
         .fetch_optional(&mut *conn)
-        .await?
-        .map(|r| Ok::<_, StoreError>(ScanSummary { id: r.try_get(0)?, started_at: r.try_get(1)?, finished_at: r.try_get(2)?, accounts: r.try_get(3)? }))
-        .transpose()?;
-
-        let rows = sqlx::query(&format!(
-            "SELECT control_id, SUM(status = 'PASS'), SUM(status = 'FAIL'), SUM(status = 'ERROR'), SUM(status = 'NOT_APPLICABLE')
+        .await?;
+        let posture = sqlx::query_as::<_, ControlPosture>(&format!(
+            "SELECT control_id, SUM(status = 'PASS') AS pass, SUM(status = 'FAIL') AS fail, SUM(status = 'ERROR') AS error,
+                    SUM(status = 'NOT_APPLICABLE') AS not_applicable
              FROM latest_findings WHERE {NOW} GROUP BY control_id ORDER BY control_id"
         ))
         .fetch_all(&mut *conn)
         .await?;
-        let posture = rows
-            .iter()
-            .map(|r| {
-                Ok(ControlPosture {
-                    control_id: r.try_get(0)?,
-                    pass: r.try_get(1)?,
-                    fail: r.try_get(2)?,
-                    error: r.try_get(3)?,
-                    not_applicable: r.try_get(4)?,
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
-
-        let rows = sqlx::query(&format!(
-            "SELECT control_id, status, reason, COUNT(*) FROM latest_findings WHERE {NOW} AND status != 'PASS'
+        let reasons = sqlx::query_as::<_, ReasonCount>(&format!(
+            "SELECT control_id, status, reason, COUNT(*) AS accounts FROM latest_findings WHERE {NOW} AND status != 'PASS'
              GROUP BY control_id, status, reason ORDER BY control_id, COUNT(*) DESC, reason"
         ))
         .fetch_all(&mut *conn)
         .await?;
-        let reasons = rows
-            .iter()
-            .map(|r| {
-                Ok(ReasonCount {
-                    control_id: r.try_get(0)?,
-                    status: r.try_get(1)?,
-                    reason: r.try_get(2)?,
-                    accounts: r.try_get(3)?,
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
-
-        let rows = sqlx::query(
-            "SELECT s.id, s.started_at, f.control_id, SUM(f.status = 'PASS'), COUNT(*)
+        let history = sqlx::query_as::<_, ScanPosture>(
+            "SELECT s.id AS scan_id, s.started_at, f.control_id, SUM(f.status = 'PASS') AS pass, COUNT(*) AS total
              FROM scans s JOIN findings f ON f.scan_id = s.id
              WHERE s.status = 'completed' AND s.started_at >= ?1
              GROUP BY s.id, f.control_id ORDER BY s.id, f.control_id",
@@ -194,44 +167,16 @@ impl Store {
         .bind(&since)
         .fetch_all(&mut *conn)
         .await?;
-        let history = rows
-            .iter()
-            .map(|r| {
-                Ok(ScanPosture {
-                    scan_id: r.try_get(0)?,
-                    started_at: r.try_get(1)?,
-                    control_id: r.try_get(2)?,
-                    pass: r.try_get(3)?,
-                    total: r.try_get(4)?,
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
-
-        let rows = sqlx::query(
-            "SELECT scan_id, MIN(detected_at), SUM(change = 'REGRESSION'), SUM(change = 'RECOVERY') FROM drift
-             WHERE detected_at >= ?1 AND change IN ('REGRESSION', 'RECOVERY')
+        let drift_by_scan = sqlx::query_as::<_, DriftCount>(
+            "SELECT scan_id, MIN(detected_at) AS detected_at, SUM(change = 'REGRESSION') AS regressions, SUM(change = 'RECOVERY') AS recoveries
+             FROM drift WHERE detected_at >= ?1 AND change IN ('REGRESSION', 'RECOVERY')
              GROUP BY scan_id ORDER BY scan_id DESC",
         )
         .bind(&since)
         .fetch_all(&mut *conn)
         .await?;
-        let drift_by_scan: Vec<DriftCount> = rows
-            .iter()
-            .map(|r| {
-                Ok(DriftCount {
-                    scan_id: r.try_get(0)?,
-                    detected_at: r.try_get(1)?,
-                    regressions: r.try_get(2)?,
-                    recoveries: r.try_get(3)?,
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
-        let drift_total = drift_by_scan
-            .iter()
-            .map(|d| d.regressions + d.recoveries)
-            .sum();
-
-        let rows = sqlx::query(
+        let drift_total = drift_by_scan.iter().map(|d| d.regressions + d.recoveries).sum();
+        let drift = sqlx::query_as::<_, DriftItem>(
             "SELECT d.scan_id, d.detected_at, d.account_id, a.account_name, d.control_id, d.change, d.previous_status, d.status, d.reason
              FROM drift d LEFT JOIN accounts a ON a.account_id = d.account_id
              WHERE d.detected_at >= ?1 AND d.change IN ('REGRESSION', 'RECOVERY')
@@ -241,30 +186,8 @@ impl Store {
         .bind(REPORT_DRIFT_EVENTS)
         .fetch_all(&mut *conn)
         .await?;
-        let drift = rows
-            .iter()
-            .map(|r| {
-                Ok(DriftItem {
-                    scan_id: r.try_get(0)?,
-                    detected_at: r.try_get(1)?,
-                    account_id: r.try_get(2)?,
-                    account_name: r.try_get(3)?,
-                    control_id: r.try_get(4)?,
-                    change: r.try_get(5)?,
-                    previous_status: r.try_get(6)?,
-                    status: r.try_get(7)?,
-                    reason: r.try_get(8)?,
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
-
-        let failing_total: i64 = sqlx::query(&format!(
-            "SELECT COUNT(*) FROM latest_findings WHERE status = 'FAIL' AND {NOW}"
-        ))
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get(0)?;
-        let rows = sqlx::query(&format!(
+        let failing_total: i64 = sqlx::query(&format!("SELECT COUNT(*) FROM latest_findings WHERE status = 'FAIL' AND {NOW}")).fetch_one(&mut *conn).await?.try_get(0)?;
+        let failing = sqlx::query_as::<_, FailingItem>(&format!(
             "SELECT f.account_id, f.account_name, f.control_id, f.reason, f.failing_since, m.mean_hours_to_fix
              FROM failing_longest f LEFT JOIN mean_time_to_fix m ON m.control_id = f.control_id
              WHERE {NOW} ORDER BY f.failing_since ASC, f.account_id, f.control_id LIMIT ?1"
@@ -272,61 +195,24 @@ impl Store {
         .bind(REPORT_FAILING)
         .fetch_all(&mut *conn)
         .await?;
-        let failing = rows
-            .iter()
-            .map(|r| {
-                Ok(FailingItem {
-                    account_id: r.try_get(0)?,
-                    account_name: r.try_get(1)?,
-                    control_id: r.try_get(2)?,
-                    reason: r.try_get(3)?,
-                    failing_since: r.try_get(4)?,
-                    mean_hours_to_fix: r.try_get(5)?,
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
-        Ok(Overview {
-            latest_scan,
-            posture,
-            reasons,
-            history,
-            drift_by_scan,
-            drift,
-            drift_total,
-            failing,
-            failing_total,
-        })
+        Ok(Overview { latest_scan, posture, reasons, history, drift_by_scan, drift, drift_total, failing, failing_total })
     }
 
     /// The accounts now, by id, with their latest findings counted by status; only those whose
     /// id or name holds `search` (case-insensitive) when given; `limit` of them from `offset`,
     /// and how many there are in all.
-    pub async fn report_accounts(
-        &self,
-        search: Option<&str>,
-        offset: i64,
-        limit: i64,
-    ) -> Result<(Vec<AccountRow>, i64), StoreError> {
+    pub async fn report_accounts(&self, search: Option<&str>, offset: i64, limit: i64) -> Result<(Vec<AccountRow>, i64), StoreError> {
         let mut conn = self.connection().await?;
-        let pattern = search.filter(|s| !s.is_empty()).map(|s| {
-            format!(
-                "%{}%",
-                s.replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            )
-        });
-        let filter =
-            "(?1 IS NULL OR account_id LIKE ?1 ESCAPE '\\' OR account_name LIKE ?1 ESCAPE '\\')";
-        let total: i64 = sqlx::query(&format!(
-            "SELECT COUNT(DISTINCT account_id) FROM latest_findings WHERE {NOW} AND {filter}"
-        ))
-        .bind(&pattern)
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get(0)?;
-        let rows = sqlx::query(&format!(
-            "SELECT account_id, MAX(account_name), SUM(status = 'PASS'), SUM(status = 'FAIL'), SUM(status = 'ERROR'), SUM(status = 'NOT_APPLICABLE')
+        let pattern = search.filter(|s| !s.is_empty()).map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+        let filter = "(?1 IS NULL OR account_id LIKE ?1 ESCAPE '\\' OR account_name LIKE ?1 ESCAPE '\\')";
+        let total: i64 = sqlx::query(&format!("SELECT COUNT(DISTINCT account_id) FROM latest_findings WHERE {NOW} AND {filter}"))
+            .bind(&pattern)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?;
+        let accounts = sqlx::query_as::<_, AccountRow>(&format!(
+            "SELECT account_id, MAX(account_name) AS account_name, SUM(status = 'PASS') AS pass, SUM(status = 'FAIL') AS fail,
+                    SUM(status = 'ERROR') AS error, SUM(status = 'NOT_APPLICABLE') AS not_applicable
              FROM latest_findings WHERE {NOW} AND {filter}
              GROUP BY account_id ORDER BY account_id LIMIT ?2 OFFSET ?3"
         ))
@@ -335,60 +221,27 @@ impl Store {
         .bind(offset)
         .fetch_all(&mut *conn)
         .await?;
-        let accounts = rows
-            .iter()
-            .map(|r| {
-                Ok(AccountRow {
-                    account_id: r.try_get(0)?,
-                    account_name: r.try_get(1)?,
-                    pass: r.try_get(2)?,
-                    fail: r.try_get(3)?,
-                    error: r.try_get(4)?,
-                    not_applicable: r.try_get(5)?,
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
         Ok((accounts, total))
     }
 
     /// The latest findings of the accounts now (of one account, when given; any account it
     /// names when it is not in the latest scan), by account and control. The evidence is read
     /// for the findings that do not pass, and for every finding of one account.
-    pub async fn report_findings(
-        &self,
-        account_id: Option<&str>,
-    ) -> Result<Vec<StoredLatest>, StoreError> {
-        let mut conn = self.connection().await?;
-        let rows = sqlx::query(&format!(
+    pub async fn report_findings(&self, account_id: Option<&str>) -> Result<Vec<StoredLatest>, StoreError> {
+        Ok(sqlx::query_as::<_, StoredLatest>(&format!(
             "SELECT account_id, control_id, status, reason, message,
-                    CASE WHEN ?1 IS NOT NULL OR status != 'PASS' THEN evidence END, observed_at
+                    CASE WHEN ?1 IS NOT NULL OR status != 'PASS' THEN evidence END AS evidence, observed_at
              FROM latest_findings WHERE (?1 IS NULL AND {NOW}) OR account_id = ?1
              ORDER BY account_id, control_id"
         ))
         .bind(account_id)
-        .fetch_all(&mut *conn)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(StoredLatest {
-                    account_id: r.try_get(0)?,
-                    control_id: r.try_get(1)?,
-                    status: r.try_get(2)?,
-                    reason: r.try_get(3)?,
-                    message: r.try_get(4)?,
-                    evidence: r.try_get(5)?,
-                    observed_at: r.try_get(6)?,
-                })
-            })
-            .collect()
+        .fetch_all(&mut *self.connection().await?)
+        .await?)
     }
 
     /// An account's name as last listed.
     pub async fn account_name(&self, account_id: &str) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT account_name FROM accounts WHERE account_id = ?1")
-            .bind(account_id)
-            .fetch_optional(&mut *self.connection().await?)
-            .await?;
+        let row = sqlx::query("SELECT account_name FROM accounts WHERE account_id = ?1").bind(account_id).fetch_optional(&mut *self.connection().await?).await?;
         Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
 }

@@ -365,3 +365,43 @@ async fn a_reader_reads_what_was_committed_while_the_writer_holds_a_transaction_
     assert!(err.to_string().contains("read-only") || err.to_string().contains("readonly"), "{err}");
     assert_eq!(store.query("SELECT COUNT(*) FROM findings").await.unwrap().rows, vec![vec![serde_json::json!(1)]]);
 }
+
+#[tokio::test]
+async fn the_report_reads_the_accounts_now_and_searches_names_literally() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).await.unwrap();
+    let id = store.begin_scan(at(1)).await.unwrap();
+    let records: Vec<AccountRecord> = [("111111111111", "prod_eu"), ("222222222222", "prodXeu"), ("333333333333", "100% dev")]
+        .iter()
+        .map(|(id, name)| AccountRecord { account_id: (*id).into(), account_name: (*name).into(), state: "ACTIVE".into() })
+        .collect();
+    store.record_accounts(id, &records).await.unwrap();
+    let findings = [finding("111111111111", Reason::Compliant), finding("222222222222", Reason::NoAlarmOnMetric), finding("333333333333", Reason::TrailNotLogging)];
+    store.record_findings(id, &findings, at(1)).await.unwrap();
+    store.finish_scan(id, ScanStatus::Completed, None, at(1)).await.unwrap();
+
+    let overview = store.report_overview(at(0)).await.unwrap();
+    assert_eq!(overview.latest_scan.as_ref().map(|s| (s.id, s.accounts)), Some((id, 3)));
+    assert_eq!(overview.posture.iter().map(|p| (p.pass, p.fail, p.total())).collect::<Vec<_>>(), [(1, 2, 3)]);
+    assert_eq!(overview.reasons.iter().map(|r| (r.reason.as_str(), r.accounts)).collect::<Vec<_>>(), [("NO_ALARM_ON_METRIC", 1), ("TRAIL_NOT_LOGGING", 1)]);
+    assert_eq!(overview.history.iter().map(|h| (h.scan_id, h.pass, h.total)).collect::<Vec<_>>(), [(id, 1, 3)]);
+    assert_eq!((overview.failing_total, overview.failing.len()), (2, 2));
+    assert!(store.report_overview(at(2)).await.unwrap().history.is_empty(), "no scan since");
+
+    async fn names(store: &Store, search: &str) -> (Vec<String>, i64) {
+        let (rows, total) = store.report_accounts(Some(search), 0, 10).await.unwrap();
+        (rows.into_iter().map(|r| r.account_id).collect(), total)
+    }
+    // `_` and `%` are the characters typed, not LIKE's wildcards.
+    assert_eq!(names(&store, "prod_").await, (vec!["111111111111".to_owned()], 1));
+    assert_eq!(names(&store, "0%").await, (vec!["333333333333".to_owned()], 1));
+    assert_eq!(names(&store, "PROD").await.1, 2, "case-insensitive");
+    let (page, total) = store.report_accounts(None, 1, 1).await.unwrap();
+    assert_eq!((page.iter().map(|r| r.account_id.as_str()).collect::<Vec<_>>(), total), (vec!["222222222222"], 3));
+
+    let all = store.report_findings(None).await.unwrap();
+    assert_eq!(all.iter().map(|f| f.evidence.is_some()).collect::<Vec<_>>(), [false, true, true], "the evidence of what does not pass");
+    let one = store.report_findings(Some("111111111111")).await.unwrap();
+    assert!(one[0].evidence.is_some(), "every finding's evidence for one account");
+    assert_eq!(store.account_name("333333333333").await.unwrap().as_deref(), Some("100% dev"));
+}
