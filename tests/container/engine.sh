@@ -14,7 +14,8 @@
 #
 # State lives in $ORGWATCH_CONTAINER_CACHE (default: $CARGO_TARGET_DIR/container, else
 # target/container): the private daemon's data root, so images and build layers outlast a run.
-# Timings of each step go to stderr as "timing: STEP SECONDS".
+# Timings of each step go to stderr as "timing: STEP SECONDS". The private dockerd runs niced
+# (ORGWATCH_DOCKERD_NICE, default 19), and so do the builds and containers it runs.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -49,8 +50,7 @@ up() {
     mkdir -p "$CACHE"
     # A private daemon of an earlier run that was not stopped: reuse it, and stop it after.
     if [ -f "$STATE" ] && [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
-        # shellcheck disable=SC1090
-        local host; host="$(. "$STATE"; echo "$DOCKER_HOST")"
+        local host; host="$(sed -n 's/^DOCKER_HOST=//p' "$STATE")"
         if answers "$host"; then echo "DOCKER_HOST=$host"; echo "STARTED=1"; return; fi
     fi
     local start; start="$(now)"
@@ -64,8 +64,10 @@ up() {
     local run; run="$(mktemp -d /tmp/orgwatch-dockerd.XXXXXX)"
     local host="unix://$run/docker.sock"
     start="$(now)"
-    # The pid file is fixed: dockerd refuses to start while another holds this data root.
-    as_root dockerd --data-root "$CACHE/docker" --exec-root "$run/exec" -H "$host" --pidfile "$PIDFILE" \
+    # The pid file is fixed: dockerd refuses to start while another holds this data root. Niced
+    # (ORGWATCH_DOCKERD_NICE, default 19): its builds and containers are its children, so the
+    # image's release build yields to whatever else the machine runs, and costs nothing when idle.
+    as_root nice -n "${ORGWATCH_DOCKERD_NICE:-19}" dockerd --data-root "$CACHE/docker" --exec-root "$run/exec" -H "$host" --pidfile "$PIDFILE" \
         --log-level warn </dev/null >"$CACHE/dockerd.log" 2>&1 &
     local pid=$!
     printf 'DOCKER_HOST=%s\nRUN_DIR=%s\n' "$host" "$run" >"$STATE"
@@ -85,8 +87,7 @@ down() {
     [ -f "$PIDFILE" ] || { log "no private dockerd to stop"; return; }
     local pid; pid="$(cat "$PIDFILE")"
     local run=""
-    # shellcheck disable=SC1090
-    [ -f "$STATE" ] && run="$(. "$STATE"; echo "${RUN_DIR:-}")"
+    [ -f "$STATE" ] && run="$(sed -n 's/^RUN_DIR=//p' "$STATE")"
     if kill -0 "$pid" 2>/dev/null; then
         as_root kill -TERM "$pid"
         for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -157,7 +158,7 @@ rust_image() {
     cp /etc/ssl/certs/ca-certificates.crt "$ctx/ca-certificates.crt"
     local start; start="$(now)"
     log "building $name from debian:$suite-slim and the host's Rust $host_version …"
-    DOCKER_BUILDKIT=0 nice -n 19 docker build -q -f "$HERE/rust.Dockerfile" -t "$name" \
+    DOCKER_BUILDKIT=0 docker build -q -f "$HERE/rust.Dockerfile" -t "$name" \
         --build-arg "BASE=debian:$suite-slim" --build-arg "RUST_VERSION=$host_version" "$ctx" >/dev/null \
         || die "building the $name stand-in failed"
     timing "stand-in-$name" "$start"
