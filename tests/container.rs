@@ -15,9 +15,9 @@
 //!   the container's (tests/container/relay.py), so the image's 0.0.0.0 listener opens on no
 //!   interface of the host.
 //!
-//! Ignored by default: a cold run builds the release binary in the image (about 15 minutes on
-//! two cores). `scripts/container-test` runs it; so does
-//! `cargo nextest run -p orgwatch-tests --test container --run-ignored all`.
+//! Part of `scripts/test`. A cold run (no layer cache) builds the release binary in the image;
+//! the daemon runs niced, so the rest of the suite goes first. `scripts/container-test` runs this
+//! test alone.
 
 use orgwatch::config::{Config, EXTERNAL_ID_ENV};
 use orgwatch_tests::{Emulator, describe, python, repo_root};
@@ -369,7 +369,6 @@ const SECRET_KEY: &str = "container-test-secret-access-key";
 const EXTERNAL_ID: &str = "container-test-external-id";
 
 #[tokio::test]
-#[ignore = "builds the image (a cold release build: ~15 min on two cores); run scripts/container-test"]
 async fn the_image_runs_as_deployed() {
     let mut timings = Timings::default();
     let total = Instant::now();
