@@ -2,8 +2,9 @@
 //!
 //! - [`file`]: one self-contained HTML file (`orgwatch report > posture.html`): styles, charts
 //!   (SVG) and a search box inside it, a Content-Security-Policy that lets it request nothing,
-//!   and every account's findings, with the chain drawn link by link for each finding that does
-//!   not pass.
+//!   and every account's findings, with the chain drawn link by link for each cause that keeps
+//!   a control from passing (the other controls failing for the same reason at the same kind
+//!   of link are listed under it).
 //! - [`index`] and [`account`]: the daemon's `/` (the same overview, the accounts a page at a
 //!   time, searched on the server) and `/accounts/{id}` (every finding's chain). No script.
 //!
@@ -84,7 +85,7 @@ fn environment() -> &'static Environment<'static> {
 }
 
 /// One link of a chain as drawn.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LinkView {
     pub kind: &'static str,
     pub label: &'static str,
@@ -102,6 +103,7 @@ pub struct LinkView {
 /// A finding as drawn: its chain, with the broken link marked or the missing one named.
 #[derive(Clone, Debug, Serialize)]
 pub struct FindingView {
+    pub account_id: String,
     pub control_id: String,
     pub status: String,
     pub reason: String,
@@ -115,6 +117,55 @@ pub struct FindingView {
     pub notes: Vec<String>,
     /// On an ERROR: the read that could not be made (`cloudwatch:DescribeAlarms in 111…`).
     pub unseen: Option<String>,
+    /// In the file: the account's other controls that fail for the same reason at the same
+    /// kind of link, listed under this one's chain.
+    pub also: Vec<AlsoView>,
+}
+
+/// Another control's finding drawn under the first one of its cause.
+#[derive(Clone, Debug, Serialize)]
+pub struct AlsoView {
+    pub control_id: String,
+    pub message: String,
+    /// Its chain breaks at the very link drawn broken above (a shared topic policy or key).
+    pub same_link: bool,
+}
+
+impl FindingView {
+    fn broken_link(&self) -> Option<&LinkView> {
+        self.links.as_ref()?.iter().find(|l| l.broken)
+    }
+
+    /// Whether `other` fails for the same reason at the same kind of link (or misses the same
+    /// kind), with the same notes and the same unread call: then the file draws only this
+    /// finding's chain, and names `other` with its message beneath it. `Some(true)` when it
+    /// breaks at the very same link.
+    fn same_cause(&self, other: &FindingView) -> Option<bool> {
+        if self.status == "PASS" || (&self.status, &self.reason, &self.missing, &self.notes, &self.unseen) != (&other.status, &other.reason, &other.missing, &other.notes, &other.unseen) {
+            return None;
+        }
+        match (self.broken_link(), other.broken_link()) {
+            (Some(a), Some(b)) if a.kind == b.kind => Some(a == b),
+            (None, None) => Some(self.links == other.links),
+            _ => None,
+        }
+    }
+}
+
+/// An account's findings for the file: the passing ones as they are (the file names their
+/// controls only), and each cause once: the first finding it breaks, drawn with its chain,
+/// then the account's other controls that fail for the same reason at the same kind of link,
+/// each with its message. A topic policy that breaks the whole family, or fifteen alarms with
+/// their actions off, is one drawing and a list, not fifteen drawings.
+fn grouped(findings: Vec<FindingView>) -> Vec<FindingView> {
+    let mut out: Vec<FindingView> = Vec::with_capacity(findings.len());
+    for f in findings {
+        match out.iter_mut().find_map(|g| g.same_cause(&f).map(|same_link| (g, same_link))) {
+            Some((group, same_link)) => group.also.push(AlsoView { control_id: f.control_id, message: f.message, same_link }),
+            None => out.push(f),
+        }
+    }
+    out
 }
 
 /// What a person calls a kind of link.
@@ -150,6 +201,7 @@ pub fn finding_view(stored: &StoredLatest) -> FindingView {
         .as_deref()
         .and_then(|e| serde_json::from_str(e).ok());
     let mut view = FindingView {
+        account_id: stored.account_id.clone(),
         control_id: stored.control_id.clone(),
         status: stored.status.clone(),
         reason: stored.reason.clone(),
@@ -159,6 +211,7 @@ pub fn finding_view(stored: &StoredLatest) -> FindingView {
         missing: None,
         notes: Vec::new(),
         unseen: None,
+        also: Vec::new(),
     };
     let Some(evidence) = evidence else {
         return view;
@@ -262,7 +315,7 @@ pub async fn file(
     let sections: Vec<AccountSection> = accounts
         .into_iter()
         .map(|a: AccountRow| AccountSection {
-            findings: findings.remove(&a.account_id).unwrap_or_default(),
+            findings: grouped(findings.remove(&a.account_id).unwrap_or_default()),
             account_id: a.account_id,
             account_name: a.account_name,
             pass: a.pass,

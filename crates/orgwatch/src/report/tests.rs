@@ -300,3 +300,60 @@ fn the_charts_draw_a_bar_per_status_a_point_per_scan_and_control_and_a_bar_per_c
     );
     assert!(charts::posture_now(&[]).is_ok());
 }
+
+#[test]
+fn the_file_draws_each_cause_once_and_lists_the_other_controls_it_breaks() {
+    use LinkKind as K;
+    let chain = [(K::Trail, ACCOUNT), (K::LogGroup, ACCOUNT), (K::MetricFilter, ACCOUNT), (K::Metric, ACCOUNT), (K::Alarm, ACCOUNT), (K::Topic, "999988887777"), (K::TopicPolicy, "999988887777")];
+    let finding = |control: &str, status: &str, reason: &str, alarm: &str| {
+        let mut f = stored(status, reason, &chain);
+        f.control_id = control.into();
+        f.message = format!("{reason} of {control}");
+        let mut view = finding_view(&f);
+        if let Some(link) = view.links.as_mut().and_then(|links| links.iter_mut().find(|l| l.kind == "alarm")) {
+            link.id = alarm.into();
+        }
+        view
+    };
+    let findings = vec![
+        finding("c1", "FAIL", "SNS_TOPIC_POLICY_DENIES_PUBLISH", "alarm-c1"),
+        finding("c2", "FAIL", "ALARM_ACTIONS_DISABLED", "alarm-c2"),
+        finding("c3", "FAIL", "SNS_TOPIC_POLICY_DENIES_PUBLISH", "alarm-c3"),
+        finding("c4", "FAIL", "ALARM_ACTIONS_DISABLED", "alarm-c4"),
+        finding("c5", "PASS", "COMPLIANT", "alarm-c5"),
+        finding("c6", "PASS", "COMPLIANT", "alarm-c6"),
+        finding("c7", "FAIL", "NO_CONFIRMED_SUBSCRIPTION", "alarm-c7"),
+        finding("c8", "ERROR", "SNS_TOPIC_POLICY_DENIES_PUBLISH", "alarm-c8"),
+    ];
+    let groups = grouped(findings);
+    let shape: Vec<(&str, Vec<(&str, bool)>)> = groups.iter().map(|g| (g.control_id.as_str(), g.also.iter().map(|o| (o.control_id.as_str(), o.same_link)).collect())).collect();
+    assert_eq!(
+        shape,
+        vec![
+            // The same topic policy refuses both: one drawing, c3 at the very same link.
+            ("c1", vec![("c3", true)]),
+            // Each alarm's actions are off: c2's chain drawn, c4 listed, at its own alarm.
+            ("c2", vec![("c4", false)]),
+            // Passing findings are never folded; another reason or status is its own cause.
+            ("c5", vec![]),
+            ("c6", vec![]),
+            ("c7", vec![]),
+            ("c8", vec![]),
+        ]
+    );
+    assert_eq!(groups[1].also[0].message, "ALARM_ACTIONS_DISABLED of c4", "a listed control keeps its own message");
+
+    let drawn = |group: &FindingView| -> String {
+        let macros = environment().get_template("macros.html").unwrap();
+        let captured = macros.render_captured(context! {}).unwrap();
+        captured.state().call_macro("finding", &[Value::from_serialize(group)]).unwrap()
+    };
+    let page = drawn(&groups[1]);
+    assert_eq!(page.matches("<ol class=\"chain\"").count(), 1, "{page}");
+    assert!(page.contains("<strong>c2</strong> and 1 more"), "{page}");
+    assert!(page.contains("Also ALARM_ACTIONS_DISABLED at their own alarm, in chains like the one above"), "{page}");
+    assert!(page.contains("<li data-control=\"c4\"><strong>c4</strong>: ALARM_ACTIONS_DISABLED of c4</li>"), "{page}");
+    let shared = drawn(&groups[0]);
+    assert!(shared.contains("Also SNS_TOPIC_POLICY_DENIES_PUBLISH at the same topic policy ("), "{shared}");
+    assert!(shared.contains("orgwatch findings --account 111122223333"), "{shared}");
+}
