@@ -72,6 +72,8 @@ struct AppState {
     metrics: Arc<Metrics>,
     /// A read-only connection for the pages: they can write nothing.
     pages: Option<Store>,
+    /// What `/` read last, while the database is unchanged.
+    page_cache: Arc<crate::report::PageCache>,
 }
 
 /// The HTTP routes: `/healthz`, `/metrics`, and the pages `/` and `/accounts/{id}`. Every route
@@ -126,7 +128,7 @@ async fn index_page(State(state): State<AppState>, query: Result<axum::extract::
         Err(e) => return html(StatusCode::BAD_REQUEST, format!("<!DOCTYPE html><title>orgwatch</title><p>since: {}</p>", minijinja::HtmlEscape(&e))),
     };
     let search = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
-    match crate::report::index(store, since, now, search, query.page.unwrap_or(1)).await {
+    match crate::report::index(store, &state.page_cache, since, now, search, query.page.unwrap_or(1)).await {
         Ok(body) => html(StatusCode::OK, body),
         Err(e) => page_error("posture", &e),
     }
@@ -206,7 +208,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                     None
                 }
             };
-            let app = router(AppState { health: health.clone(), metrics: metrics.clone(), pages: pages.clone() });
+            let app = router(AppState { health: health.clone(), metrics: metrics.clone(), pages: pages.clone(), page_cache: Arc::default() });
             let mut http_shutdown = shutdown.clone();
             Some(tokio::spawn(async move {
                 let served = axum::serve(listener, app)

@@ -17,11 +17,11 @@ use crate::config::Config;
 use chrono::{DateTime, Utc};
 use minijinja::{Environment, Value, context};
 use orgwatch_core::finding::{Evidence, EvidenceLink, LinkKind, Reason};
-use orgwatch_store::{AccountRow, Overview, Store, StoreError, StoredLatest};
+use orgwatch_store::{AccountRow, Overview, ReportVersion, Store, StoreError, StoredLatest};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 /// Accounts a page of the daemon's `/` shows.
@@ -304,7 +304,7 @@ pub async fn file(
     config_path: &str,
 ) -> Result<String, ReportError> {
     let overview = store.report_overview(since).await?;
-    let (accounts, _) = store.report_accounts(None, 0, i64::MAX).await?;
+    let accounts = store.report_accounts().await?;
     let mut findings: BTreeMap<String, Vec<FindingView>> = BTreeMap::new();
     for stored in store.report_findings(None).await? {
         findings
@@ -336,24 +336,56 @@ pub async fn file(
     })?)
 }
 
+/// What the daemon's `/` read last: the overview and every account's row, kept while the
+/// database's [`ReportVersion`] for the same window stays the same, so that a page, a search or
+/// the next request reads a few indexed values instead of every finding (about 3 s at 10,000
+/// accounts and fifteen controls). A request that finds it stale reads again, and the others
+/// wait for that read rather than making their own.
+#[derive(Default)]
+pub struct PageCache {
+    last: tokio::sync::Mutex<Option<(ReportVersion, Arc<(Overview, Vec<AccountRow>)>)>>,
+}
+
+impl PageCache {
+    async fn read(&self, store: &Store, since: DateTime<Utc>) -> Result<Arc<(Overview, Vec<AccountRow>)>, ReportError> {
+        let mut last = self.last.lock().await;
+        let version = store.report_version(since).await?;
+        if let Some((kept, read)) = last.as_ref()
+            && *kept == version
+        {
+            return Ok(read.clone());
+        }
+        let overview = store.report_overview(since).await?;
+        let accounts = store.report_accounts().await?;
+        let read = Arc::new((overview, accounts));
+        *last = Some((version, read.clone()));
+        Ok(read)
+    }
+}
+
+/// Whether an account's id or name holds `search`, whatever its case.
+fn holds(account: &AccountRow, search: &str) -> bool {
+    let search = search.to_lowercase();
+    account.account_id.contains(&search) || account.account_name.as_deref().is_some_and(|n| n.to_lowercase().contains(&search))
+}
+
 /// The daemon's `/`: the overview and a page of the accounts (`page` from 1), those whose id or
 /// name holds `search` when given.
 pub async fn index(
     store: &Store,
+    cache: &PageCache,
     since: DateTime<Utc>,
     now: DateTime<Utc>,
     search: Option<&str>,
     page: i64,
 ) -> Result<String, ReportError> {
-    let overview = store.report_overview(since).await?;
+    let read = cache.read(store, since).await?;
+    let (overview, all) = &*read;
     let page = page.max(1);
-    let (accounts, total) = store
-        .report_accounts(
-            search,
-            (page - 1).saturating_mul(ACCOUNTS_PAGE),
-            ACCOUNTS_PAGE,
-        )
-        .await?;
+    let matching: Vec<&AccountRow> = all.iter().filter(|a| search.is_none_or(|q| holds(a, q))).collect();
+    let total = matching.len() as i64;
+    let start = usize::try_from((page - 1).saturating_mul(ACCOUNTS_PAGE)).unwrap_or(usize::MAX).min(matching.len());
+    let accounts = &matching[start..(start + ACCOUNTS_PAGE as usize).min(matching.len())];
     let pages = (total + ACCOUNTS_PAGE - 1) / ACCOUNTS_PAGE;
     let template = environment().get_template("index.html")?;
     Ok(template.render(context! {
@@ -364,7 +396,7 @@ pub async fn index(
         search => search.unwrap_or(""),
         page => page,
         pages => pages,
-        ..overview_context(&overview)
+        ..overview_context(overview)
     })?)
 }
 

@@ -528,4 +528,4 @@ mod tests;
 mod export;
 pub use export::{StoredDrift, StoredFinding};
 mod report;
-pub use report::{AccountRow, ControlPosture, DriftCount, DriftItem, FailingItem, Overview, REPORT_DRIFT_EVENTS, REPORT_FAILING, ReasonCount, ScanPosture, ScanSummary, StoredLatest};
+pub use report::{AccountRow, ControlPosture, DriftCount, DriftItem, FailingItem, Overview, REPORT_DRIFT_EVENTS, REPORT_FAILING, ReasonCount, ReportVersion, ScanPosture, ScanSummary, StoredLatest};

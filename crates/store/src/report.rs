@@ -134,7 +134,38 @@ pub struct StoredLatest {
     pub observed_at: String,
 }
 
+/// What the report's reads depend on, read in a few indexed lookups: when two reads give the
+/// same version, the overview and the accounts' rows since the same `since` read the same.
+/// Every scan writes findings (a new highest id) or changes a scan's status, drift is only
+/// added, and a window moves only when a scan or a drift event leaves it.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct ReportVersion {
+    pub last_finding: Option<i64>,
+    pub last_drift: Option<i64>,
+    pub last_scan: Option<i64>,
+    /// The scans by status, as `completed:3,interrupted:1`.
+    pub scans: Option<String>,
+    /// The first scan and the first drift event within the window.
+    pub first_scan_since: Option<i64>,
+    pub first_drift_since: Option<i64>,
+}
+
 impl Store {
+    /// The version of what [`Store::report_overview`] and [`Store::report_accounts`] read since
+    /// `since`.
+    pub async fn report_version(&self, since: DateTime<Utc>) -> Result<ReportVersion, StoreError> {
+        Ok(sqlx::query_as::<_, ReportVersion>(
+            "SELECT (SELECT MAX(id) FROM findings) AS last_finding, (SELECT MAX(id) FROM drift) AS last_drift,
+                    (SELECT MAX(id) FROM scans) AS last_scan,
+                    (SELECT group_concat(status || ':' || n) FROM (SELECT status, COUNT(*) AS n FROM scans GROUP BY status ORDER BY status)) AS scans,
+                    (SELECT MIN(id) FROM scans WHERE started_at >= ?1) AS first_scan_since,
+                    (SELECT MIN(id) FROM drift WHERE detected_at >= ?1) AS first_drift_since",
+        )
+        .bind(timestamp(since))
+        .fetch_one(&mut *self.connection().await?)
+        .await?)
+    }
+
     /// The report's overview, with the history, drift and times since `since`.
     pub async fn report_overview(&self, since: DateTime<Utc>) -> Result<Overview, StoreError> {
         let mut conn = self.connection().await?;
@@ -198,30 +229,17 @@ impl Store {
         Ok(Overview { latest_scan, posture, reasons, history, drift_by_scan, drift, drift_total, failing, failing_total })
     }
 
-    /// The accounts now, by id, with their latest findings counted by status; only those whose
-    /// id or name holds `search` (case-insensitive) when given; `limit` of them from `offset`,
-    /// and how many there are in all.
-    pub async fn report_accounts(&self, search: Option<&str>, offset: i64, limit: i64) -> Result<(Vec<AccountRow>, i64), StoreError> {
-        let mut conn = self.connection().await?;
-        let pattern = search.filter(|s| !s.is_empty()).map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
-        let filter = "(?1 IS NULL OR account_id LIKE ?1 ESCAPE '\\' OR account_name LIKE ?1 ESCAPE '\\')";
-        let total: i64 = sqlx::query(&format!("SELECT COUNT(DISTINCT account_id) FROM latest_findings WHERE {NOW} AND {filter}"))
-            .bind(&pattern)
-            .fetch_one(&mut *conn)
-            .await?
-            .try_get(0)?;
-        let accounts = sqlx::query_as::<_, AccountRow>(&format!(
+    /// The accounts now, by id, with their latest findings counted by status. The report and
+    /// the daemon's pages search and page them in memory (one read serves every page).
+    pub async fn report_accounts(&self) -> Result<Vec<AccountRow>, StoreError> {
+        Ok(sqlx::query_as::<_, AccountRow>(&format!(
             "SELECT account_id, MAX(account_name) AS account_name, SUM(status = 'PASS') AS pass, SUM(status = 'FAIL') AS fail,
                     SUM(status = 'ERROR') AS error, SUM(status = 'NOT_APPLICABLE') AS not_applicable
-             FROM latest_findings WHERE {NOW} AND {filter}
-             GROUP BY account_id ORDER BY account_id LIMIT ?2 OFFSET ?3"
+             FROM latest_findings WHERE {NOW}
+             GROUP BY account_id ORDER BY account_id"
         ))
-        .bind(&pattern)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&mut *conn)
-        .await?;
-        Ok((accounts, total))
+        .fetch_all(&mut *self.connection().await?)
+        .await?)
     }
 
     /// The latest findings of the accounts now (of one account, when given; any account it

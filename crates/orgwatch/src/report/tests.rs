@@ -357,3 +357,47 @@ fn the_file_draws_each_cause_once_and_lists_the_other_controls_it_breaks() {
     assert!(shared.contains("Also SNS_TOPIC_POLICY_DENIES_PUBLISH at the same topic policy ("), "{shared}");
     assert!(shared.contains("orgwatch findings --account 111122223333"), "{shared}");
 }
+
+#[tokio::test]
+async fn the_daemons_index_reads_again_only_when_the_database_changed_and_searches_literally() {
+    use orgwatch_core::{Evidence, Finding};
+    use orgwatch_store::{AccountRecord, ScanStatus};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("orgwatch.db");
+    let store = Store::open(&path).await.unwrap();
+    let t = |minute: i64| DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z").unwrap().with_timezone(&Utc) + chrono::Duration::minutes(minute);
+    let scan = |names: &'static [(&'static str, &'static str, Reason)], minute: i64| {
+        let store = &store;
+        async move {
+            let id = store.begin_scan(t(minute)).await.unwrap();
+            let records: Vec<AccountRecord> = names.iter().map(|(id, name, _)| AccountRecord { account_id: (*id).into(), account_name: (*name).into(), state: "ACTIVE".into() }).collect();
+            store.record_accounts(id, &records).await.unwrap();
+            let findings: Vec<Finding> = names.iter().map(|(id, _, reason)| Finding { account_id: (*id).into(), control_id: "unauthorized-api-calls".into(), status: reason.status(), reason: *reason, message: "m".into(), evidence: Evidence::default() }).collect();
+            store.record_findings(id, &findings, t(minute)).await.unwrap();
+            store.finish_scan(id, ScanStatus::Completed, None, t(minute)).await.unwrap();
+        }
+    };
+    scan(&[("111111111111", "prod_eu", Reason::Compliant), ("222222222222", "prodXeu", Reason::NoAlarmOnMetric), ("333333333333", "100% dev", Reason::TrailNotLogging)], 0).await;
+    let cache = PageCache::default();
+    let since = t(-60);
+    let rows = |page: &str| -> Vec<String> { page.split("class=\"account-row\" data-account=\"").skip(1).map(|r| r[..12].to_owned()).collect() };
+    let index = |search: Option<&'static str>| {
+        let (store, cache) = (&store, &cache);
+        async move { super::index(store, cache, since, t(90), search, 1).await.unwrap() }
+    };
+    let first = index(None).await;
+    assert_eq!(rows(&first), ["111111111111", "222222222222", "333333333333"]);
+    assert!(first.contains("Latest completed scan #1,"), "{first}");
+    // `_` and `%` are the characters typed, not wildcards; the case does not matter.
+    assert_eq!(rows(&index(Some("prod_")).await), ["111111111111"]);
+    assert_eq!(rows(&index(Some("0% D")).await), ["333333333333"]);
+    assert_eq!(rows(&index(Some("PROD")).await), ["111111111111", "222222222222"]);
+    assert_eq!(rows(&index(Some("2222")).await), ["222222222222"]);
+
+    // The next scan drops one account and breaks another: the next request reads it.
+    scan(&[("111111111111", "prod_eu", Reason::NoAlarmOnMetric), ("222222222222", "prodXeu", Reason::NoAlarmOnMetric)], 30).await;
+    let page = index(None).await;
+    assert_eq!(rows(&page), ["111111111111", "222222222222"], "{page}");
+    assert!(page.contains("Latest completed scan #2,"), "the overview is the second scan's: {page}");
+    assert!(index(None).await.contains("Latest completed scan #2,"), "and is kept");
+}
