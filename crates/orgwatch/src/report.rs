@@ -363,10 +363,10 @@ impl PageCache {
     }
 }
 
-/// Whether an account's id or name holds `search`, whatever its case.
-fn holds(account: &AccountRow, search: &str) -> bool {
-    let search = search.to_lowercase();
-    account.account_id.contains(&search) || account.account_name.as_deref().is_some_and(|n| n.to_lowercase().contains(&search))
+/// Whether an account's id or name holds `lowercase` (a search already in lower case), whatever
+/// the name's case.
+fn holds(account: &AccountRow, lowercase: &str) -> bool {
+    account.account_id.contains(lowercase) || account.account_name.as_deref().is_some_and(|n| n.to_lowercase().contains(lowercase))
 }
 
 /// The daemon's `/`: the overview and a page of the accounts (`page` from 1), those whose id or
@@ -382,7 +382,8 @@ pub async fn index(
     let read = cache.read(store, since).await?;
     let (overview, all) = &*read;
     let page = page.max(1);
-    let matching: Vec<&AccountRow> = all.iter().filter(|a| search.is_none_or(|q| holds(a, q))).collect();
+    let lowercase = search.map(str::to_lowercase);
+    let matching: Vec<&AccountRow> = all.iter().filter(|a| lowercase.as_deref().is_none_or(|q| holds(a, q))).collect();
     let total = matching.len() as i64;
     let start = usize::try_from((page - 1).saturating_mul(ACCOUNTS_PAGE)).unwrap_or(usize::MAX).min(matching.len());
     let accounts = &matching[start..(start + ACCOUNTS_PAGE as usize).min(matching.len())];
